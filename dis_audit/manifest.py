@@ -1,0 +1,189 @@
+"""The manifest: one parquet row per image file, the contract every other part reads.
+
+The column names and types below are a public contract (training code, pandas, DuckDB and
+other tools rely on them). Add columns at the end; never rename or retype one.
+Everything a reader needs besides the rows (the ordered class vocabulary, the schema
+version, the tool version, the scan options) travels in the parquet key-value metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+if TYPE_CHECKING:  # pandas is only needed by readers that ask for a DataFrame
+    import pandas as pd
+
+SCHEMA_VERSION = 1
+METADATA_KEY = b"dis_audit"
+
+#: The manifest columns, in order. The first fourteen are the documented contract.
+MANIFEST_SCHEMA = pa.schema(
+    [
+        pa.field("image_path", pa.string(), nullable=False),
+        pa.field("mask_path", pa.string()),
+        pa.field("dataset", pa.string(), nullable=False),
+        pa.field("difficulty", pa.string(), nullable=False),
+        pa.field("class_name", pa.string()),
+        pa.field("class_id", pa.int32(), nullable=False),
+        pa.field("label_status", pa.string(), nullable=False),
+        pa.field("width", pa.int32()),
+        pa.field("height", pa.int32()),
+        pa.field("mask_width", pa.int32()),
+        pa.field("mask_height", pa.int32()),
+        pa.field("file_size", pa.int64()),
+        pa.field("mtime_ns", pa.int64()),
+        pa.field("issues", pa.list_(pa.string()), nullable=False),
+        # Extras that make incremental scans and relabelling possible without re-reading files.
+        pa.field("class_field", pa.string()),
+        pa.field("image_format", pa.string()),
+        pa.field("image_mode", pa.string()),
+        pa.field("mask_format", pa.string()),
+        pa.field("mask_mode", pa.string()),
+        pa.field("mask_file_size", pa.int64()),
+        pa.field("mask_mtime_ns", pa.int64()),
+    ]
+)
+
+COLUMNS: tuple[str, ...] = tuple(MANIFEST_SCHEMA.names)
+LABEL_OK = "ok"
+
+
+class ManifestError(Exception):
+    """A manifest could not be read or written; the message says which file and why."""
+
+
+@dataclass
+class ManifestMeta:
+    """What travels beside the rows in the parquet key-value metadata."""
+
+    vocabulary: list[str]
+    schema_version: int = SCHEMA_VERSION
+    tool_version: str = ""
+    root: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {
+                "schema_version": self.schema_version,
+                "tool_version": self.tool_version,
+                "vocabulary": list(self.vocabulary),
+                "root": self.root,
+                "options": self.options,
+            },
+            ensure_ascii=False,
+            sort_keys=True,
+        ).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> ManifestMeta:
+        data = json.loads(raw.decode("utf-8"))
+        return cls(
+            vocabulary=list(data.get("vocabulary", [])),
+            schema_version=int(data.get("schema_version", 0)),
+            tool_version=str(data.get("tool_version", "")),
+            root=data.get("root"),
+            options=dict(data.get("options") or {}),
+        )
+
+
+def empty_columns() -> dict[str, list]:
+    """A dict of empty lists, one per manifest column, for builders that append rows."""
+    return {name: [] for name in COLUMNS}
+
+
+def build_table(columns: dict[str, list], meta: ManifestMeta) -> pa.Table:
+    """Make a schema-conforming Arrow table from column lists, with the metadata attached."""
+    arrays = [pa.array(columns[f.name], type=f.type) for f in MANIFEST_SCHEMA]
+    schema = MANIFEST_SCHEMA.with_metadata({METADATA_KEY: meta.to_bytes()})
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def atomic_write_bytes(path: str | os.PathLike, writer) -> None:
+    """Call ``writer(tmp_path)`` and move the result over ``path`` in one rename.
+
+    A crash or an exception leaves either the old file or the new one, never half a file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def write_manifest(table: pa.Table, path: str | os.PathLike) -> Path:
+    """Write ``table`` as parquet to ``path`` atomically (temp file + rename)."""
+    import pyarrow.parquet as pq
+
+    if METADATA_KEY not in (table.schema.metadata or {}):
+        raise ManifestError("refusing to write a manifest without dis_audit metadata")
+    try:
+        atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    except OSError as exc:
+        raise ManifestError(f"cannot write manifest {path}: {exc.strerror or exc}") from exc
+    return Path(path)
+
+
+def read_manifest_table(path: str | os.PathLike) -> tuple[pa.Table, ManifestMeta]:
+    """Read a manifest as an Arrow table plus its metadata; checks the schema version."""
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except FileNotFoundError as exc:
+        raise ManifestError(f"manifest not found: {path}") from exc
+    except (OSError, pa.ArrowException) as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
+    raw = (table.schema.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise ManifestError(f"{path} is a parquet file but not a dis-audit manifest (no '{METADATA_KEY.decode()}' metadata)")
+    try:
+        meta = ManifestMeta.from_bytes(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: dis-audit metadata is not valid JSON: {exc}") from exc
+    if meta.schema_version != SCHEMA_VERSION:
+        raise ManifestError(
+            f"{path}: manifest schema version {meta.schema_version}, this dis-audit reads version {SCHEMA_VERSION}; "
+            "re-run `dis-audit scan` to rewrite it"
+        )
+    missing = [name for name in COLUMNS[:14] if name not in table.column_names]
+    if missing:
+        raise ManifestError(f"{path}: manifest lacks columns {', '.join(missing)}")
+    return table, meta
+
+
+def read_manifest(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:
+    """Read a manifest into a pandas DataFrame and return it with the ordered vocabulary.
+
+    ``vocabulary[class_id]`` is the class name of every row whose ``class_id`` is not -1.
+    """
+    table, meta = read_manifest_table(path)
+    return table.to_pandas(), list(meta.vocabulary)
+
+
+def manifest_root(path: str | os.PathLike, meta: ManifestMeta) -> Path:
+    """The dataset root a manifest's relative paths resolve against.
+
+    The scan records the absolute root; when that folder is gone (the tree was moved),
+    the manifest's own folder is the next best guess, since scan writes it there by default.
+    """
+    if meta.root and Path(meta.root).is_dir():
+        return Path(meta.root)
+    return Path(path).resolve().parent
