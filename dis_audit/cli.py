@@ -1,0 +1,143 @@
+"""The ``dis-audit`` command line: a thin typer shell over the library.
+
+Each command parses its options, calls library functions and renders the result. Exit
+codes: 0 no error finding, 1 error findings (or refused work), 2 usage or IO problems.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Audit, relabel and train on BiRefNet / DIS5K-style segmentation datasets.",
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print a one-line error on stderr and exit (no traceback)."""
+    typer.echo(f"dis-audit: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def progress_bar(enabled: bool):
+    """A rich progress bar on stderr when it is a terminal; yields a ``progress(stage, done, total)`` callback."""
+    if not enabled or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True), transient=True,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        yield update
+
+
+Root = Annotated[Path, typer.Argument(help="Dataset root: a folder of dataset folders, or one dataset folder.")]
+
+
+@app.command()
+def scan(
+    root: Root,
+    image_dir: Annotated[Optional[str], typer.Option(help="Image folder name (default: auto-detect).")] = None,
+    mask_dir: Annotated[Optional[str], typer.Option(help="Mask folder name (default: auto-detect).")] = None,
+    datasets: Annotated[Optional[str], typer.Option(help="Datasets to scan, BiRefNet style: 'DIS-TR+DIS-VD'.")] = None,
+    classes: Annotated[str, typer.Option(help="'dis5k' (built-in), 'infer', or a file with one class a line.")] = "dis5k",
+    extend_vocab: Annotated[bool, typer.Option("--extend-vocab", help="Append unknown classes at the end (ids stay).")] = False,
+    difficulty_map: Annotated[Optional[str], typer.Option(help="'DIS-TE1=easy,DIS-TE4=hard' or a file of such lines.")] = None,
+    select: Annotated[Optional[list[str]], typer.Option(help="Rule codes or prefixes to report (e.g. DA1,DA403).")] = None,
+    ignore: Annotated[Optional[list[str]], typer.Option(help="Rule codes or prefixes to leave out.")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Processes for header reads (default: all cores).")] = None,
+    manifest: Annotated[Optional[Path], typer.Option(help="Where to write the manifest (default: ROOT/manifest.parquet).")] = None,
+    no_manifest: Annotated[bool, typer.Option("--no-manifest", help="Do not write a manifest.")] = False,
+    incremental: Annotated[bool, typer.Option("--incremental", help="Reuse manifest rows of unchanged files.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")] = False,
+    max_examples: Annotated[int, typer.Option(min=0, help="Findings shown per rule in the report.")] = 10,
+) -> None:
+    """Find every sample, check names, images and masks, report findings, write the manifest."""
+    from .manifest import ManifestError
+    from .scan import ScanError
+    from .scan import scan as run_scan
+
+    manifest_path = manifest or root / "manifest.parquet"
+    if not no_manifest and manifest_path.is_dir():
+        fail(f"manifest path is a folder: {manifest_path}")
+    try:
+        with progress_bar(not json_out) as progress:
+            result = run_scan(
+                root, image_dir=image_dir, mask_dir=mask_dir, datasets=datasets, classes=classes,
+                extend_vocab=extend_vocab, difficulty_map=difficulty_map, select=select, ignore=ignore,
+                workers=workers, incremental=manifest_path if incremental else None, progress=progress,
+            )
+    except ScanError as exc:
+        fail(str(exc))
+    written = None
+    if not no_manifest:
+        try:
+            written = result.write_manifest(manifest_path)
+        except ManifestError as exc:
+            fail(str(exc))
+    if json_out:
+        from .report.json import scan_to_json
+
+        if written is not None:
+            result.summary["manifest"] = str(written)
+        typer.echo(scan_to_json(result))
+    else:
+        from rich.console import Console
+
+        from .report.terminal import render_scan
+
+        console = Console()
+        render_scan(result, console, max_examples=max_examples)
+        if written is not None:
+            console.print(f"manifest: {written}")
+    raise typer.Exit(1 if result.has_errors else 0)
+
+
+@app.command()
+def rules(code: Annotated[Optional[str], typer.Argument(help="A rule code for its full entry.")] = None) -> None:
+    """List every rule, or explain one: what it checks, why it matters, how to fix it."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from .rules import ALL_RULES
+
+    console = Console()
+    if code:
+        rule = ALL_RULES.get(code.upper())
+        if rule is None:
+            fail(f"no rule {code!r}; `dis-audit rules` lists them")
+        console.print(f"[bold]{rule.code} {rule.name}[/] ({rule.severity.value})\n{rule.summary}\n")
+        console.print(f"[bold]Why it matters[/]: {rule.why}\n[bold]Fix[/]: {rule.fix}")
+        return
+    table = Table("code", "name", "severity", "what")
+    for rule in ALL_RULES.values():
+        table.add_row(rule.code, rule.name, rule.severity.value, rule.summary)
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("dis-audit: interrupted", err=True)
+        sys.exit(130)

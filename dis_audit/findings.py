@@ -1,0 +1,137 @@
+"""Rules and findings, ruff-style: every check has a code, a name, a severity and a doc entry.
+
+A rule never prints; a check emits findings through an ``Emitter``, which applies the
+user's ``--select``/``--ignore`` and records which findings take a sample's label away.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+
+class LabelEffect(str, Enum):
+    """How a rule's finding affects the sample's class label."""
+
+    NONE = "none"
+    #: The label cannot exist (no class field, unknown class): -1 whatever the selection.
+    INTRINSIC = "intrinsic"
+    #: BiRefNet would skip or crash on the sample: -1 unless the user ignores the rule.
+    POLICY = "policy"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check: its code (``DA`` + 3 digits), kebab-case name, severity and documentation."""
+
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    why: str
+    fix: str
+    label: LabelEffect = LabelEffect.NONE
+
+    @property
+    def family(self) -> str:
+        return self.code[:3]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem found: which rule, where (relative POSIX path from the root), and what to do."""
+
+    code: str
+    severity: Severity
+    path: str
+    message: str
+    fix: str | None = None
+    dataset: str | None = None
+    related: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "code": self.code,
+            "severity": self.severity.value,
+            "path": self.path,
+            "message": self.message,
+        }
+        if self.fix:
+            out["fix"] = self.fix
+        if self.dataset is not None:
+            out["dataset"] = self.dataset
+        if self.related:
+            out["related"] = list(self.related)
+        return out
+
+
+class SelectionError(ValueError):
+    """A --select/--ignore value names no rule."""
+
+
+@dataclass(frozen=True)
+class RuleSelection:
+    """Which rules are on. The longest matching prefix decides; on a tie, ignore wins."""
+
+    select: tuple[str, ...] = ("DA",)
+    ignore: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, select: Iterable[str] | str | None, ignore: Iterable[str] | str | None, known: Iterable[str]) -> RuleSelection:
+        def split(value: Iterable[str] | str | None) -> tuple[str, ...]:
+            if value is None:
+                return ()
+            items = value.split(",") if isinstance(value, str) else [v for part in value for v in part.split(",")]
+            return tuple(item.strip().upper() for item in items if item.strip())
+
+        sel, ign = split(select) or ("DA",), split(ignore)
+        codes = list(known)
+        for prefix in sel + ign:
+            if not any(code.startswith(prefix) for code in codes):
+                raise SelectionError(f"unknown rule selector {prefix!r} (rules are DA101..; see `dis-audit rules`)")
+        return cls(sel, ign)
+
+    def enabled(self, code: str) -> bool:
+        best_sel = max((len(p) for p in self.select if code.startswith(p)), default=-1)
+        best_ign = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
+        return best_sel > best_ign
+
+
+@dataclass
+class Emitter:
+    """Collects findings for one unit of work (a sample or a dataset) under a selection."""
+
+    selection: RuleSelection
+    dataset: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    codes: list[str] = field(default_factory=list)
+    label_status: str | None = None
+
+    def emit(self, rule: Rule, path: str, message: str, fix: str | None = None, related: Iterable[str] = ()) -> None:
+        on = self.selection.enabled(rule.code)
+        if self.label_status is None and (
+            rule.label is LabelEffect.INTRINSIC or (rule.label is LabelEffect.POLICY and on)
+        ):
+            self.label_status = rule.code
+        if on:
+            self.codes.append(rule.code)
+            self.findings.append(
+                Finding(rule.code, rule.severity, path, message, fix or rule.fix, self.dataset, tuple(related))
+            )
+
+    def reset(self) -> None:
+        self.findings = []
+        self.codes = []
+        self.label_status = None

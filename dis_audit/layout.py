@@ -1,0 +1,269 @@
+"""Find dataset folders, their image/mask folder pair, and pair files by stem.
+
+The only module of the scan that lists directories. Paths it hands on are relative POSIX
+strings from the scan root; undecodable (non-UTF-8) names are reported, never passed on.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .naming import BIREFNET_EXTENSIONS, IMAGE_EXTENSIONS, split_stem
+
+#: Known image/mask folder pairs, matched case-insensitively, most common first.
+KNOWN_DIR_PAIRS: tuple[tuple[str, str], ...] = (
+    ("im", "gt"),
+    ("jpgs", "masks"),
+    ("imgs", "gt"),
+    ("image", "mask"),
+    ("images", "masks"),
+    ("images", "labels"),
+    ("img", "mask"),
+    ("imgs", "masks"),
+)
+IMAGE_DIR_SUFFIX = "-image"
+MASK_DIR_SUFFIX = "-mask"
+MAX_SEARCH_DEPTH = 4
+# Mask extensions in the order BiRefNet tries them; any other image extension comes after.
+_MASK_PREFERENCE = {ext: i for i, ext in enumerate(BIREFNET_EXTENSIONS)}
+
+
+class LayoutError(Exception):
+    """The root cannot be scanned at all (missing, not a folder, no dataset found)."""
+
+
+@dataclass(frozen=True)
+class DatasetDir:
+    """One dataset folder: ``rel`` is its path from the root ('' when the root is the dataset)."""
+
+    name: str
+    rel: str
+    image_dir: str  # relative to the root
+    mask_dir: str | None  # None when the dataset has images but no mask folder
+
+
+@dataclass
+class PairTask:
+    """One image and the mask it pairs with; all paths relative to the root."""
+
+    dataset: str
+    image_path: str
+    mask_path: str | None
+    nested: bool  # below a sub-folder of the image folder (BiRefNet's listdir does not see it)
+
+
+@dataclass
+class DatasetListing:
+    """What listing one dataset's folders found."""
+
+    dataset: DatasetDir
+    pairs: list[PairTask] = field(default_factory=list)
+    orphan_masks: list[str] = field(default_factory=list)
+    ambiguous: list[tuple[str, list[str]]] = field(default_factory=list)  # (key, candidate paths)
+    clutter: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    undecodable: list[str] = field(default_factory=list)  # display forms of non-UTF-8 names
+
+
+def display_path(path: str) -> str:
+    """A printable form of a path that may hold undecodable bytes (surrogate escapes)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _is_undecodable(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _match_pair(subdirs: dict[str, str], image_dir: str | None, mask_dir: str | None) -> tuple[str, str | None] | None:
+    """Pick the image/mask folder names among ``subdirs`` (folded name -> real name)."""
+    if image_dir or mask_dir:
+        img = subdirs.get(image_dir.casefold()) if image_dir else None
+        msk = subdirs.get(mask_dir.casefold()) if mask_dir else None
+        if image_dir and img is None:
+            return None
+        if img is None:  # only --mask-dir given: find the image folder among the known names
+            for i_name, m_name in KNOWN_DIR_PAIRS:
+                if m_name == mask_dir.casefold() and i_name in subdirs:
+                    img = subdirs[i_name]
+                    break
+            if img is None:
+                return None
+        if msk is None and not mask_dir:
+            for i_name, m_name in KNOWN_DIR_PAIRS:
+                if i_name == img.casefold() and m_name in subdirs:
+                    msk = subdirs[m_name]
+                    break
+        return img, msk
+    for i_name, m_name in KNOWN_DIR_PAIRS:
+        if i_name in subdirs and m_name in subdirs:
+            return subdirs[i_name], subdirs[m_name]
+    for folded, real in subdirs.items():
+        if folded.endswith(IMAGE_DIR_SUFFIX):
+            mate = folded[: -len(IMAGE_DIR_SUFFIX)] + MASK_DIR_SUFFIX
+            if mate in subdirs:
+                return real, subdirs[mate]
+    for i_name, _ in KNOWN_DIR_PAIRS:  # an image folder alone still makes a dataset (masks missing)
+        if i_name in subdirs:
+            return subdirs[i_name], None
+    return None
+
+
+def _subdirs(path: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    try:
+        with os.scandir(path) as it:
+            for entry in it:
+                if entry.name.startswith("."):
+                    continue
+                try:
+                    if entry.is_dir():
+                        out.setdefault(entry.name.casefold(), entry.name)
+                except OSError:
+                    continue
+    except OSError:
+        pass
+    return out
+
+
+def discover_datasets(root: str | Path, image_dir: str | None = None, mask_dir: str | None = None) -> list[DatasetDir]:
+    """Find dataset folders under ``root`` (or ``root`` itself), breadth-first, sorted by path."""
+    root = Path(root)
+    if not root.exists():
+        raise LayoutError(f"root not found: {root}")
+    if not root.is_dir():
+        raise LayoutError(f"root is not a folder: {root}")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise LayoutError(f"root is not readable: {root}")
+    found: list[tuple[str, str, str | None]] = []
+    seen: set[tuple[int, int]] = set()
+    frontier: list[tuple[str, int]] = [("", 0)]
+    while frontier:
+        rel, depth = frontier.pop(0)
+        abs_path = os.path.join(root, rel) if rel else str(root)
+        try:
+            st = os.stat(abs_path)
+        except OSError:
+            continue
+        if (st.st_dev, st.st_ino) in seen:  # a symlinked folder seen before: never loop
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        subdirs = _subdirs(abs_path)
+        pair = _match_pair(subdirs, image_dir, mask_dir)
+        if pair is not None:
+            found.append((rel, pair[0], pair[1]))
+            continue
+        if depth < MAX_SEARCH_DEPTH:
+            for real in sorted(subdirs.values()):
+                frontier.append((f"{rel}/{real}" if rel else real, depth + 1))
+    found.sort()
+    last_names = [rel.rsplit("/", 1)[-1] if rel else root.resolve().name for rel, _, _ in found]
+    datasets = []
+    for (rel, img, msk), last in zip(found, last_names):
+        name = last if last_names.count(last) == 1 else (rel or last)
+        join = (lambda d: f"{rel}/{d}" if rel else d)
+        datasets.append(DatasetDir(name=name, rel=rel, image_dir=join(img), mask_dir=join(msk) if msk else None))
+    return datasets
+
+
+def select_datasets(datasets: list[DatasetDir], spec: str | Iterable[str] | None) -> list[DatasetDir]:
+    """Keep datasets named in ``spec`` (BiRefNet's ``a+b`` syntax, or a list); names or paths match."""
+    if spec is None:
+        return datasets
+    wanted = [s for s in (spec.split("+") if isinstance(spec, str) else spec) if s]
+    chosen = []
+    for want in wanted:
+        match = [d for d in datasets if want in (d.name, d.rel)]
+        if not match:
+            names = ", ".join(d.name for d in datasets) or "none"
+            raise LayoutError(f"no dataset named {want!r}; found: {names}")
+        chosen.extend(m for m in match if m not in chosen)
+    return chosen
+
+
+def _walk_files(root: str, rel_dir: str, listing: DatasetListing) -> Iterable[tuple[str, str]]:
+    """Yield (relative path, file name) of files below ``rel_dir``, following links without loops."""
+    seen: set[tuple[int, int]] = set()
+    stack = [rel_dir]
+    while stack:
+        current = stack.pop()
+        abs_dir = os.path.join(root, current)
+        try:
+            st = os.stat(abs_dir)
+            if (st.st_dev, st.st_ino) in seen:
+                listing.unreadable.append((current, "symlink loop: folder already visited"))
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            with os.scandir(abs_dir) as it:
+                entries = list(it)
+        except OSError as exc:
+            listing.unreadable.append((current, exc.strerror or str(exc)))
+            continue
+        subdirs = []
+        for entry in entries:
+            name = entry.name
+            rel = f"{current}/{name}"
+            try:
+                is_dir = entry.is_dir()
+                is_file = not is_dir and entry.is_file()
+            except OSError:
+                is_dir = is_file = False
+            if is_dir:
+                if not name.startswith("."):
+                    subdirs.append(rel)
+                continue
+            if not is_file:
+                if entry.is_symlink():
+                    listing.unreadable.append((rel, "broken symbolic link"))
+                continue
+            if _is_undecodable(name):
+                listing.undecodable.append(display_path(rel))
+                continue
+            yield rel, name
+        stack.extend(sorted(subdirs, reverse=True))
+
+
+def list_dataset(root: str | Path, dataset: DatasetDir) -> DatasetListing:
+    """List a dataset's image and mask folders and pair files by stem (relative to each folder)."""
+    root = str(root)
+    listing = DatasetListing(dataset=dataset)
+    images: dict[str, list[str]] = {}
+    for rel, name in _walk_files(root, dataset.image_dir, listing):
+        stem, ext = split_stem(name)
+        if ext.lower() not in IMAGE_EXTENSIONS:
+            listing.clutter += 1
+            continue
+        key = rel[len(dataset.image_dir) + 1 : len(rel) - len(ext)]
+        images.setdefault(key, []).append(rel)
+    masks: dict[str, list[str]] = {}
+    if dataset.mask_dir is not None:
+        for rel, name in _walk_files(root, dataset.mask_dir, listing):
+            stem, ext = split_stem(name)
+            if ext.lower() not in IMAGE_EXTENSIONS:
+                listing.clutter += 1
+                continue
+            key = rel[len(dataset.mask_dir) + 1 : len(rel) - len(ext)]
+            masks.setdefault(key, []).append(rel)
+    for key, candidates in masks.items():
+        if len(candidates) > 1:
+            candidates.sort(key=lambda p: (_MASK_PREFERENCE.get(split_stem(p)[1], 99), p))
+            listing.ambiguous.append((key, list(candidates)))
+        if key not in images:
+            listing.orphan_masks.extend(candidates)
+    for key in sorted(images):
+        paths = sorted(images[key])
+        if len(paths) > 1:
+            listing.ambiguous.append((key, paths))
+        mask_candidates = masks.get(key)
+        mask = mask_candidates[0] if mask_candidates else None
+        nested = "/" in key
+        for path in paths:
+            listing.pairs.append(PairTask(dataset.name, path, mask, nested))
+    listing.orphan_masks.sort()
+    return listing

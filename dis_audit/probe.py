@@ -1,0 +1,185 @@
+"""What one file is, from its header: format, mode, width, height, size, mtime.
+
+The common formats (JPEG, PNG, GIF, BMP, WebP) are read by small parsers over the first
+bytes of the file, since Pillow's ``Image.open`` costs several times more per file and a
+scan reads every header. Anything else falls back to Pillow, imported only then.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from typing import NamedTuple
+
+HEAD_BYTES = 4096
+# JPEG markers that start a frame and so carry the image size (SOF0..SOF15 minus DHT/JPG/DAC).
+_JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
+_JPEG_MODES = {1: "L", 3: "RGB", 4: "CMYK"}
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_MODES = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}
+_BMP_MODES = {1: "1", 4: "P", 8: "P", 16: "RGB", 24: "RGB", 32: "RGB"}
+
+
+class FileInfo(NamedTuple):
+    """Header facts of one file; ``error`` is set (and size fields may be None) when unreadable."""
+
+    size: int | None
+    mtime_ns: int | None
+    format: str | None
+    mode: str | None
+    width: int | None
+    height: int | None
+    error: str | None = None
+
+
+class HeaderError(Exception):
+    pass
+
+
+def _jpeg(fd: int, head: bytes) -> tuple[str, int, int]:
+    pos = 2
+    buf = head
+    buf_start = 0
+    while True:
+        # Make sure the marker and the 9 bytes after it are in the buffer.
+        if pos + 10 > buf_start + len(buf):
+            buf = os.pread(fd, 65536 + 16, pos)
+            buf_start = pos
+            if len(buf) < 4:
+                raise HeaderError("truncated JPEG header (no frame header before end of file)")
+        i = pos - buf_start
+        if buf[i] != 0xFF:
+            raise HeaderError(f"corrupt JPEG header (expected a marker at byte {pos})")
+        marker = buf[i + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+            pos += 2
+            continue
+        if marker in (0xD9, 0xDA):
+            raise HeaderError("corrupt JPEG header (scan data before any frame header)")
+        if len(buf) - i < 4:
+            raise HeaderError("truncated JPEG header")
+        (length,) = struct.unpack_from(">H", buf, i + 2)
+        if marker in _JPEG_SOF:
+            if len(buf) - i < 10:
+                raise HeaderError("truncated JPEG frame header")
+            height, width = struct.unpack_from(">HH", buf, i + 5)
+            components = buf[i + 9]
+            if width == 0 or height == 0:
+                raise HeaderError(f"JPEG frame header gives size {width}x{height}")
+            return _JPEG_MODES.get(components, f"{components}ch"), width, height
+        if length < 2:
+            raise HeaderError(f"corrupt JPEG header (segment length {length} at byte {pos})")
+        pos += 2 + length
+
+
+def _png(head: bytes) -> tuple[str, int, int]:
+    if len(head) < 26 or head[12:16] != b"IHDR":
+        raise HeaderError("truncated or corrupt PNG header (no IHDR chunk)")
+    width, height, depth, color = struct.unpack_from(">IIBB", head, 16)
+    if width == 0 or height == 0:
+        raise HeaderError(f"PNG header gives size {width}x{height}")
+    mode = _PNG_MODES.get(color)
+    if mode is None:
+        raise HeaderError(f"PNG header has unknown colour type {color}")
+    if color == 0 and depth == 1:
+        mode = "1"
+    elif color == 0 and depth == 16:
+        mode = "I;16"
+    return mode, width, height
+
+
+def _gif(head: bytes) -> tuple[str, int, int]:
+    if len(head) < 10:
+        raise HeaderError("truncated GIF header")
+    width, height = struct.unpack_from("<HH", head, 6)
+    return "P", width, height
+
+
+def _bmp(head: bytes) -> tuple[str, int, int]:
+    if len(head) < 26:
+        raise HeaderError("truncated BMP header")
+    (dib,) = struct.unpack_from("<I", head, 14)
+    if dib == 12:
+        width, height = struct.unpack_from("<HH", head, 18)
+        bpp = struct.unpack_from("<H", head, 24)[0]
+    elif dib >= 40 and len(head) >= 30:
+        width, height = struct.unpack_from("<ii", head, 18)
+        bpp = struct.unpack_from("<H", head, 28)[0]
+    else:
+        raise HeaderError(f"unsupported BMP header (DIB size {dib})")
+    height = abs(height)
+    if width <= 0 or height == 0:
+        raise HeaderError(f"BMP header gives size {width}x{height}")
+    return _BMP_MODES.get(bpp, "RGB"), width, height
+
+
+def _webp(head: bytes) -> tuple[str, int, int]:
+    if len(head) < 30:
+        raise HeaderError("truncated WebP header")
+    chunk = head[12:16]
+    if chunk == b"VP8X":
+        flags = head[20]
+        width = 1 + int.from_bytes(head[24:27], "little")
+        height = 1 + int.from_bytes(head[27:30], "little")
+        return ("RGBA" if flags & 0x10 else "RGB"), width, height
+    if chunk == b"VP8L":
+        bits = int.from_bytes(head[21:25], "little")
+        width = (bits & 0x3FFF) + 1
+        height = ((bits >> 14) & 0x3FFF) + 1
+        return ("RGBA" if (bits >> 28) & 1 else "RGB"), width, height
+    if chunk == b"VP8 ":
+        width, height = struct.unpack_from("<HH", head, 26)
+        return "RGB", width & 0x3FFF, height & 0x3FFF
+    raise HeaderError(f"unknown WebP chunk {chunk!r}")
+
+
+def _pillow(path: str) -> tuple[str, str, int, int]:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.format or "unknown", im.mode, im.size[0], im.size[1]
+    except UnidentifiedImageError:
+        raise HeaderError("not a recognised image format") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise HeaderError(f"unreadable image header: {exc}") from None
+
+
+def sniff(fd: int, head: bytes, path: str) -> tuple[str, str, int, int]:
+    """(format, mode, width, height) from the first bytes; raises HeaderError."""
+    if head[:3] == b"\xff\xd8\xff":
+        return ("JPEG", *_jpeg(fd, head))
+    if head[:8] == _PNG_SIGNATURE:
+        return ("PNG", *_png(head))
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return ("GIF", *_gif(head))
+    if head[:2] == b"BM":
+        return ("BMP", *_bmp(head))
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return ("WEBP", *_webp(head))
+    return _pillow(path)
+
+
+def probe_file(path: str) -> FileInfo:
+    """Header facts of the file at ``path``. Never raises: problems land in ``error``."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        return FileInfo(None, None, None, None, None, None, f"cannot open: {exc.strerror or exc}")
+    try:
+        st = os.fstat(fd)
+        if st.st_size == 0:
+            return FileInfo(0, st.st_mtime_ns, None, None, None, None, "empty file (0 bytes)")
+        head = os.read(fd, HEAD_BYTES)
+        try:
+            fmt, mode, width, height = sniff(fd, head, path)
+        except HeaderError as exc:
+            return FileInfo(st.st_size, st.st_mtime_ns, None, None, None, None, str(exc))
+        return FileInfo(st.st_size, st.st_mtime_ns, fmt, mode, width, height, None)
+    except OSError as exc:
+        return FileInfo(None, None, None, None, None, None, f"cannot read: {exc.strerror or exc}")
+    finally:
+        os.close(fd)

@@ -1,0 +1,1 @@
+"""Renderers of a ScanResult: terminal (rich) and JSON."""

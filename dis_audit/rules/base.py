@@ -1,0 +1,66 @@
+"""The small interface every family of checks implements, and the sample view they read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..findings import Emitter, Rule
+from ..layout import DatasetListing
+from ..naming import ParsedName
+from ..probe import FileInfo
+from ..vocab import Vocabulary
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+@dataclass(slots=True)
+class Sample:
+    """Everything the per-sample checks may look at; paths are relative to the scan root."""
+
+    dataset: str
+    image_path: str
+    mask_path: str | None
+    nested: bool
+    has_mask_dir: bool
+    name: ParsedName
+    image: FileInfo
+    mask: FileInfo | None
+    vocab: Vocabulary
+
+    @property
+    def image_ext(self) -> str:
+        return _ext(self.image_path)
+
+    @property
+    def mask_ext(self) -> str:
+        return _ext(self.mask_path) if self.mask_path else ""
+
+
+def _ext(path: str) -> str:
+    name = path.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[dot:] if dot > 0 else ""
+
+
+class CheckFamily:
+    """One family of rules (one code prefix). Override the hooks the family needs.
+
+    ``check_dataset`` sees one dataset's listing (pairing, clutter, folders);
+    ``check_sample`` sees one image with its mask; ``check_manifest`` sees the whole
+    manifest table at the end (cross-file checks such as duplicates).
+    """
+
+    prefix: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    rules: ClassVar[tuple[Rule, ...]] = ()
+
+    def check_dataset(self, listing: DatasetListing, emit: Emitter) -> None:
+        return None
+
+    def check_sample(self, sample: Sample, emit: Emitter) -> None:
+        return None
+
+    def check_manifest(self, table: pa.Table, emit: Emitter, options: dict[str, Any]) -> None:
+        return None

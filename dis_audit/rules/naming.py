@@ -1,0 +1,96 @@
+"""DA1xx: file names against the ``#`` convention and the class vocabulary."""
+
+from __future__ import annotations
+
+from ..findings import Emitter, LabelEffect, Rule, Severity
+from ..layout import DatasetListing
+from ..naming import FIELD_COUNT
+from .base import CheckFamily, Sample
+
+TOO_FEW_FIELDS = Rule(
+    "DA101", "too-few-fields", Severity.ERROR,
+    "The file name has fewer than four '#' fields, so it carries no class.",
+    "BiRefNet takes the class as name.split('#')[3]; with fewer than four fields that raises IndexError "
+    "and stops training (or the sample gets class -1 in loaders that catch it).",
+    "Rename to <groupIdx>#<Group>#<classIdx>#<Class>#<originalId> with `dis-audit rename`.",
+    LabelEffect.INTRINSIC,
+)
+CLASS_FIELD_HAS_EXTENSION = Rule(
+    "DA102", "class-field-has-extension", Severity.ERROR,
+    "The file name has exactly four '#' fields, so the class field runs into the extension.",
+    "BiRefNet reads the class from the file name with its extension: 'Bag.png' is not a class, so the "
+    "lookup raises KeyError.",
+    "Add the fifth field (the original id) after the class, e.g. with `dis-audit rename`.",
+    LabelEffect.INTRINSIC,
+)
+UNKNOWN_CLASS = Rule(
+    "DA103", "unknown-class", Severity.ERROR,
+    "The class field is not in the class vocabulary.",
+    "The class lookup fails: KeyError in BiRefNet, class -1 in lenient loaders; the sample never teaches "
+    "the classification head.",
+    "Fix the spelling (see the suggestion), pass --classes FILE with your own list, or --extend-vocab to "
+    "append new classes at the end (existing ids stay).",
+    LabelEffect.INTRINSIC,
+)
+EXTRA_FIELDS = Rule(
+    "DA104", "extra-fields", Severity.INFO,
+    "The file name has more than five '#' fields.",
+    "The class is still read correctly, but tools that split the name into exactly five fields mis-read the "
+    "original id.",
+    "Replace '#' inside the original id with another character (`dis-audit rename` does it).",
+)
+NON_NUMERIC_INDEX = Rule(
+    "DA105", "non-numeric-index", Severity.INFO,
+    "The group or class index field is not a whole number.",
+    "BiRefNet ignores these fields, but the convention has numbers there and tools that sort or group by "
+    "them fail.",
+    "Use the group and class numbers of your class list (`dis-audit rename --groups FILE`).",
+)
+UNDECODABLE_NAME = Rule(
+    "DA106", "undecodable-name", Severity.ERROR,
+    "The file name is not valid UTF-8.",
+    "Such names cannot be stored in the manifest or passed between tools reliably; many loaders crash on "
+    "them. The file is left out of the manifest.",
+    "Rename the file to a UTF-8 name.",
+)
+
+
+class NamingChecks(CheckFamily):
+    prefix = "DA1"
+    title = "naming"
+    rules = (TOO_FEW_FIELDS, CLASS_FIELD_HAS_EXTENSION, UNKNOWN_CLASS, EXTRA_FIELDS, NON_NUMERIC_INDEX, UNDECODABLE_NAME)
+
+    def check_dataset(self, listing: DatasetListing, emit: Emitter) -> None:
+        for path in listing.undecodable:
+            emit.emit(UNDECODABLE_NAME, path, "file name is not valid UTF-8; left out of the manifest")
+
+    def check_sample(self, sample: Sample, emit: Emitter) -> None:
+        name = sample.name
+        count = name.field_count
+        if count < FIELD_COUNT - 1:
+            emit.emit(
+                TOO_FEW_FIELDS, sample.image_path,
+                f"name has {count} '#' field{'s' if count != 1 else ''}, the convention needs 5 "
+                f"(<groupIdx>#<Group>#<classIdx>#<Class>#<originalId>)",
+            )
+            return
+        if count == FIELD_COUNT - 1:
+            emit.emit(
+                CLASS_FIELD_HAS_EXTENSION, sample.image_path,
+                f"name has 4 '#' fields; BiRefNet would read the class as {name.fields[3] + (sample.mask_ext or '.png')!r}",
+            )
+            return
+        if count > FIELD_COUNT:
+            emit.emit(EXTRA_FIELDS, sample.image_path, f"name has {count} '#' fields; the original id contains '#'")
+        for label, value in (("group index", name.group_index), ("class index", name.class_index)):
+            if value is not None and not value.isdigit():
+                emit.emit(NON_NUMERIC_INDEX, sample.image_path, f"{label} {value!r} is not a whole number")
+        cls = name.class_field
+        if cls is not None and cls not in sample.vocab:
+            suggestion = sample.vocab.suggest(cls) if cls else None
+            what = "empty class field" if not cls else f"class {cls!r} is not in the {sample.vocab.source} vocabulary"
+            emit.emit(
+                UNKNOWN_CLASS, sample.image_path,
+                what + (f"; did you mean {suggestion!r}?" if suggestion else ""),
+                fix=f"rename the class field to {suggestion!r}" if suggestion else None,
+            )

@@ -1,0 +1,95 @@
+"""DA2xx: images and masks find each other, and BiRefNet's loader would see them."""
+
+from __future__ import annotations
+
+from ..findings import Emitter, LabelEffect, Rule, Severity
+from ..layout import DatasetListing
+from ..naming import BIREFNET_EXTENSIONS
+from .base import CheckFamily, Sample
+
+MISSING_MASK = Rule(
+    "DA201", "missing-mask", Severity.ERROR,
+    "An image has no mask with the same stem.",
+    "BiRefNet's loader raises ValueError when images and masks differ in number, so one missing mask "
+    "stops training before it starts.",
+    "Add the mask (same stem, in the mask folder) or move the image out of the dataset.",
+    LabelEffect.POLICY,
+)
+ORPHAN_MASK = Rule(
+    "DA202", "orphan-mask", Severity.WARNING,
+    "A mask has no image with the same stem.",
+    "Usually the trace of a renamed or deleted image; the pair is lost for training.",
+    "Restore or rename the image, or delete the mask.",
+)
+IMAGE_EXTENSION_SKIPPED = Rule(
+    "DA203", "image-extension-skipped", Severity.WARNING,
+    "The image's extension is not one BiRefNet's loader lists (.png .jpg .PNG .JPG .JPEG).",
+    "Files ending in .jpeg, .webp, .bmp, .tif ... are silently skipped: the data you think you train on is "
+    "not used.",
+    "Re-save or rename the file to .jpg/.png, or --ignore DA203 if your loader reads it.",
+    LabelEffect.POLICY,
+)
+MASK_EXTENSION_UNSUPPORTED = Rule(
+    "DA204", "mask-extension-unsupported", Severity.ERROR,
+    "The mask's extension is not one BiRefNet's loader tries (.png .jpg .PNG .JPG .JPEG).",
+    "The loader does not find the mask and raises ValueError for the whole dataset.",
+    "Save the mask as .png (lossless).",
+    LabelEffect.POLICY,
+)
+AMBIGUOUS_STEM = Rule(
+    "DA205", "ambiguous-stem", Severity.WARNING,
+    "Several images, or several masks, share one stem.",
+    "Only one mask can pair with a stem; which one a loader picks depends on its extension order, so "
+    "an image may train against the wrong mask.",
+    "Keep one file per stem and delete or rename the others.",
+)
+UNREADABLE_PATH = Rule(
+    "DA206", "unreadable-path", Severity.WARNING,
+    "A folder could not be listed, a link is broken, or a symbolic link loops.",
+    "Files behind it are missing from the scan and from training.",
+    "Fix the permissions or the link.",
+)
+NESTED_SAMPLE = Rule(
+    "DA207", "nested-sample", Severity.WARNING,
+    "The image is in a sub-folder of the image folder.",
+    "BiRefNet lists only the top level of im/, so it never trains on this file (dis-audit's Dataset does).",
+    "Move the file up to the image folder, or train from the manifest.",
+)
+
+
+class PairingChecks(CheckFamily):
+    prefix = "DA2"
+    title = "pairing"
+    rules = (
+        MISSING_MASK, ORPHAN_MASK, IMAGE_EXTENSION_SKIPPED, MASK_EXTENSION_UNSUPPORTED,
+        AMBIGUOUS_STEM, UNREADABLE_PATH, NESTED_SAMPLE,
+    )
+
+    def check_dataset(self, listing: DatasetListing, emit: Emitter) -> None:
+        for path in listing.orphan_masks:
+            emit.emit(ORPHAN_MASK, path, "mask has no image with the same stem")
+        for key, paths in listing.ambiguous:
+            emit.emit(
+                AMBIGUOUS_STEM, paths[0],
+                f"{len(paths)} files share the stem {key.rsplit('/', 1)[-1]!r}: " + ", ".join(p.rsplit('/', 1)[-1] for p in paths),
+                related=paths[1:],
+            )
+        for path, reason in listing.unreadable:
+            emit.emit(UNREADABLE_PATH, path, reason)
+
+    def check_sample(self, sample: Sample, emit: Emitter) -> None:
+        if sample.image_ext not in BIREFNET_EXTENSIONS:
+            emit.emit(
+                IMAGE_EXTENSION_SKIPPED, sample.image_path,
+                f"BiRefNet's loader skips '{sample.image_ext}' images silently",
+            )
+        if sample.mask_path is None:
+            where = "" if sample.has_mask_dir else " (this dataset has no mask folder)"
+            emit.emit(MISSING_MASK, sample.image_path, "no mask with this stem" + where)
+        elif sample.mask_ext not in BIREFNET_EXTENSIONS:
+            emit.emit(
+                MASK_EXTENSION_UNSUPPORTED, sample.mask_path,
+                f"BiRefNet's loader does not look for '{sample.mask_ext}' masks", related=(sample.image_path,),
+            )
+        if sample.nested:
+            emit.emit(NESTED_SAMPLE, sample.image_path, "image is below a sub-folder; BiRefNet lists only the top level")

@@ -1,0 +1,133 @@
+"""Class vocabularies: an ordered list of class names where the position is the class id.
+
+Ids are what a trained classification head has learned, so a vocabulary only ever grows at
+the end (``extended``); existing ids never move.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+BUILTIN = ("dis5k",)
+
+
+class VocabularyError(ValueError):
+    """A vocabulary source could not be used; the message says why."""
+
+
+def _fold(name: str) -> str:
+    """Case-, space- and punctuation-insensitive key for near-miss matching."""
+    return re.sub(r"[\s_\-.]+", "", name).casefold()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """An ordered, duplicate-free list of class names; ``id_of(name)`` is its position."""
+
+    names: tuple[str, ...]
+    source: str = "custom"
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+    _folded: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        index: dict[str, int] = {}
+        for i, name in enumerate(self.names):
+            if name in index:
+                raise VocabularyError(f"class {name!r} appears twice in vocabulary {self.source!r}")
+            index[name] = i
+        folded: dict[str, list[str]] = {}
+        for name in self.names:
+            folded.setdefault(_fold(name), []).append(name)
+        object.__setattr__(self, "_index", index)
+        object.__setattr__(self, "_folded", folded)
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def id_of(self, name: str | None) -> int:
+        """The class id of ``name``, or -1 when it is not in the vocabulary (exact match)."""
+        if name is None:
+            return -1
+        return self._index.get(name, -1)
+
+    def suggest(self, name: str) -> str | None:
+        """An unambiguous near-miss for an unknown name, or None.
+
+        Matches ignoring case, spaces, ``_``, ``-`` and ``.`` first (``airplane``,
+        ``Bicycle Frame``, ``"Bag "``), then a close spelling (one or two letters off).
+        """
+        if name in self._index:
+            return None
+        exact = self._folded.get(_fold(name), [])
+        if len(exact) == 1:
+            return exact[0]
+        if exact:
+            return None
+        key = _fold(name)
+        if len(key) < 4:
+            return None
+        close = difflib.get_close_matches(key, list(self._folded), n=2, cutoff=0.88)
+        if len(close) == 1 and len(self._folded[close[0]]) == 1:
+            return self._folded[close[0]][0]
+        return None
+
+    def extended(self, new_names: Iterable[str]) -> Vocabulary:
+        """A vocabulary with ``new_names`` appended at the end (sorted, ids of old names kept)."""
+        extra = sorted({n for n in new_names if n not in self._index})
+        if not extra:
+            return self
+        return Vocabulary(self.names + tuple(extra), source=f"{self.source}+extended")
+
+
+def builtin_dis5k() -> Vocabulary:
+    """BiRefNet's 219 DIS5K class names, in its id order."""
+    text = resources.files("dis_audit").joinpath("data/dis5k_classes.txt").read_text(encoding="utf-8")
+    return Vocabulary(tuple(line.strip() for line in text.splitlines() if line.strip()), source="dis5k")
+
+
+def load_vocabulary_file(path: str | Path) -> Vocabulary:
+    """One class name a line, order = id; blank lines and ``#`` comments are skipped."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise VocabularyError(f"class file not found: {path}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise VocabularyError(f"cannot read class file {path}: {exc}") from exc
+    names = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            names.append(line)
+    if not names:
+        raise VocabularyError(f"class file {path} lists no classes")
+    return Vocabulary(tuple(names), source=str(path))
+
+
+def infer_vocabulary(class_fields: Iterable[str | None]) -> Vocabulary:
+    """The sorted set of class fields found in the data."""
+    return Vocabulary(tuple(sorted({c for c in class_fields if c})), source="infer")
+
+
+def resolve_vocabulary(spec: str | Path | Vocabulary | Iterable[str] | None) -> Vocabulary | None:
+    """Turn a ``--classes`` value into a Vocabulary; ``"infer"`` returns None (decided after discovery)."""
+    if spec is None:
+        return builtin_dis5k()
+    if isinstance(spec, Vocabulary):
+        return spec
+    if isinstance(spec, (str, Path)):
+        text = str(spec)
+        if text == "infer":
+            return None
+        if text == "dis5k":
+            return builtin_dis5k()
+        return load_vocabulary_file(text)
+    return Vocabulary(tuple(spec), source="list")
