@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pandas is only needed by readers that ask for a DataFrame
 
 SCHEMA_VERSION = 1
 METADATA_KEY = b"dis_audit"
+#: Every finding of the scan as a JSON list, so `dis-audit report` needs no other file.
+FINDINGS_KEY = b"dis_audit_findings"
 
 #: The manifest columns, in order. The first fourteen are the documented contract.
 MANIFEST_SCHEMA = pa.schema(
@@ -48,10 +50,20 @@ MANIFEST_SCHEMA = pa.schema(
         pa.field("mask_mode", pa.string()),
         pa.field("mask_file_size", pa.int64()),
         pa.field("mask_mtime_ns", pa.int64()),
+        # Filled by `scan --deep` (null otherwise).
+        pa.field("sha1", pa.string()),
+        pa.field("phash", pa.uint64()),
+        pa.field("fg_ratio", pa.float32()),
+        pa.field("mask_kind", pa.string()),
+        pa.field("dup_group", pa.int32()),
     ]
 )
 
 COLUMNS: tuple[str, ...] = tuple(MANIFEST_SCHEMA.names)
+#: Columns only a deep scan fills.
+DEEP_COLUMNS: tuple[str, ...] = ("sha1", "phash", "fg_ratio", "mask_kind", "dup_group")
+#: Columns every scan fills from names and headers.
+HEADER_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in DEEP_COLUMNS)
 LABEL_OK = "ok"
 
 
@@ -94,16 +106,36 @@ class ManifestMeta:
         )
 
 
-def empty_columns() -> dict[str, list]:
-    """A dict of empty lists, one per manifest column, for builders that append rows."""
-    return {name: [] for name in COLUMNS}
+def empty_columns(names: tuple[str, ...] = HEADER_COLUMNS) -> dict[str, list]:
+    """A dict of empty lists, one per column, for builders that append rows."""
+    return {name: [] for name in names}
 
 
 def build_table(columns: dict[str, list], meta: ManifestMeta) -> pa.Table:
-    """Make a schema-conforming Arrow table from column lists, with the metadata attached."""
-    arrays = [pa.array(columns[f.name], type=f.type) for f in MANIFEST_SCHEMA]
+    """Make a schema-conforming Arrow table from column lists, with the metadata attached.
+
+    Columns missing from ``columns`` are filled with nulls.
+    """
+    n = len(columns["image_path"])
+    arrays = [
+        pa.array(columns[f.name], type=f.type) if f.name in columns else pa.nulls(n, type=f.type)
+        for f in MANIFEST_SCHEMA
+    ]
     schema = MANIFEST_SCHEMA.with_metadata({METADATA_KEY: meta.to_bytes()})
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def with_findings(table: pa.Table, findings: list[dict]) -> pa.Table:
+    """Attach findings (as ``Finding.to_dict()`` dicts) to the table's metadata."""
+    metadata = dict(table.schema.metadata or {})
+    metadata[FINDINGS_KEY] = json.dumps(findings, ensure_ascii=True).encode("ascii")
+    return table.replace_schema_metadata(metadata)
+
+
+def read_findings(table: pa.Table) -> list[dict]:
+    """The findings stored with a manifest (an empty list for manifests written without them)."""
+    raw = (table.schema.metadata or {}).get(FINDINGS_KEY)
+    return json.loads(raw) if raw else []
 
 
 def atomic_write_bytes(path: str | os.PathLike, writer) -> None:

@@ -88,10 +88,11 @@ class ScanResult:
         return any(f.severity is Severity.ERROR for f in self.findings)
 
     def write_manifest(self, path: str | os.PathLike | None = None) -> Path:
-        """Write the manifest atomically (default: ``manifest.parquet`` in the root)."""
-        from .manifest import write_manifest
+        """Write the manifest atomically (default: ``manifest.parquet`` in the root), findings included."""
+        from .manifest import with_findings, write_manifest
 
-        return write_manifest(self.table, Path(path) if path else self.root / "manifest.parquet")
+        table = with_findings(self.table, [f.to_dict() for f in self.findings])
+        return write_manifest(table, Path(path) if path else self.root / "manifest.parquet")
 
 
 # ----------------------------------------------------------------------------- workers
@@ -127,7 +128,7 @@ def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, lis
     findings: list[Finding] = []
     vocab, root = ctx.vocab, ctx.root
     emitter = Emitter(ctx.selection)
-    append = {name: cols[name].append for name in COLUMNS}
+    append = {name: col.append for name, col in cols.items()}
     for pair, prior_image, prior_mask in tasks:
         image = prior_image or probe_file(os.path.join(root, pair.image_path))
         mask = None
@@ -183,8 +184,8 @@ def _run_tasks(
 
     def merge(part: tuple[dict[str, list], list[Finding]], done: int) -> int:
         part_cols, part_findings = part
-        for name in COLUMNS:
-            cols[name].extend(part_cols[name])
+        for name, values in part_cols.items():
+            cols[name].extend(values)
         findings.extend(part_findings)
         done += len(part_cols["image_path"])
         if progress:
