@@ -113,13 +113,20 @@ def scan(
 
 
 @app.command()
-def rules(code: Annotated[Optional[str], typer.Argument(help="A rule code for its full entry.")] = None) -> None:
+def rules(
+    code: Annotated[Optional[str], typer.Argument(help="A rule code for its full entry.")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the full reference as Markdown.")] = False,
+) -> None:
     """List every rule, or explain one: what it checks, why it matters, how to fix it."""
     from rich.console import Console
     from rich.table import Table
 
+    from .findings import rules_markdown
     from .rules import ALL_RULES
 
+    if markdown:
+        typer.echo(rules_markdown(ALL_RULES.values()), nl=False)
+        return
     console = Console()
     if code:
         rule = ALL_RULES.get(code.upper())

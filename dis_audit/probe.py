@@ -113,7 +113,20 @@ def _bmp(head: bytes) -> tuple[str, int, int]:
     height = abs(height)
     if width <= 0 or height == 0:
         raise HeaderError(f"BMP header gives size {width}x{height}")
-    return _BMP_MODES.get(bpp, "RGB"), width, height
+    mode = _BMP_MODES.get(bpp, "RGB")
+    if bpp in (1, 8) and dib >= 40 and _bmp_palette_is_grey(head, dib, bpp):
+        mode = "1" if bpp == 1 else "L"  # Pillow reads a grey palette as a plain grey image
+    return mode, width, height
+
+
+def _bmp_palette_is_grey(head: bytes, dib: int, bpp: int) -> bool:
+    (used,) = struct.unpack_from("<I", head, 46)
+    count = used or (1 << bpp)
+    start = 14 + dib
+    palette = head[start : start + 4 * count]
+    if len(palette) < 4 * count:
+        return False
+    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette), 4))
 
 
 def _webp(head: bytes) -> tuple[str, int, int]:
