@@ -219,10 +219,15 @@ def _plan_reuse(
     root: Path, pairs: list[PairTask], old: pa.Table, same_fingerprint: bool
 ) -> tuple[list[int], list[_Task]]:
     """Split pairs into old rows to keep as they are and tasks to evaluate (with prior header info)."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     def col(name: str) -> list:
-        return old.column(name).to_numpy(zero_copy_only=False).tolist()
+        column = old.column(name)
+        if pa.types.is_integer(column.type):
+            # Nulls would turn the whole column into float64 and lose nanosecond mtimes.
+            return [None if v == -1 else v for v in column.fill_null(-1).to_numpy().tolist()]
+        return column.to_numpy(zero_copy_only=False).tolist()
 
     paths, sizes, mtimes = col("image_path"), col("file_size"), col("mtime_ns")
     mask_paths, mask_sizes, mask_mtimes = col("mask_path"), col("mask_file_size"), col("mask_mtime_ns")
