@@ -55,7 +55,7 @@ def test_hostile_tree_via_cli_no_traceback(tmp_path):
     assert ("DA301", "DIS-TR/im/1#Accessories#1#Bag#trunc_o.jpg") in codes
     assert ("DA106", "DIS-TR/im/bad\\xff\\xfename.jpg") in codes
     assert ("DA206", "DIS-TR/im/loop") in codes
-    assert ("DA206", "DIS-TR/im/dangling.jpg") in codes
+    assert ("DA301", "DIS-TR/im/dangling.jpg") in codes
     rows = {r for r in data["findings"] if False}
     assert data["summary"]["skipped_files"] == 3
     assert not rows
@@ -66,14 +66,14 @@ def test_unreadable_directory_is_a_finding(tmp_path, monkeypatch):
     # Root reads every folder whatever its mode, so simulate the permission error.
     make_pair(tmp_path, "DIS-TR", GOOD)
     (tmp_path / "DIS-TR/im/private").mkdir()
-    real_scandir = os.scandir
+    real_listdir = os.listdir
 
-    def scandir(path="."):
+    def listdir(path="."):
         if str(path).endswith("private"):
             raise PermissionError(13, "Permission denied")
-        return real_scandir(path)
+        return real_listdir(path)
 
-    monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(os, "listdir", listdir)
     result = scan(tmp_path, workers=1)
     assert [(f.code, f.path, f.message) for f in result.findings] == [("DA206", "DIS-TR/im/private", "Permission denied")]
     assert result.table.num_rows == 1
