@@ -123,3 +123,28 @@ def test_incremental_with_changed_vocabulary_reuses_headers(example_tree):
     assert again["summary"]["reused_rows"] == 0
     assert again["summary"]["probed_samples"] == 9  # only rows with issues are re-read
     assert again["summary"]["extended_classes"] == ["Snake"]
+
+
+def test_terminal_report_shows_datasets_classes_and_rules(example_tree):
+    result = runner.invoke(app, ["scan", str(example_tree), "--no-manifest"], env={"COLUMNS": "200"})
+    out = result.output
+    for text in ("DIS-TR", "DIS-VD", "DIS-TE1", "most samples", "not in the vocabulary", "airplane 1 (→ Airplane?)",
+                 "DA103 unknown-class (error) × 2", "DA404 mask-not-grayscale (warning) × 1", "41 samples, 35 labelled"):
+        assert text in out, text
+
+
+def test_progress_callback_reports_every_stage(tmp_path):
+    from dis_audit import scan
+
+    for i in range(5):
+        make_pair(tmp_path, "DIS-TR", f"1#Accessories#1#Bag#{i}_o")
+    seen: list[tuple[str, int, int]] = []
+    scan(tmp_path, workers=1, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert ("list", 1, 1) in seen
+    assert seen[-1] == ("probe", 5, 5)
+
+
+def test_no_progress_bar_when_stderr_is_not_a_tty(example_tree):
+    proc = run_module("scan", str(example_tree), "--no-manifest")
+    assert proc.returncode == 1
+    assert proc.stderr == ""
