@@ -51,7 +51,10 @@ def to_uint8_tensor(img: Image.Image) -> torch.Tensor:
     arr = np.asarray(img)
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    chw = np.ascontiguousarray(arr.transpose(2, 0, 1))
+    if not chw.flags.writeable:  # single-channel views of Pillow's buffer are read-only
+        chw = chw.copy()
+    return torch.from_numpy(chw)
 
 
 def normalize_uint8(
