@@ -226,7 +226,7 @@ class PerClassLossTracker:
         for other in losses:
             table.add_column(f"{stat} {other}", justify="right")
         for name, row in seen.iterrows():
-            cells = [str(name), str(row["class_id"]), str(int(row[f"count_{loss}"]))]
+            cells = [str(name), str(int(row["class_id"])), str(int(row[f"count_{loss}"]))]
             cells += ["-" if row[f"{stat}_{o}"] != row[f"{stat}_{o}"] else f"{row[f'{stat}_{o}']:.4f}" for o in losses]
             table.add_row(*cells)
         return table
