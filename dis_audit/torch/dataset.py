@@ -25,7 +25,7 @@ from dis_audit.manifest import (
     read_manifest_table,
 )
 
-from ._decode import IMAGENET_MEAN, IMAGENET_STD, is_jpeg, normalize_uint8, open_image, to_uint8_tensor
+from ._decode import IMAGENET_MEAN, IMAGENET_STD, decode_image, is_jpeg, normalize_uint8
 from ._packed import PackedStrings
 
 Transform = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
@@ -268,9 +268,9 @@ class ManifestDataset(Dataset):
                 data = image_path.read_bytes()
                 image = self._encoded_or_decoded(data)
             else:
-                image = to_uint8_tensor(open_image(str(image_path), self.size, mode="RGB"))
+                image = decode_image(str(image_path), self.size, mode="RGB")
             current = mask_path
-            mask = to_uint8_tensor(open_image(str(mask_path), self.size, mode="L"))
+            mask = decode_image(str(mask_path), self.size, mode="L")
         except FileNotFoundError as exc:
             raise SampleReadError(f"sample {index}: file not found: {current}") from exc
         except (OSError, ValueError, SyntaxError) as exc:
@@ -286,7 +286,7 @@ class ManifestDataset(Dataset):
             with Image.open(io.BytesIO(data)) as probe:
                 if probe.mode in ("RGB", "L"):
                     return torch.frombuffer(bytearray(data), dtype=torch.uint8)
-        return to_uint8_tensor(open_image(data, self.size, mode="RGB"))
+        return decode_image(data, self.size, mode="RGB")
 
     def _finish(self, index: int, image: torch.Tensor, mask: torch.Tensor) -> tuple:
         if self.decode == "cpu" and self.output == "float":

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ._decode import IMAGENET_MEAN, IMAGENET_STD, open_image, to_uint8_tensor
+from ._decode import IMAGENET_MEAN, IMAGENET_STD, decode_image
 
 #: ``decoder(list_of_encoded_uint8_tensors, device) -> list of uint8 C×H×W tensors``.
 Decoder = Callable[[list[torch.Tensor], torch.device], list[torch.Tensor]]
@@ -134,8 +134,7 @@ class GpuDecode:
                 out.append(self.decoder([item], self.device)[0])
             except RuntimeError:
                 self.cpu_fallbacks += 1
-                img = open_image(item.numpy().tobytes(), self.size, mode="RGB")
-                out.append(to_uint8_tensor(img).to(self.device))
+                out.append(decode_image(item.numpy().tobytes(), self.size, mode="RGB").to(self.device))
         return out
 
     def _resize(self, image: torch.Tensor) -> torch.Tensor:

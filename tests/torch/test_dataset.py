@@ -27,10 +27,10 @@ from da_torch_helpers import Sample, samples_from_names, write_tree
 
 SIZE = (64, 48)  # (width, height); sources are 200x150, so JPEG draft decode engages (>= 2x)
 
-# Tolerance of the reduced-scale JPEG decode against a full decode + resize, in uint8 levels:
-# libjpeg's DCT scaling is itself a (box-like) filter, so it differs from Pillow's bilinear
-# filter by rounding-level amounts on smooth content. Lossless paths (PNG, WebP decoded the
-# same way) must be exact.
+# Tolerances against a plain full decode + Pillow bilinear resize, in uint8 levels.
+# JPEG: libjpeg's reduced-scale DCT is itself a (box-like) filter, so on photo-like content it
+# differs from full decode + bilinear by rounding-level amounts. PNG/WebP: torch's antialiased
+# bilinear kernel matches Pillow's within 1 level (rounding). Masks go through Pillow: exact.
 JPEG_MEAN_TOL = 1.5
 JPEG_MAX_TOL = 16
 
@@ -71,7 +71,7 @@ def test_items_match_reference_decode(mixed_tree, ext_index):
     if ds_u8.image_path(ext_index).suffix in (".jpg", ".jpeg"):
         assert diff.mean() <= JPEG_MEAN_TOL and diff.max() <= JPEG_MAX_TOL, (diff.mean(), diff.max())
     else:
-        assert diff.max() == 0
+        assert diff.max() <= 1 and diff.mean() < 0.5, (diff.mean(), diff.max())
     np.testing.assert_array_equal(mask.numpy(), ref_mask)
 
     # float output = the uint8 output normalized with ImageNet statistics, mask in [0, 1]
