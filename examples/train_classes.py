@@ -82,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         args.size, args.workers = 32, 0
     torch.manual_seed(args.seed)
     try:
-        ds = ManifestDataset(args.manifest, root=args.root, size=(args.size, args.size), return_info=True)
+        # The example tree has planted defects: train on labelled samples, and step over a file that
+        # turned unreadable since the scan rather than stopping the run.
+        ds = ManifestDataset(
+            args.manifest, root=args.root, size=(args.size, args.size), return_info=True,
+            drop_unlabeled=True, on_error="skip",
+        )
     except (ManifestError, ValueError, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
