@@ -271,7 +271,7 @@ class _Builder:
         if thumb is None or thumb.jpeg is None:
             return f'<figure class="thumb"><div class="ph">no preview</div>{cap}{notes}</figcaption></figure>'
         data = base64.b64encode(thumb.jpeg).decode("ascii")
-        alt = f"Preview of {caption}: the image, then the image with its mask tinted magenta"
+        alt = f"Preview of {caption}: the image, then the image with its mask tinted magenta and outlined"
         return (
             f'<figure class="thumb"><img src="data:image/jpeg;base64,{data}" width="{thumb.width}" '
             f'height="{thumb.height}" alt="{_e(alt)}">{cap}{notes}</figcaption></figure>'
@@ -732,7 +732,7 @@ class _Builder:
         header = (
             f"<header><h1>{_e(title)}</h1><p class=\"muted\">Manifest {_e(self.source_label)} · root {_e(self.root)} · "
             f"{self.n:,} rows · written by dis-audit {_e(self.meta.tool_version or '?')}, report by {_e(__version__)} "
-            f"· {generated}. Previews: the image, then the image with its mask tinted magenta.{_e(skipped)}</p>"
+            f"· {generated}. Previews: the image, then the image with its mask tinted magenta and outlined in yellow.{_e(skipped)}</p>"
             f'<nav aria-label="Sections"><ul>{nav_items}</ul></nav>'
             "</header>"
         )
@@ -769,7 +769,7 @@ td.heat.dark{color:#fff}td.zero{color:#c0c4cc}td.total{font-weight:600}
 .sev{display:inline-block;border-radius:3px;padding:0 6px;font-size:12px;font-weight:600;color:#fff;background:#0369a1}
 .sev.error{background:var(--red)}.sev.warning{background:var(--amber)}
 article.rule,article.group{border:1px solid var(--line);border-radius:6px;padding:4px 14px 10px;margin:12px 0}
-article.group.leak{border-color:var(--red)}dl.doc{margin:6px 0}dl.doc dt{font-weight:600}dl.doc dd{margin:0 0 4px 0}
+article.group.leak{border-color:var(--red)}article.group figure.thumb{border:1px solid var(--line);border-radius:4px;padding:4px}dl.doc{margin:6px 0}dl.doc dt{font-weight:600}dl.doc dd{margin:0 0 4px 0}
 ul.cards{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid var(--line);border-radius:4px;padding:6px;max-width:100%}
 .strip{display:flex;flex-wrap:wrap;gap:8px}figure.thumb{margin:0;max-width:300px}
 figure.thumb img{display:block;height:112px;width:auto;max-width:300px;image-rendering:auto;background:#fafafa}

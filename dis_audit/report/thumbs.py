@@ -30,6 +30,7 @@ JPEG_QUALITY = 72
 #: Colour and opacity of the mask tint: a magenta that rarely occurs in photographs.
 _TINT = np.array([255.0, 0.0, 150.0], dtype=np.float32)
 _ALPHA = 0.55
+_EDGE = np.array([255.0, 221.0, 0.0], dtype=np.float32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +67,10 @@ def _open_small(path: str, mode: str, box: int, max_pixels: int) -> tuple[object
                 if size[0] * size[1] > max_pixels:
                     return None, f"{size[0]}×{size[1]} is over the {max_pixels:,} pixel limit, not decoded", size
                 # JPEG decoders can scale by 1/2..1/8 while decoding: a 4k photo then costs
-                # little more than its thumbnail. Other formats ignore the draft request.
-                im.draft("RGB" if mode == "RGB" else "L", (box, box))
+                # little more than its thumbnail. Ask for the final size (aspect kept), since
+                # draft only scales down while both sides stay at least that big.
+                scale = min(box / max(size[0], 1), box / max(size[1], 1), 1.0)
+                im.draft("RGB" if mode == "RGB" else "L", (max(1, int(size[0] * scale)), max(1, int(size[1] * scale))))
                 im.load()
                 out = im.convert(mode)
             out.thumbnail((box, box), Image.Resampling.BILINEAR, reducing_gap=2.0)
@@ -96,8 +99,17 @@ def _overlay(image: object, mask: object) -> object:
     from PIL import Image
 
     rgb = np.asarray(image, dtype=np.float32)
-    alpha = np.asarray(mask, dtype=np.float32)[..., None] * (_ALPHA / 255.0)
+    values = np.asarray(mask, dtype=np.float32)
+    alpha = values[..., None] * (_ALPHA / 255.0)
     mixed = rgb * (1.0 - alpha) + _TINT * alpha
+    # A yellow outline keeps the object visible where the photo itself is magenta or red.
+    inside = values > 127
+    core = inside.copy()
+    core[1:, :] &= inside[:-1, :]
+    core[:-1, :] &= inside[1:, :]
+    core[:, 1:] &= inside[:, :-1]
+    core[:, :-1] &= inside[:, 1:]
+    mixed[inside & ~core] = _EDGE
     return Image.fromarray(np.clip(mixed + 0.5, 0, 255).astype(np.uint8), "RGB")
 
 
