@@ -24,9 +24,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+def _find_chromium() -> str | None:
+    """DIS_AUDIT_CHROMIUM names a browser binary ('none' turns the browser tests off); else look on PATH."""
+    chosen = os.environ.get("DIS_AUDIT_CHROMIUM")
+    if chosen is not None:
+        return None if chosen.lower() in ("", "0", "none", "off") else shutil.which(chosen)
+    return next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
+
+
+CHROMIUM = _find_chromium()
 needs_chromium = pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium on PATH: run .ci/install-chromium.sh (Debian package 'chromium')"
+    CHROMIUM is None,
+    reason="no chromium on PATH (or DIS_AUDIT_CHROMIUM=none): run .ci/install-chromium.sh (Debian package 'chromium')",
 )
 
 FLAGS = [
@@ -55,7 +65,7 @@ class DevTools:
         self.proc = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={user_data_dir}", "--remote-debugging-pipe", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=wire_fds, close_fds=False,
+            preexec_fn=wire_fds, close_fds=False,  # noqa: PLW1509 - fds 3/4 must be wired between fork and exec
         )
         os.close(child_in)
         os.close(child_out)
@@ -128,7 +138,7 @@ class DevTools:
     def close(self) -> None:
         try:
             self.call("Browser.close")
-        except Exception:  # noqa: BLE001 - the browser may be gone already; the kill below settles it
+        except Exception:  # noqa: BLE001, S110 - the browser may be gone already; the kill below settles it
             pass
         try:
             self.proc.wait(timeout=10)
