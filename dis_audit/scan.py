@@ -18,22 +18,32 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .findings import Emitter, Finding, RuleSelection, Severity
+from .dupes import DEFAULT_MAX_DISTANCE, parse_eval_datasets
 from .layout import DatasetListing, LayoutError, PairTask, discover_datasets, list_dataset, select_datasets
-from .manifest import COLUMNS, LABEL_OK, ManifestError, ManifestMeta, build_table, empty_columns, read_manifest_table
+from .manifest import (
+    COLUMNS, HEADER_COLUMNS, LABEL_OK, ManifestError, ManifestMeta, build_table, empty_columns, read_manifest_table,
+)
+from .merge import deep_summary, parse_shard, run_manifest_checks, shard_of, strip_cross_file
 from .naming import parse_name, split_stem
 from .probe import FileInfo, probe_file
-from .rules import ALL_RULES, FAMILIES, Sample
+from .rules import ALL_RULES, CROSS_FILE_CODES, FAMILIES, Sample
 from .vocab import Vocabulary, VocabularyError, infer_vocabulary, resolve_vocabulary
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-#: ``progress(stage, done, total)``; stages: "list", "probe".
+#: ``progress(stage, done, total)``; stages: "list", "probe" (or "decode" with --deep).
 ProgressCallback = Callable[[str, int, int], None]
 CHUNK = 1024
 # Below this many files a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 4000
+# A full decode costs milliseconds per pair, not microseconds: small chunks keep the workers
+# evenly loaded and the progress bar moving, and a pool pays off almost at once.
+DEEP_CHUNK = 16
+DEEP_PARALLEL_THRESHOLD = 32
+#: Columns a deep scan fills per sample (``dup_group`` comes from the whole manifest).
+SAMPLE_DEEP_COLUMNS: tuple[str, ...] = ("sha1", "phash", "fg_ratio", "mask_kind")
 
 
 class ScanError(Exception):
@@ -104,6 +114,8 @@ class _Context:
     selection: RuleSelection
     has_mask_dir: dict[str, bool]
     difficulty: dict[str, str]
+    deep: bool = False
+    max_pixels: int = 0
 
 
 _WORKER_CONTEXT: _Context | None = None
@@ -124,7 +136,7 @@ def _evaluate_chunk_in_worker(tasks: Sequence[_Task]) -> tuple[dict[str, list], 
 
 def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, list], list[Finding]]:
     """Probe (unless prior info is given) and check each pair; return manifest columns and findings."""
-    cols = empty_columns()
+    cols = empty_columns(HEADER_COLUMNS + SAMPLE_DEEP_COLUMNS if ctx.deep else HEADER_COLUMNS)
     findings: list[Finding] = []
     vocab, root = ctx.vocab, ctx.root
     emitter = Emitter(ctx.selection)
@@ -136,9 +148,14 @@ def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, lis
             mask = prior_mask or probe_file(os.path.join(root, pair.mask_path))
         stem = split_stem(pair.image_path.rsplit("/", 1)[-1])[0]
         name = parse_name(stem)
+        deep = None
+        if ctx.deep:
+            from .deep import decode_pair
+
+            deep = decode_pair(root, pair.image_path, pair.mask_path, image, mask, ctx.max_pixels)
         sample = Sample(
             pair.dataset, pair.image_path, pair.mask_path, pair.nested,
-            ctx.has_mask_dir.get(pair.dataset, True), name, image, mask, vocab,
+            ctx.has_mask_dir.get(pair.dataset, True), name, image, mask, vocab, deep,
         )
         emitter.reset()
         emitter.dataset = pair.dataset
@@ -171,16 +188,22 @@ def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, lis
         append["mask_mode"](mask.mode if mask else None)
         append["mask_file_size"](mask.size if mask else None)
         append["mask_mtime_ns"](mask.mtime_ns if mask else None)
+        if ctx.deep:
+            append["sha1"](deep.image.sha1 if deep.image else None)
+            append["phash"](deep.phash)
+            append["fg_ratio"](deep.fg_ratio)
+            append["mask_kind"](deep.mask_kind)
     return cols, findings
 
 
 def _run_tasks(
     tasks: list[_Task], ctx: _Context, workers: int, progress: ProgressCallback | None
 ) -> tuple[dict[str, list], list[Finding]]:
-    cols = empty_columns()
+    cols = empty_columns(HEADER_COLUMNS + SAMPLE_DEEP_COLUMNS if ctx.deep else HEADER_COLUMNS)
     findings: list[Finding] = []
     total = len(tasks)
-    chunks = [tasks[i : i + CHUNK] for i in range(0, total, CHUNK)]
+    size, threshold, stage = (DEEP_CHUNK, DEEP_PARALLEL_THRESHOLD, "decode") if ctx.deep else (CHUNK, PARALLEL_THRESHOLD, "probe")
+    chunks = [tasks[i : i + size] for i in range(0, total, size)]
 
     def merge(part: tuple[dict[str, list], list[Finding]], done: int) -> int:
         part_cols, part_findings = part
@@ -189,13 +212,13 @@ def _run_tasks(
         findings.extend(part_findings)
         done += len(part_cols["image_path"])
         if progress:
-            progress("probe", done, total)
+            progress(stage, done, total)
         return done
 
     done = 0
     if progress:
-        progress("probe", 0, total)
-    if workers <= 1 or total < PARALLEL_THRESHOLD:
+        progress(stage, 0, total)
+    if workers <= 1 or total < threshold:
         for chunk in chunks:
             done = merge(evaluate_chunk(chunk, ctx), done)
         return cols, findings
@@ -208,25 +231,45 @@ def _run_tasks(
 
 # ----------------------------------------------------------------------------- incremental reuse
 
-def _fingerprint(vocab: Vocabulary, selection: RuleSelection, difficulty: dict[str, str]) -> str:
+def _fingerprint(
+    vocab: Vocabulary, selection: RuleSelection, difficulty: dict[str, str], deep: bool = False, max_pixels: int = 0
+) -> str:
     """What, besides a file's bytes, decides its row; rows are reused whole only when it matches."""
-    return json.dumps(
-        [__version__, list(vocab.names), list(selection.select), list(selection.ignore), sorted(difficulty.items())]
-    )
+    items: list[Any] = [
+        __version__, list(vocab.names), list(selection.select), list(selection.ignore), sorted(difficulty.items())
+    ]
+    if deep:  # a header-only fingerprint stays as it was, so older manifests keep being reused
+        items.append(["deep", max_pixels])
+    return json.dumps(items)
+
+
+def _clean_rows(old: pa.Table) -> list[bool]:
+    """Per row: no issue codes besides cross-file ones (vectorised: this runs on every incremental scan)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    issues = old.column("issues").combine_chunks()
+    flat = pc.list_flatten(issues)
+    parents = pc.list_parent_indices(issues).to_numpy()
+    other = pc.invert(pc.is_in(flat, value_set=pa.array(sorted(CROSS_FILE_CODES), pa.string())))
+    dirty = np.zeros(old.num_rows, dtype=bool)
+    dirty[parents[other.to_numpy(zero_copy_only=False)]] = True
+    return (~dirty).tolist()
 
 
 def _plan_reuse(
     root: Path, pairs: list[PairTask], old: pa.Table, same_fingerprint: bool
 ) -> tuple[list[int], list[_Task]]:
     """Split pairs into old rows to keep as they are and tasks to evaluate (with prior header info)."""
-    import pyarrow.compute as pc
-
     def col(name: str) -> list:
         return old.column(name).to_numpy(zero_copy_only=False).tolist()
 
     paths, sizes, mtimes = col("image_path"), col("file_size"), col("mtime_ns")
     mask_paths, mask_sizes, mask_mtimes = col("mask_path"), col("mask_file_size"), col("mask_mtime_ns")
-    clean = pc.equal(pc.list_value_length(old.column("issues")), 0).to_numpy(zero_copy_only=False).tolist()
+    # Cross-file codes (duplicates, class-area outliers) are recomputed on the whole table anyway,
+    # so they do not make a row dirty.
+    clean = _clean_rows(old)
     fmt, mode, w, h = col("image_format"), col("image_mode"), col("width"), col("height")
     mfmt, mmode, mw, mh = col("mask_format"), col("mask_mode"), col("mask_width"), col("mask_height")
     index = {p: i for i, p in enumerate(paths)}
@@ -273,6 +316,11 @@ def scan(
     workers: int | None = None,
     incremental: str | os.PathLike | None = None,
     progress: ProgressCallback | None = None,
+    deep: bool = False,
+    max_pixels: int | None = None,
+    eval_datasets: str | Sequence[str] | None = None,
+    near_dup_distance: int | None = None,
+    shard: str | tuple[int, int] | None = None,
 ) -> ScanResult:
     """Scan a dataset root: pair every sample, check names, headers and masks, build the manifest.
 
@@ -281,6 +329,12 @@ def scan(
     list of names. ``incremental`` names an existing manifest whose rows are reused for files
     whose size and mtime are unchanged. Raises ScanError for problems that stop the scan;
     problems in the data become findings.
+
+    ``deep`` decodes every image and mask in full (hashes, mask statistics, duplicate groups;
+    see ``dis_audit.deep``), refusing files over ``max_pixels`` (default: Pillow's limit).
+    ``eval_datasets`` names the evaluation datasets for the leakage check (default: by name),
+    ``near_dup_distance`` the largest pHash distance of a near duplicate. ``shard="i/N"`` scans
+    only the samples of shard i (0-based) and leaves the cross-file checks to ``merge``.
     """
     started = time.perf_counter()
     root = Path(root)
@@ -296,8 +350,19 @@ def scan(
                 "use --image-dir/--mask-dir for other names"
             )
         chosen = select_datasets(found, datasets)
+        shard_spec = parse_shard(shard)
+        eval_names = parse_eval_datasets(eval_datasets)
+        if max_pixels is not None and max_pixels < 1:
+            raise ValueError(f"--max-pixels must be at least 1, not {max_pixels}")
+        if near_dup_distance is not None and not 0 <= near_dup_distance <= 16:
+            raise ValueError(f"near-duplicate distance must be 0..16 bits, not {near_dup_distance}")
     except (LayoutError, VocabularyError, ValueError) as exc:
         raise ScanError(str(exc)) from exc
+    if deep and max_pixels is None:
+        from .deep import default_max_pixels
+
+        max_pixels = default_max_pixels()
+    distance = DEFAULT_MAX_DISTANCE if near_dup_distance is None else near_dup_distance
 
     listings: list[DatasetListing] = []
     for i, ds in enumerate(chosen):
@@ -311,6 +376,8 @@ def scan(
             family.check_dataset(listing, emitter)
         dataset_findings.extend(emitter.findings)
     pairs = [pair for listing in listings for pair in listing.pairs]
+    if shard_spec is not None:
+        pairs = [pair for pair in pairs if shard_of(pair.image_path, shard_spec[1]) == shard_spec[0]]
 
     if vocab is None or extend_vocab:
         fields = Counter(parse_name(split_stem(p.image_path.rsplit("/", 1)[-1])[0]).class_field for p in pairs)
@@ -330,8 +397,10 @@ def scan(
         selection=selection,
         has_mask_dir={l.dataset.name: l.dataset.mask_dir is not None for l in listings},
         difficulty={l.dataset.name: difficulty.get(l.dataset.name, difficulty.get(l.dataset.rel, l.dataset.name)) for l in listings},
+        deep=deep,
+        max_pixels=max_pixels or 0,
     )
-    fingerprint = _fingerprint(vocab, selection, ctx.difficulty)
+    fingerprint = _fingerprint(vocab, selection, ctx.difficulty, deep, max_pixels or 0)
 
     old_table = None
     reuse_note = None
@@ -355,6 +424,15 @@ def scan(
         "datasets": datasets if isinstance(datasets, (str, type(None))) else list(datasets),
         "classes": vocab.source, "extend_vocab": extend_vocab, "difficulty_map": ctx.difficulty,
         "select": list(selection.select), "ignore": list(selection.ignore), "fingerprint": fingerprint,
+        "extended_classes": extended, "deep": deep, "max_pixels": max_pixels if deep else None,
+        "eval_datasets": sorted(eval_names) if eval_names else None, "near_dup_distance": distance,
+        "shard": f"{shard_spec[0]}/{shard_spec[1]}" if shard_spec else None,
+        # What merge needs to rebuild the per-dataset summary of a sharded scan.
+        "listings": [
+            {"name": l.dataset.name, "rel": l.dataset.rel, "image_dir": l.dataset.image_dir,
+             "mask_dir": l.dataset.mask_dir, "clutter": l.clutter}
+            for l in listings
+        ],
     }
     meta = ManifestMeta(vocabulary=list(vocab.names), tool_version=__version__, root=str(root.resolve()), options=options)
     table = build_table(cols, meta)
@@ -363,11 +441,18 @@ def scan(
 
         kept = old_table.select(list(COLUMNS)).take(keep).cast(table.schema)
         table = pa.concat_tables([kept, table])
-    table = table.sort_by("image_path")
+    table = strip_cross_file(table.sort_by("image_path"))
+    cross_findings: list[Finding] = []
+    if shard_spec is None:  # a shard sees part of the data: cross-file checks wait for `merge`
+        table, cross_findings = run_manifest_checks(table, selection, options)
 
-    findings = dataset_findings + sample_findings
+    findings = dataset_findings + sample_findings + cross_findings
     findings.sort(key=lambda f: (f.path, f.code))
     summary = summarize(table, findings, listings, vocab, extended)
+    if deep:
+        summary["deep"] = deep_summary(table)
+    if shard_spec is not None:
+        summary["shard"] = options["shard"]
     summary["reused_rows"] = len(keep)
     summary["probed_samples"] = sum(1 for _, prior, _ in tasks if prior is None)
     if reuse_note:
