@@ -263,7 +263,9 @@ def _plan_reuse(
 ) -> tuple[list[int], list[_Task]]:
     """Split pairs into old rows to keep as they are and tasks to evaluate (with prior header info)."""
     def col(name: str) -> list:
-        return old.column(name).to_numpy(zero_copy_only=False).tolist()
+        # to_pylist, not to_numpy: an int64 column with nulls (mask_mtime_ns when a mask is missing)
+        # would come back as float64 and lose the low digits of every nanosecond mtime.
+        return old.column(name).to_pylist()
 
     paths, sizes, mtimes = col("image_path"), col("file_size"), col("mtime_ns")
     mask_paths, mask_sizes, mask_mtimes = col("mask_path"), col("mask_file_size"), col("mask_mtime_ns")
