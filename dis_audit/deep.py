@@ -211,7 +211,9 @@ def decode_file(
     ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         try:
-            im = Image.open(io.BytesIO(data))
+            # Naming the format the header probe found skips Pillow's trial of every plugin.
+            formats = [header.format] if header is not None and header.format else None
+            im = Image.open(io.BytesIO(data), formats=formats)
         except Exception as exc:
             return Decoded(sha1=digest, error=_message(exc)), None
         width, height = im.size
@@ -222,12 +224,12 @@ def decode_file(
                 "(--max-pixels); not decoded",
             ), None
         mode = _png_mode(data, im.mode) if im.format == "PNG" else im.mode
-        orientation = _orientation(im)
         try:
             im.load()
         except Exception as exc:
-            return Decoded(mode=mode, orientation=orientation, sha1=digest, error=_message(exc)), None
-        return Decoded(mode=mode, orientation=orientation, sha1=digest), im
+            return Decoded(mode=mode, orientation=_orientation(im), sha1=digest, error=_message(exc)), None
+        # After load: a PNG may keep its EXIF after the pixel data, and reading it first would decode twice.
+        return Decoded(mode=mode, orientation=_orientation(im), sha1=digest), im
     finally:
         Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = saved_limit, saved_truncated
 
