@@ -17,7 +17,7 @@ from dis_audit.deep import hamming, mask_stats, phash_image
 from dis_audit.rules.images import loader_conversion
 from dis_audit.scan import scan
 
-from .deep_trees import build_planted, deep_defects
+from deep_trees import build_planted, deep_defects
 
 TR, VD, TE = "DIS-TR", "DIS-VD", "DIS-TE1"
 

@@ -13,7 +13,7 @@ from dis_audit.manifest import ManifestError, read_findings, read_manifest_table
 from dis_audit.merge import ShardError, merge_manifests, parse_shard, shard_of
 from dis_audit.scan import ScanError, scan
 
-from .deep_trees import build_planted
+from deep_trees import build_planted
 
 N = 3
 
