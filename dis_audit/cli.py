@@ -71,13 +71,24 @@ def scan(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")] = False,
     max_examples: Annotated[int, typer.Option(min=0, help="Findings shown per rule in the report.")] = 10,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write the visual HTML report to this file.")] = None,
+    deep: Annotated[bool, typer.Option("--deep", help="Decode every image and mask: corruption, EXIF, mask quality, duplicates, leakage.")] = False,
+    max_pixels: Annotated[Optional[int], typer.Option(min=1, help="With --deep: files with more pixels are not decoded (default: Pillow's bomb limit).")] = None,
+    eval_datasets: Annotated[Optional[str], typer.Option(help="Evaluation datasets for the leakage check, 'DIS-VD+DIS-TE1' (default: by name: TE/VD/test/val).")] = None,
+    near_dup_distance: Annotated[Optional[int], typer.Option(min=0, max=16, help="Largest pHash distance (bits of 64) of a near duplicate (default 6).")] = None,
+    shard: Annotated[Optional[str], typer.Option(help="Scan shard INDEX/COUNT (0-based, e.g. 0/8) into a part manifest; combine with `dis-audit merge`.")] = None,
 ) -> None:
     """Find every sample, check names, images and masks, report findings, write the manifest."""
     from .manifest import ManifestError
+    from .merge import ShardError, parse_shard
     from .scan import ScanError
     from .scan import scan as run_scan
 
-    manifest_path = manifest or root / "manifest.parquet"
+    try:
+        shard_spec = parse_shard(shard)
+    except ShardError as exc:
+        fail(str(exc))
+    default_name = f"manifest.shard-{shard_spec[0]}-of-{shard_spec[1]}.parquet" if shard_spec else "manifest.parquet"
+    manifest_path = manifest or root / default_name
     if not no_manifest and manifest_path.is_dir():
         fail(f"manifest path is a folder: {manifest_path}")
     try:
@@ -86,6 +97,8 @@ def scan(
                 root, image_dir=image_dir, mask_dir=mask_dir, datasets=datasets, classes=classes,
                 extend_vocab=extend_vocab, difficulty_map=difficulty_map, select=select, ignore=ignore,
                 workers=workers, incremental=manifest_path if incremental else None, progress=progress,
+                deep=deep, max_pixels=max_pixels, eval_datasets=eval_datasets, near_dup_distance=near_dup_distance,
+                shard=shard_spec,
             )
     except ScanError as exc:
         fail(str(exc))
@@ -101,6 +114,11 @@ def scan(
         # The report reads the same table the manifest holds, so --no-manifest still gets a page.
         report = _write_html(with_findings(result.table, [f.to_dict() for f in result.findings]), html, root=root)
         result.summary["html"] = str(report.path)
+    _render(result, written, json_out, max_examples, html)
+
+
+def _render(result, written: Optional[Path], json_out: bool, max_examples: int, html: Optional[Path] = None) -> None:
+    """Print a scan or merge result (report or JSON) and exit 1 when it has an error finding."""
     if json_out:
         from .report.json import scan_to_json
 
@@ -153,6 +171,28 @@ def report(
         f"html report: {result.path} ({result.size_bytes / 1e6:.2f} MB, {result.rows:,} rows, "
         f"{result.findings:,} findings, {result.thumbnails:,} previews, {result.elapsed_s:.2f} s)"
     )
+
+
+@app.command()
+def merge(
+    parts: Annotated[list[Path], typer.Argument(help="Part manifests (from `scan --shard i/N`), all of one scan.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the merged manifest.")] = Path("manifest.parquet"),
+    eval_datasets: Annotated[Optional[str], typer.Option(help="Evaluation datasets for the leakage check (default: as scanned).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")] = False,
+    max_examples: Annotated[int, typer.Option(min=0, help="Findings shown per rule in the report.")] = 10,
+) -> None:
+    """Combine part manifests into one and run the cross-file checks (duplicates, leakage, mask statistics) on the whole."""
+    from .manifest import ManifestError
+    from .merge import merge_manifests
+
+    if output.is_dir():
+        fail(f"output path is a folder: {output}")
+    try:
+        result = merge_manifests(parts, eval_datasets=eval_datasets)
+        written = result.write_manifest(output)
+    except ManifestError as exc:
+        fail(str(exc))
+    _render(result, written, json_out, max_examples)
 
 
 @app.command()

@@ -206,8 +206,12 @@ def read_manifest(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:
 
     ``vocabulary[class_id]`` is the class name of every row whose ``class_id`` is not -1.
     """
+    import pandas as pd
+
     table, meta = read_manifest_table(path)
-    return table.to_pandas(), list(meta.vocabulary)
+    # A uint64 column with nulls (phash) would become float64 in pandas and lose its low bits;
+    # the nullable UInt64 dtype keeps every hash exact.
+    return table.to_pandas(types_mapper={pa.uint64(): pd.UInt64Dtype()}.get), list(meta.vocabulary)
 
 
 def manifest_root(path: str | os.PathLike, meta: ManifestMeta) -> Path:

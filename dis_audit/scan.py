@@ -18,22 +18,32 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .findings import Emitter, Finding, RuleSelection, Severity
+from .dupes import DEFAULT_MAX_DISTANCE, parse_eval_datasets
 from .layout import DatasetListing, LayoutError, PairTask, discover_datasets, list_dataset, select_datasets
-from .manifest import COLUMNS, HEADER_COLUMNS, LABEL_OK, ManifestError, ManifestMeta, build_table, empty_columns, read_manifest_table
+from .manifest import (
+    COLUMNS, HEADER_COLUMNS, LABEL_OK, ManifestError, ManifestMeta, build_table, empty_columns, read_manifest_table,
+)
+from .merge import deep_summary, parse_shard, run_manifest_checks, shard_of, strip_cross_file
 from .naming import parse_name, split_stem
 from .probe import FileInfo, probe_file
-from .rules import ALL_RULES, FAMILIES, Sample
+from .rules import ALL_RULES, CROSS_FILE_CODES, FAMILIES, Sample
 from .vocab import Vocabulary, VocabularyError, infer_vocabulary, resolve_vocabulary
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-#: ``progress(stage, done, total)``; stages: "list", "probe".
+#: ``progress(stage, done, total)``; stages: "list", "probe" (or "decode" with --deep).
 ProgressCallback = Callable[[str, int, int], None]
 CHUNK = 1024
 # Below this many files a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 4000
+# A full decode costs milliseconds per pair, not microseconds: small chunks keep the workers
+# evenly loaded and the progress bar moving, and a pool pays off almost at once.
+DEEP_CHUNK = 16
+DEEP_PARALLEL_THRESHOLD = 32
+#: Columns a deep scan fills per sample (``dup_group`` comes from the whole manifest).
+SAMPLE_DEEP_COLUMNS: tuple[str, ...] = ("sha1", "phash", "fg_ratio", "mask_kind")
 
 
 class ScanError(Exception):
@@ -104,6 +114,8 @@ class _Context:
     selection: RuleSelection
     has_mask_dir: dict[str, bool]
     difficulty: dict[str, str]
+    deep: bool = False
+    max_pixels: int = 0
 
 
 _WORKER_CONTEXT: _Context | None = None
@@ -137,6 +149,9 @@ def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, lis
     emitter = Emitter(ctx.selection)
     checks = [family.check_sample for family in FAMILIES]
     has_mask_dir, difficulty = ctx.has_mask_dir, ctx.difficulty
+    if ctx.deep:
+        from .deep import decode_pair
+    deep = None
     for (dataset, image_path, mask_path, nested), prior_image, prior_mask in tasks:
         image = prior_image or probe_file(f"{root}/{image_path}")
         filename = image_path[image_path.rfind("/") + 1 :]
@@ -147,9 +162,11 @@ def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, lis
         else:
             mask = prior_mask or probe_file(f"{root}/{mask_path}")
             mask_ext = mask_path[mask_path.rfind(".") :] if "." in mask_path[mask_path.rfind("/") + 1 :] else ""
+        if ctx.deep:
+            deep = decode_pair(root, image_path, mask_path, image, mask, ctx.max_pixels)
         sample = Sample(
             dataset, image_path, mask_path, nested, has_mask_dir.get(dataset, True), name, image, mask, vocab,
-            filename[dot:] if dot > 0 else "", mask_ext,
+            filename[dot:] if dot > 0 else "", mask_ext, deep,
         )
         emitter.reset()
         emitter.dataset = dataset
@@ -162,7 +179,7 @@ def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, lis
         status = emitter.label_status or LABEL_OK
         if status != LABEL_OK:
             class_id = -1
-        rows.append((
+        row = (
             image_path, mask_path, dataset, difficulty.get(dataset, dataset),
             class_field if class_field in vocab else None, class_id, status,
             image.width, image.height, mask.width if mask else None, mask.height if mask else None,
@@ -170,17 +187,22 @@ def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, lis
             image.format, image.mode,
             mask.format if mask else None, mask.mode if mask else None,
             mask.size if mask else None, mask.mtime_ns if mask else None,
-        ))
-    columns = list(zip(*rows)) if rows else [() for _ in HEADER_COLUMNS]
-    return {name: list(values) for name, values in zip(HEADER_COLUMNS, columns)}, findings
+        )
+        if deep is not None:
+            row += (deep.image.sha1 if deep.image else None, deep.phash, deep.fg_ratio, deep.mask_kind)
+        rows.append(row)
+    names = HEADER_COLUMNS + SAMPLE_DEEP_COLUMNS if ctx.deep else HEADER_COLUMNS
+    columns = list(zip(*rows)) if rows else [() for _ in names]
+    return {name: list(values) for name, values in zip(names, columns)}, findings
 
 
 def _run_tasks(
     tasks: list[_Task], ctx: _Context, workers: int, progress: ProgressCallback | None
 ) -> tuple[dict[str, list], list[Finding]]:
-    cols = empty_columns()
+    cols = empty_columns(HEADER_COLUMNS + SAMPLE_DEEP_COLUMNS if ctx.deep else HEADER_COLUMNS)
     findings: list[Finding] = []
     total = len(tasks)
+    size, threshold, stage = (DEEP_CHUNK, DEEP_PARALLEL_THRESHOLD, "decode") if ctx.deep else (CHUNK, PARALLEL_THRESHOLD, "probe")
 
     def merge(part: tuple[dict[str, list], list[Finding]], done: int) -> int:
         part_cols, part_findings = part
@@ -189,28 +211,28 @@ def _run_tasks(
         findings.extend(part_findings)
         done += len(part_cols["image_path"])
         if progress:
-            progress("probe", done, total)
+            progress(stage, done, total)
         return done
 
     done = 0
     if progress:
-        progress("probe", 0, total)
-    if workers <= 1 or total < PARALLEL_THRESHOLD:
-        for i in range(0, total, CHUNK):
-            done = merge(evaluate_chunk(tasks[i : i + CHUNK], ctx), done)
+        progress(stage, 0, total)
+    if workers <= 1 or total < threshold:
+        for i in range(0, total, size):
+            done = merge(evaluate_chunk(tasks[i : i + size], ctx), done)
         return cols, findings
     global _FORKED_TASKS, _WORKER_CONTEXT
     if "fork" in multiprocessing.get_all_start_methods():
         _FORKED_TASKS, _WORKER_CONTEXT = tasks, ctx
         try:
             with multiprocessing.get_context("fork").Pool(workers) as pool:
-                bounds = [(i, min(i + CHUNK, total)) for i in range(0, total, CHUNK)]
+                bounds = [(i, min(i + size, total)) for i in range(0, total, size)]
                 for part in pool.imap_unordered(_evaluate_range_in_worker, bounds):
                     done = merge(part, done)
         finally:
             _FORKED_TASKS, _WORKER_CONTEXT = None, None
         return cols, findings
-    chunks = [tasks[i : i + CHUNK] for i in range(0, total, CHUNK)]
+    chunks = [tasks[i : i + size] for i in range(0, total, size)]
     with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(ctx,)) as pool:
         for part in pool.imap_unordered(_evaluate_chunk_in_worker, chunks):
             done = merge(part, done)
@@ -219,11 +241,31 @@ def _run_tasks(
 
 # ----------------------------------------------------------------------------- incremental reuse
 
-def _fingerprint(vocab: Vocabulary, selection: RuleSelection, difficulty: dict[str, str]) -> str:
+def _fingerprint(
+    vocab: Vocabulary, selection: RuleSelection, difficulty: dict[str, str], deep: bool = False, max_pixels: int = 0
+) -> str:
     """What, besides a file's bytes, decides its row; rows are reused whole only when it matches."""
-    return json.dumps(
-        [__version__, list(vocab.names), list(selection.select), list(selection.ignore), sorted(difficulty.items())]
-    )
+    items: list[Any] = [
+        __version__, list(vocab.names), list(selection.select), list(selection.ignore), sorted(difficulty.items())
+    ]
+    if deep:  # a header-only fingerprint stays as it was, so older manifests keep being reused
+        items.append(["deep", max_pixels])
+    return json.dumps(items)
+
+
+def _clean_rows(old: pa.Table) -> list[bool]:
+    """Per row: no issue codes besides cross-file ones (vectorised: this runs on every incremental scan)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    issues = old.column("issues").combine_chunks()
+    flat = pc.list_flatten(issues)
+    parents = pc.list_parent_indices(issues).to_numpy()
+    other = pc.invert(pc.is_in(flat, value_set=pa.array(sorted(CROSS_FILE_CODES), pa.string())))
+    dirty = np.zeros(old.num_rows, dtype=bool)
+    dirty[parents[other.to_numpy(zero_copy_only=False)]] = True
+    return (~dirty).tolist()
 
 
 # Under fork, the stat workers inherit what they compare against.
@@ -264,7 +306,6 @@ def _plan_reuse(
     with findings are re-read to report them in full.
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     def col(name: str) -> list:
         column = old.column(name)
@@ -275,7 +316,9 @@ def _plan_reuse(
 
     global _FORKED_STAT_INPUT
     paths = col("image_path")
-    clean = pc.equal(pc.list_value_length(old.column("issues")), 0).to_numpy(zero_copy_only=False).tolist()
+    # Cross-file codes (duplicates, class-area outliers) are recomputed on the whole table anyway,
+    # so they do not make a row dirty.
+    clean = _clean_rows(old)
     sizes, mtimes, mask_sizes, mask_mtimes = col("file_size"), col("mtime_ns"), col("mask_file_size"), col("mask_mtime_ns")
     _FORKED_STAT_INPUT = (
         str(root), pairs, {p: i for i, p in enumerate(paths)}, clean, col("mask_path"),
@@ -329,6 +372,11 @@ def scan(
     workers: int | None = None,
     incremental: str | os.PathLike | None = None,
     progress: ProgressCallback | None = None,
+    deep: bool = False,
+    max_pixels: int | None = None,
+    eval_datasets: str | Sequence[str] | None = None,
+    near_dup_distance: int | None = None,
+    shard: str | tuple[int, int] | None = None,
 ) -> ScanResult:
     """Scan a dataset root: pair every sample, check names, headers and masks, build the manifest.
 
@@ -337,6 +385,12 @@ def scan(
     list of names. ``incremental`` names an existing manifest whose rows are reused for files
     whose size and mtime are unchanged. Raises ScanError for problems that stop the scan;
     problems in the data become findings.
+
+    ``deep`` decodes every image and mask in full (hashes, mask statistics, duplicate groups;
+    see ``dis_audit.deep``), refusing files over ``max_pixels`` (default: Pillow's limit).
+    ``eval_datasets`` names the evaluation datasets for the leakage check (default: by name),
+    ``near_dup_distance`` the largest pHash distance of a near duplicate. ``shard="i/N"`` scans
+    only the samples of shard i (0-based) and leaves the cross-file checks to ``merge``.
     """
     started = time.perf_counter()
     root = Path(root)
@@ -352,8 +406,19 @@ def scan(
                 "use --image-dir/--mask-dir for other names"
             )
         chosen = select_datasets(found, datasets)
+        shard_spec = parse_shard(shard)
+        eval_names = parse_eval_datasets(eval_datasets)
+        if max_pixels is not None and max_pixels < 1:
+            raise ValueError(f"--max-pixels must be at least 1, not {max_pixels}")
+        if near_dup_distance is not None and not 0 <= near_dup_distance <= 16:
+            raise ValueError(f"near-duplicate distance must be 0..16 bits, not {near_dup_distance}")
     except (LayoutError, VocabularyError, ValueError) as exc:
         raise ScanError(str(exc)) from exc
+    if deep and max_pixels is None:
+        from .deep import default_max_pixels
+
+        max_pixels = default_max_pixels()
+    distance = DEFAULT_MAX_DISTANCE if near_dup_distance is None else near_dup_distance
 
     listings: list[DatasetListing] = []
     for i, ds in enumerate(chosen):
@@ -367,6 +432,8 @@ def scan(
             family.check_dataset(listing, emitter)
         dataset_findings.extend(emitter.findings)
     pairs = [pair for listing in listings for pair in listing.pairs]
+    if shard_spec is not None:
+        pairs = [pair for pair in pairs if shard_of(pair.image_path, shard_spec[1]) == shard_spec[0]]
 
     if vocab is None or extend_vocab:
         fields = Counter(parse_name(split_stem(p.image_path.rsplit("/", 1)[-1])[0]).class_field for p in pairs)
@@ -386,8 +453,10 @@ def scan(
         selection=selection,
         has_mask_dir={l.dataset.name: l.dataset.mask_dir is not None for l in listings},
         difficulty={l.dataset.name: difficulty.get(l.dataset.name, difficulty.get(l.dataset.rel, l.dataset.name)) for l in listings},
+        deep=deep,
+        max_pixels=max_pixels or 0,
     )
-    fingerprint = _fingerprint(vocab, selection, ctx.difficulty)
+    fingerprint = _fingerprint(vocab, selection, ctx.difficulty, deep, max_pixels or 0)
     workers = max(1, workers or os.cpu_count() or 1)
 
     old_table = None
@@ -410,6 +479,15 @@ def scan(
         "datasets": datasets if isinstance(datasets, (str, type(None))) else list(datasets),
         "classes": vocab.source, "extend_vocab": extend_vocab, "difficulty_map": ctx.difficulty,
         "select": list(selection.select), "ignore": list(selection.ignore), "fingerprint": fingerprint,
+        "extended_classes": extended, "deep": deep, "max_pixels": max_pixels if deep else None,
+        "eval_datasets": sorted(eval_names) if eval_names else None, "near_dup_distance": distance,
+        "shard": f"{shard_spec[0]}/{shard_spec[1]}" if shard_spec else None,
+        # What merge needs to rebuild the per-dataset summary of a sharded scan.
+        "listings": [
+            {"name": l.dataset.name, "rel": l.dataset.rel, "image_dir": l.dataset.image_dir,
+             "mask_dir": l.dataset.mask_dir, "clutter": l.clutter}
+            for l in listings
+        ],
     }
     meta = ManifestMeta(vocabulary=list(vocab.names), tool_version=__version__, root=str(root.resolve()), options=options)
     table = build_table(cols, meta)
@@ -418,11 +496,18 @@ def scan(
 
         kept = old_table.select(list(COLUMNS)).take(keep).cast(table.schema)
         table = pa.concat_tables([kept, table])
-    table = table.sort_by("image_path")
+    table = strip_cross_file(table.sort_by("image_path"))
+    cross_findings: list[Finding] = []
+    if shard_spec is None:  # a shard sees part of the data: cross-file checks wait for `merge`
+        table, cross_findings = run_manifest_checks(table, selection, options)
 
-    findings = dataset_findings + sample_findings
+    findings = dataset_findings + sample_findings + cross_findings
     findings.sort(key=lambda f: (f.path, f.code))
     summary = summarize(table, findings, listings, vocab, extended)
+    if deep:
+        summary["deep"] = deep_summary(table)
+    if shard_spec is not None:
+        summary["shard"] = options["shard"]
     summary["reused_rows"] = len(keep)
     summary["probed_samples"] = sum(1 for _, prior, _ in tasks if prior is None)
     if reuse_note:

@@ -14,6 +14,8 @@ from ..vocab import Vocabulary
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from ..deep import DeepInfo
+
 
 @dataclass(slots=True)
 class Sample:
@@ -30,6 +32,8 @@ class Sample:
     vocab: Vocabulary
     image_ext: str  # with the dot, case kept ('.JPG'); '' when none
     mask_ext: str
+    #: Full-decode facts, set only by ``scan --deep``.
+    deep: DeepInfo | None = None
 
 
 class CheckFamily:
@@ -43,6 +47,9 @@ class CheckFamily:
     prefix: ClassVar[str] = ""
     title: ClassVar[str] = ""
     rules: ClassVar[tuple[Rule, ...]] = ()
+    #: Codes this family emits from ``check_manifest``: recomputed on the whole manifest by every
+    #: scan and merge, so an incremental scan or a merge drops their old findings first.
+    cross_file: ClassVar[tuple[str, ...]] = ()
 
     def check_dataset(self, listing: DatasetListing, emit: Emitter) -> None:
         return None

@@ -32,6 +32,62 @@ UNUSUAL_IMAGE_MODE = Rule(
     "to 8.",
     "Convert it to 8-bit RGB yourself so you see the result, or accept the loader's conversion.",
 )
+TOO_MANY_PIXELS = Rule(
+    "DA305", "too-many-pixels", Severity.ERROR,
+    "The image or mask header gives more pixels than --max-pixels (default: Pillow's decompression-bomb "
+    "limit); `scan --deep` does not decode it.",
+    "Pillow refuses such files (DecompressionBombError above twice its limit) or a loader spends gigabytes "
+    "of memory on one sample; a tiny file with a huge header is a decompression bomb.",
+    "Downscale the file, delete it if it is a bomb, or raise --max-pixels if it is a genuine large image.",
+)
+CORRUPT_IMAGE = Rule(
+    "DA306", "corrupt-image", Severity.ERROR,
+    "The image header is readable but the full decode fails (truncated or corrupt pixel data).",
+    "The header check passes, then the loader raises ('image file is truncated', 'broken data stream') "
+    "mid-epoch and stops training.",
+    "Re-export or re-download the image; delete the pair if the original is lost.",
+    LabelEffect.POLICY,
+)
+EXIF_ORIENTATION_MISMATCH = Rule(
+    "DA307", "exif-orientation-mismatch", Severity.WARNING,
+    "The image's EXIF orientation differs from its mask's (usually: the image has one, the mask none).",
+    "Loaders disagree on EXIF: OpenCV's imread and ImageOps.exif_transpose rotate the image, Pillow's "
+    "Image.open does not, and the mask carries no tag, so in one of the two worlds the mask lies rotated or "
+    "mirrored against its image.",
+    "Apply the rotation to the pixels and drop the tag (e.g. ImageOps.exif_transpose, then save), or give the "
+    "mask the same orientation.",
+)
+
+_ORIENTATIONS = {
+    2: "mirrored left-right", 3: "rotated 180°", 4: "mirrored top-bottom", 5: "transposed",
+    6: "rotated 90° clockwise", 7: "transversed", 8: "rotated 90° counter-clockwise",
+}
+
+
+def orientation_name(value: int) -> str:
+    """A reader's description of an EXIF orientation value."""
+    return _ORIENTATIONS.get(value, "none" if value == 1 else f"unknown value {value}")
+
+
+def loader_conversion(mode: str) -> str:
+    """What a loader's ``Image.open(p).convert("RGB")`` (or OpenCV's imread) does to ``mode``."""
+    if mode == "CMYK":
+        return "convert('RGB') inverts CMYK with a plain formula and ignores the colour profile: colours shift"
+    if mode in ("P", "PA"):
+        return "convert('RGB') looks every index up in the palette; any transparency is dropped"
+    if mode in ("RGBA", "LA", "RGBa", "La"):
+        return ("convert('RGB') drops the alpha channel: transparent areas show whatever colour is stored under "
+                "them (often black)")
+    if mode.endswith(";16"):
+        return ("16 bits per channel: Pillow opens it as 8-bit (keeps the high byte), OpenCV's imread divides by "
+                "256; the fine gradations are lost")
+    if mode.startswith("I;16") or mode == "I":
+        return "16/32-bit grey: Pillow's convert('RGB') clips every value above 255 to white; OpenCV divides by 256"
+    if mode == "F":
+        return "32-bit float: convert('RGB') clips values to 0..255"
+    if mode == "1":
+        return "1-bit: convert('RGB') expands it to pure black and white"
+    return f"convert('RGB') converts it from mode {mode}"
 
 _EXTENSION_FORMATS = {
     ".jpg": "JPEG", ".jpeg": "JPEG", ".jfif": "JPEG", ".png": "PNG", ".bmp": "BMP", ".gif": "GIF",
@@ -50,7 +106,10 @@ def extension_format_mismatch(path: str, ext: str, fmt: str | None) -> str | Non
 class ImageChecks(CheckFamily):
     prefix = "DA3"
     title = "images"
-    rules = (UNREADABLE_IMAGE, EMPTY_IMAGE, EXTENSION_MISMATCH, UNUSUAL_IMAGE_MODE)
+    rules = (
+        UNREADABLE_IMAGE, EMPTY_IMAGE, EXTENSION_MISMATCH, UNUSUAL_IMAGE_MODE, TOO_MANY_PIXELS, CORRUPT_IMAGE,
+        EXIF_ORIENTATION_MISMATCH,
+    )
 
     def check_sample(self, sample: Sample, emit: Emitter) -> None:
         info = sample.image
@@ -63,5 +122,29 @@ class ImageChecks(CheckFamily):
         mismatch = extension_format_mismatch(sample.image_path, sample.image_ext, info.format)
         if mismatch:
             emit.emit(EXTENSION_MISMATCH, sample.image_path, mismatch)
-        if info.mode not in ("RGB", "L"):
-            emit.emit(UNUSUAL_IMAGE_MODE, sample.image_path, f"image mode {info.mode}; loaders convert it to RGB")
+        deep = sample.deep.image if sample.deep is not None else None
+        # A full decode knows the bit depth the header parser does not report ("RGB;16").
+        mode = deep.mode if deep is not None and deep.mode else info.mode
+        if mode not in ("RGB", "L"):
+            emit.emit(UNUSUAL_IMAGE_MODE, sample.image_path, f"image mode {mode}: {loader_conversion(mode)}")
+        if deep is not None:
+            self._check_decoded(sample, deep, emit)
+
+    def _check_decoded(self, sample: Sample, deep, emit: Emitter) -> None:
+        if deep.refused:
+            emit.emit(TOO_MANY_PIXELS, sample.image_path, f"image is {deep.refused}")
+            return
+        if deep.error:
+            emit.emit(CORRUPT_IMAGE, sample.image_path, f"decoding fails: {deep.error}")
+            return
+        mask = sample.deep.mask if sample.deep is not None else None
+        if mask is None or not mask.ok or sample.mask_path is None:
+            return
+        if deep.orientation != mask.orientation:
+            emit.emit(
+                EXIF_ORIENTATION_MISMATCH, sample.image_path,
+                f"image has EXIF orientation {deep.orientation} ({orientation_name(deep.orientation)}), its mask "
+                + ("none" if mask.orientation == 1 else f"{mask.orientation} ({orientation_name(mask.orientation)})")
+                + ": loaders that apply EXIF turn one and not the other",
+                related=(sample.mask_path,),
+            )
