@@ -3,8 +3,10 @@
     python examples/make_example.py [OUT_DIR]
 
 Real DIS5K file names with tiny generated pixels, in BiRefNet's layout
-(``<dataset>/im`` + ``<dataset>/gt``), with a handful of realistic defects planted so that
-``dis-audit scan examples/dis-mini`` has something to report.
+(``<dataset>/im`` + ``<dataset>/gt``), with realistic defects planted so that
+``dis-audit scan examples/dis-mini`` has something to report: naming, pairing and header
+defects here, and (from ``deep_defects.py``) those only ``scan --deep`` sees: corrupt pixel
+data, a decompression bomb, EXIF rotation, mask quality, duplicates and train/test leakage.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import sys
 from pathlib import Path
 
 from dis_audit.synth import image_array, make_pair, write_image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from deep_defects import plant as plant_deep_defects  # noqa: E402
 
 CLEAN = {
     "DIS-TR": [
@@ -72,6 +77,7 @@ def build(out: Path) -> Path:
     (out / tr / "gt" / "Thumbs.db").write_bytes(b"\xd0\xcf\x11\xe0")
     (out / "DIS-VD" / "im" / "notes.txt").write_text("exported 2024-05-01\n")
     write_image(out / "DIS-VD" / "im" / "ignored.tmp", image_array(8, 8))  # not an image extension
+    plant_deep_defects(out)
     return out
 
 

@@ -48,7 +48,7 @@ def test_exit_1_on_errors_and_json_shape(example_tree):
         assert not finding["path"].startswith("/") and "\\" not in finding["path"]
     codes = {f["code"] for f in data["findings"]}
     assert {"DA101", "DA103", "DA201", "DA202", "DA203", "DA301", "DA403", "DA404", "DA405"} <= codes
-    assert data["summary"]["samples"] == 41
+    assert data["summary"]["samples"] == 66
     assert data["summary"]["skipped_files"] == 4
     assert not (example_tree / "manifest.parquet").exists()
 
@@ -95,7 +95,7 @@ def test_scan_does_not_import_torch(example_tree):
     env = dict(os.environ, PYTHONPATH=str(REPO))
     proc = subprocess.run([sys.executable, "-c", code, str(example_tree)], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "41"
+    assert proc.stdout.strip() == "66"
 
 
 def test_incremental_reuses_unchanged_rows(example_tree):
@@ -103,16 +103,16 @@ def test_incremental_reuses_unchanged_rows(example_tree):
     assert first.exit_code == 1
     again = json.loads(runner.invoke(app, ["scan", str(example_tree), "--json", "--incremental"]).stdout)
     # Rows without issues are reused; rows with issues are re-read so their findings are complete.
-    assert again["summary"]["reused_rows"] == 32
-    assert again["summary"]["probed_samples"] == 41 - 32
+    assert again["summary"]["reused_rows"] == 55
+    assert again["summary"]["probed_samples"] == 66 - 55
     assert again["summary"]["by_rule"] == json.loads(first.stdout)["summary"]["by_rule"]
     touched = example_tree / "DIS-VD/gt/1#Accessories#1#Bag#51515151_abcdef0123_o.png"
     touched.write_bytes(touched.read_bytes()[:20])
     third = json.loads(runner.invoke(app, ["scan", str(example_tree), "--json", "--incremental"]).stdout)
-    assert third["summary"]["reused_rows"] == 31
+    assert third["summary"]["reused_rows"] == 54
     assert third["summary"]["by_rule"]["DA401"] == 1
     table = pq.read_table(example_tree / "manifest.parquet")
-    assert table.num_rows == 41
+    assert table.num_rows == 66
     paths = table.column("image_path").to_pylist()
     assert paths == sorted(paths)
 
@@ -121,7 +121,7 @@ def test_incremental_with_changed_vocabulary_reuses_headers(example_tree):
     runner.invoke(app, ["scan", str(example_tree)])
     again = json.loads(runner.invoke(app, ["scan", str(example_tree), "--json", "--incremental", "--extend-vocab"]).stdout)
     assert again["summary"]["reused_rows"] == 0
-    assert again["summary"]["probed_samples"] == 9  # only rows with issues are re-read
+    assert again["summary"]["probed_samples"] == 11  # only rows with issues are re-read
     assert again["summary"]["extended_classes"] == ["Snake"]
 
 
@@ -129,7 +129,7 @@ def test_terminal_report_shows_datasets_classes_and_rules(example_tree):
     result = runner.invoke(app, ["scan", str(example_tree), "--no-manifest"], env={"COLUMNS": "200"})
     out = result.output
     for text in ("DIS-TR", "DIS-VD", "DIS-TE1", "most samples", "not in the vocabulary", "airplane 1 (→ Airplane?)",
-                 "DA103 unknown-class (error) × 2", "DA404 mask-not-grayscale (warning) × 1", "41 samples, 35 labelled"):
+                 "DA103 unknown-class (error) × 2", "DA404 mask-not-grayscale (warning) × 1", "66 samples, 60 labelled"):
         assert text in out, text
 
 
