@@ -107,6 +107,11 @@ class ClassSource:
         raise NotImplementedError
 
 
+def _fold(name: str) -> str:
+    """Case-, space- and punctuation-insensitive key (the vocabulary's near-miss key)."""
+    return re.sub(r"[\s_\-.]+", "", name).casefold()
+
+
 def _class_field(stem: str) -> str | None:
     """The class field of a stem with at least four ``#`` fields (four: BiRefNet would fail, but the field is there)."""
     fields = parse_name(stem).fields
@@ -318,9 +323,10 @@ def parse_class_from(specs: Iterable[str] | None, base: str | os.PathLike | None
 class ClassResolver:
     """Ask the sources in order for each sample; collect classes new to the vocabulary.
 
-    A proposed class outside the vocabulary is refused unless ``extend_vocab``; a near-miss
-    of a vocabulary class (``bag`` for ``Bag``) is refused even then, since it is a typo,
-    not a new class (the same rule scan's ``--extend-vocab`` follows).
+    A class spelled like one vocabulary class up to case, spaces and punctuation is taken
+    as that class (``SeaHorse`` -> ``Seahorse``). Any other class outside the vocabulary is
+    refused unless ``extend_vocab``; a close misspelling of a vocabulary class is refused
+    even then, since it is a typo, not a new class (as scan's ``--extend-vocab`` treats it).
     """
 
     def __init__(self, sources: Sequence[ClassSource], vocab: Vocabulary, extend_vocab: bool = False) -> None:
@@ -331,6 +337,12 @@ class ClassResolver:
         self.vocab = vocab
         self.extend_vocab = extend_vocab
         self.new_classes: set[str] = set()
+        folded: dict[str, list[str]] = {}
+        for name in vocab.names:
+            folded.setdefault(_fold(name), []).append(name)
+        # Spellings that differ from one vocabulary class only in case, spaces or punctuation
+        # ('SeaHorse' from COD10K for DIS5K's 'Seahorse') are that class, not a new one.
+        self._same_class = {key: names[0] for key, names in folded.items() if len(names) == 1}
 
     def resolve(self, ref: SampleRef) -> Resolution:
         for source in self.sources:
@@ -344,6 +356,10 @@ class ClassResolver:
         cls = p.class_name
         if sanitize_field(cls) != cls:
             return Resolution(cls, p.source, reason=f"class {cls!r} from {p.source} is not a valid name field", refused=True)
+        if cls not in self.vocab and p.source not in ("name", "fuzzy"):
+            same = self._same_class.get(_fold(cls))
+            if same is not None:
+                return Resolution(same, p.source, p.group, p.group_index)
         if cls not in self.vocab:
             suggestion = self.vocab.suggest(cls)
             if suggestion is not None:
