@@ -39,6 +39,12 @@ class UnsafePathError(ClassSourceError):
     """A path in a map or plan file would leave the root (absolute, ``..``, NUL, backslash)."""
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Anything check_relative_path may refuse: control characters, backslash, a leading '/' or
+# drive letter, and '', '.' or '..' components (at the start, the end or between slashes).
+_BAD_PATH = re.compile(r"[\x00-\x1f\x7f\\]|^/|^[A-Za-z]:|//|(?:^|/)\.\.?(?:/|$)|/$")
+
+
 def check_relative_path(path: str, what: str = "path") -> str:
     """Return ``path`` if it is a plain relative POSIX path that stays inside its root; raise otherwise.
 
@@ -48,16 +54,15 @@ def check_relative_path(path: str, what: str = "path") -> str:
     """
     if not isinstance(path, str) or not path:
         raise UnsafePathError(f"{what} is empty")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in path):
+    if _BAD_PATH.search(path) is None:  # the common case, one regex pass (plans have 200k rows)
+        return path
+    if _CONTROL.search(path):
         raise UnsafePathError(f"{what} {path!r} contains NUL or control characters")
     if "\\" in path:
         raise UnsafePathError(f"{what} {path!r} contains a backslash")
     if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
         raise UnsafePathError(f"{what} {path!r} is absolute")
-    for part in path.split("/"):
-        if part in ("", ".", ".."):
-            raise UnsafePathError(f"{what} {path!r} has an empty, '.' or '..' component")
-    return path
+    raise UnsafePathError(f"{what} {path!r} has an empty, '.' or '..' component")
 
 
 @dataclass(frozen=True, slots=True)

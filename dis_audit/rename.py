@@ -23,8 +23,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 import shutil
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -486,6 +488,16 @@ def load_plan(
 
 # ----------------------------------------------------------------------------- validation
 
+_UNSAFE_FIELD = re.compile(r"[#/\\\x00-\x1f\x7f]")
+
+
+def _field_ok(text: str) -> bool:
+    """What ``sanitize_field`` would leave unchanged, checked without building a new string."""
+    return (
+        bool(text) and text == text.strip() and _UNSAFE_FIELD.search(text) is None
+        and (text.isascii() or unicodedata.is_normalized("NFC", text))
+    )
+
 def validate_plan(
     plan: RenamePlan,
     *,
@@ -579,7 +591,7 @@ def validate_plan(
             problem(f"{where}: new name of {e.old} is longer than {NAME_MAX} bytes")
             continue
         parsed = parse_name(new_stem)
-        if not parsed.conforms or any(sanitize_field(f) != f for f in parsed.fields):
+        if not parsed.conforms or not all(_field_ok(f) for f in parsed.fields):
             problem(f"{where}: new name {new_name!r} is not <groupIdx>#<Group>#<classIdx>#<Class>#<originalId>")
             continue
         cls = parsed.class_field
@@ -689,7 +701,7 @@ def apply_plan(
     manifest_path = _manifest_path(root, manifest)
     with root_lock(root):
         name = new_journal_name()
-        header: dict[str, Any] = {"root": str(Path(root).resolve()), "extended": list(plan.extended), "manifest": None}
+        header: dict[str, Any] = {"type": "header", "root": str(Path(root).resolve()), "extended": list(plan.extended), "manifest": None}
         if manifest_path is not None:
             # The backup is complete before the journal exists, so every journal can restore it.
             backup = journal_dir(root) / (name[: -len(JOURNAL_SUFFIX)] + ".manifest.parquet")
@@ -703,7 +715,8 @@ def apply_plan(
             counts = run_moves(root, moves, writer, batch=batch, progress=progress, stage="rename")
             writer.mark({"type": "complete"})
             result.moved, result.already, result.method = counts["moved"], counts["already"], counts["method"]
-            result.manifest = _finish_manifest(read_journal(journal), writer)
+            if manifest_path is not None:
+                result.manifest = _finish_manifest(JournalState(journal, header, moves), writer)
     result.seconds = time.perf_counter() - started
     return result
 
