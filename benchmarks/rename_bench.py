@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dis_audit.rename import apply_plan, plan_rename, undo  # noqa: E402
+from dis_audit.rename import apply_plan, plan_rename, undo
 
 CLASSES = ("Bag", "Chair", "Kite", "Umbrella", "Airplane", "Bicycle", "Tree", "Ladder")
 

@@ -204,6 +204,8 @@ def rename(
         fail(str(exc), 1)
     if json_out:
         typer.echo(json.dumps({"summary": the_plan.summary(), "applied": result.to_dict() if result else None}))
+    elif result and result.journal is None:
+        console.print("nothing to rename")
     elif result:
         console.print(f"applied: {result.moved} file(s) renamed in {result.seconds:.1f}s; undo with "
                       f"`dis-audit rename {root} --undo`" + (f"; manifest {result.manifest} updated" if result.manifest else ""))

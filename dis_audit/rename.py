@@ -35,11 +35,25 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .classes_from import (
-    ClassResolver, ClassSourceError, SampleRef, UnsafePathError, check_relative_path, parse_class_from,
+    ClassResolver,
+    ClassSourceError,
+    SampleRef,
+    UnsafePathError,
+    check_relative_path,
+    parse_class_from,
 )
 from .journal import (
-    JOURNAL_SUFFIX, JournalError, JournalState, JournalWriter, NoClobberRenamer,
-    create_journal, journal_dir, list_journals, new_journal_name, read_journal, root_lock, run_moves,
+    JOURNAL_SUFFIX,
+    JournalError,
+    JournalState,
+    JournalWriter,
+    create_journal,
+    journal_dir,
+    list_journals,
+    new_journal_name,
+    read_journal,
+    root_lock,
+    run_moves,
 )
 from .layout import LayoutError, discover_datasets, list_dataset, select_datasets
 from .naming import FIELD_COUNT, format_name, parse_name, sanitize_field, split_stem
@@ -272,7 +286,7 @@ class RenamePlan:
             if len(row) < len(header):
                 row = row + [""] * (len(header) - len(row))
 
-            def get(name: str) -> str:
+            def get(name: str, row: list[str] = row) -> str:
                 return row[col[name]] if name in col else ""
 
             old, new = get("old"), get("new")
@@ -582,7 +596,7 @@ def validate_plan(
         if not inside(old_dir):
             problem(f"{where}: {old_dir} leaves the root (a symbolic link points outside it)")
             continue
-        old_stem, old_ext = split_stem(old_name)
+        old_ext = split_stem(old_name)[1]
         new_stem, new_ext = split_stem(new_name)
         if old_ext != new_ext:
             problem(f"{where}: {e.old} -> {e.new} changes the extension")
@@ -651,7 +665,7 @@ def validate_plan(
 class ApplyResult:
     """What an apply, resume or undo did."""
 
-    journal: Path
+    journal: Path | None  # None when there was nothing to do
     action: str  # "apply", "resume" or "undo"
     moved: int = 0
     already: int = 0
@@ -662,7 +676,7 @@ class ApplyResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "action": self.action, "journal": str(self.journal), "moved": self.moved, "already_done": self.already,
+            "action": self.action, "journal": str(self.journal) if self.journal else None, "moved": self.moved, "already_done": self.already,
             "method": self.method, "manifest": str(self.manifest) if self.manifest else None,
             "seconds": round(self.seconds, 3), "note": self.note,
         }
@@ -698,6 +712,8 @@ def apply_plan(
         raise PlanRefused(plan.problems)
     moves = plan.moves
     started = time.perf_counter()
+    if not moves:  # nothing to do: no journal, no lock folder, the tree stays exactly as it is
+        return ApplyResult(None, "apply", note="nothing to rename")
     manifest_path = _manifest_path(root, manifest)
     with root_lock(root):
         name = new_journal_name()

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 from dis_audit.classes_from import (
-    ClassResolver, ClassSourceError, SampleRef, UnsafePathError, check_relative_path, parse_class_from, parse_cod10k,
+    ClassResolver,
+    ClassSourceError,
+    SampleRef,
+    UnsafePathError,
+    check_relative_path,
+    parse_class_from,
+    parse_cod10k,
 )
 from dis_audit.vocab import Vocabulary, builtin_dis5k
 

@@ -15,7 +15,14 @@ from dis_audit.cli import app
 from dis_audit.journal import read_journal
 from dis_audit.manifest import read_manifest
 from dis_audit.rename import (
-    GroupTable, PlanRefused, RenamePlan, apply_plan, load_plan, plan_rename, relabel_manifest, undo,
+    GroupTable,
+    PlanRefused,
+    RenamePlan,
+    apply_plan,
+    load_plan,
+    plan_rename,
+    relabel_manifest,
+    undo,
 )
 from dis_audit.scan import scan
 from dis_audit.synth import make_pair
@@ -88,8 +95,12 @@ def test_unresolved_files_keep_names_and_are_listed(tree):
 def test_idempotent_second_run_plans_nothing(tree):
     spec = ["fuzzy", f"map:{tree / 'classes.csv'}"]
     apply_plan(plan_rename(tree, class_from=spec))
+    after = tree_hash(tree)
     again = plan_rename(tree, class_from=spec)
     assert again.moves == [] and not again.unresolved
+    journals = len(list((tree / ".dis-audit").glob("*.jsonl")))
+    assert apply_plan(again).journal is None  # nothing to do: no new journal
+    assert len(list((tree / ".dis-audit").glob("*.jsonl"))) == journals and tree_hash(tree) == after
 
 
 def test_round_trip_apply_undo_is_byte_identical(tree):
@@ -206,9 +217,10 @@ def test_plan_out_then_apply_reviewed_plan(tree, tmp_path):
     res = runner.invoke(app, ["rename", str(tree), "--class-from", "fuzzy", "--class-from",
                               f"map:{tree / 'classes.csv'}", "--plan-out", str(out)])
     assert res.exit_code == 0, res.output
-    rows = list(csv.DictReader(open(out)))
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
     assert {r["status"] for r in rows} == {"rename"} and len(rows) == 6
-    # review: change Dog to Bag for IMG_0002 (image and mask)
+    # review: change Kite to Bag for IMG_0002 (image and mask)
     for r in rows:
         r["new"] = r["new"].replace("#Kite#", "#Bag#")
     with open(out, "w", newline="") as fh:

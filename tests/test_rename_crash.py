@@ -171,7 +171,7 @@ def test_crash_after_moves_before_manifest_rewrite(base, tmp_path, monkeypatch):
 
 
 def test_torn_journal_append_is_ignored(base, tmp_path):
-    src, original, expected, _, _ = base
+    src, original, _, _, _ = base
     root = tmp_path / "data"
     shutil.copytree(src, root)
     plan = plan_rename(root, class_from=[f"map:{root / 'classes.csv'}"])
