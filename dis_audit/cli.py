@@ -70,6 +70,7 @@ def scan(
     incremental: Annotated[bool, typer.Option("--incremental", help="Reuse manifest rows of unchanged files.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")] = False,
     max_examples: Annotated[int, typer.Option(min=0, help="Findings shown per rule in the report.")] = 10,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write the visual HTML report to this file.")] = None,
 ) -> None:
     """Find every sample, check names, images and masks, report findings, write the manifest."""
     from .manifest import ManifestError
@@ -94,6 +95,12 @@ def scan(
             written = result.write_manifest(manifest_path)
         except ManifestError as exc:
             fail(str(exc))
+    if html is not None:
+        from .manifest import with_findings
+
+        # The report reads the same table the manifest holds, so --no-manifest still gets a page.
+        report = _write_html(with_findings(result.table, [f.to_dict() for f in result.findings]), html, root=root)
+        result.summary["html"] = str(report.path)
     if json_out:
         from .report.json import scan_to_json
 
@@ -109,17 +116,60 @@ def scan(
         render_scan(result, console, max_examples=max_examples)
         if written is not None:
             console.print(f"manifest: {written}")
+        if html is not None:
+            console.print(f"html report: {html}")
     raise typer.Exit(1 if result.has_errors else 0)
 
 
+def _write_html(source, out: Path, root: Path | None = None, **options):
+    """Render the HTML report, turning every expected failure into a one-line error (exit 2)."""
+    from .manifest import ManifestError
+    from .report.html import ReportError, render_html
+
+    try:
+        return render_html(source, out, root=root, **options)
+    except (ManifestError, ReportError) as exc:
+        fail(str(exc))
+
+
 @app.command()
-def rules(code: Annotated[Optional[str], typer.Argument(help="A rule code for its full entry.")] = None) -> None:
+def report(
+    manifest: Annotated[Path, typer.Argument(help="A manifest written by `dis-audit scan`.")],
+    html: Annotated[Optional[Path], typer.Option("--html", help="Write the self-contained HTML report here.")] = None,
+    root: Annotated[Optional[Path], typer.Option(help="Dataset root for previews (default: the scan's root).")] = None,
+    max_thumbs_per_rule: Annotated[int, typer.Option(min=0, help="Findings with a preview per rule.")] = 6,
+    max_thumbs: Annotated[int, typer.Option(min=0, help="Previews in the whole page (keeps it a few MB).")] = 240,
+    thumb_size: Annotated[int, typer.Option(min=16, max=512, help="Longest side of a preview panel, px.")] = 128,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Processes for previews (default: all cores).")] = None,
+) -> None:
+    """Turn a manifest into a report: today the self-contained HTML page (--html)."""
+    if html is None:
+        fail("nothing to write: give --html PATH")
+    result = _write_html(
+        manifest, html, root=root, max_thumbs_per_rule=max_thumbs_per_rule, max_thumbs=max_thumbs,
+        thumb_size=thumb_size, workers=workers,
+    )
+    typer.echo(
+        f"html report: {result.path} ({result.size_bytes / 1e6:.2f} MB, {result.rows:,} rows, "
+        f"{result.findings:,} findings, {result.thumbnails:,} previews, {result.elapsed_s:.2f} s)"
+    )
+
+
+@app.command()
+def rules(
+    code: Annotated[Optional[str], typer.Argument(help="A rule code for its full entry.")] = None,
+    markdown: Annotated[bool, typer.Option("--markdown", help="Print the full reference as Markdown.")] = False,
+) -> None:
     """List every rule, or explain one: what it checks, why it matters, how to fix it."""
     from rich.console import Console
     from rich.table import Table
 
+    from .findings import rules_markdown
     from .rules import ALL_RULES
 
+    if markdown:
+        typer.echo(rules_markdown(ALL_RULES.values()), nl=False)
+        return
     console = Console()
     if code:
         rule = ALL_RULES.get(code.upper())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from pathlib import Path
 
 from .naming import BIREFNET_EXTENSIONS, IMAGE_EXTENSIONS, split_stem
@@ -45,8 +46,7 @@ class DatasetDir:
     mask_dir: str | None  # None when the dataset has images but no mask folder
 
 
-@dataclass
-class PairTask:
+class PairTask(NamedTuple):
     """One image and the mask it pairs with; all paths relative to the root."""
 
     dataset: str
@@ -187,83 +187,98 @@ def select_datasets(datasets: list[DatasetDir], spec: str | Iterable[str] | None
     return chosen
 
 
-def _walk_files(root: str, rel_dir: str, listing: DatasetListing) -> Iterable[tuple[str, str]]:
-    """Yield (relative path, file name) of files below ``rel_dir``, following links without loops."""
+def _list_tree(root: str, rel_dir: str, listing: DatasetListing) -> list[tuple[str, list[str]]]:
+    """(folder relative to root, non-folder names in it) for ``rel_dir`` and every folder below it.
+
+    Names with an image extension are taken as files without a stat (a folder named
+    ``x.jpg`` then fails to open and is reported by the probe); other names are looked at.
+    Follows symbolic links to folders, but never into a folder already visited (no loops).
+    """
     seen: set[tuple[int, int]] = set()
+    out: list[tuple[str, list[str]]] = []
     stack = [rel_dir]
+    extensions = IMAGE_EXTENSIONS
     while stack:
         current = stack.pop()
-        abs_dir = os.path.join(root, current)
+        abs_dir = f"{root}/{current}"
         try:
             st = os.stat(abs_dir)
             if (st.st_dev, st.st_ino) in seen:
                 listing.unreadable.append((current, "symlink loop: folder already visited"))
                 continue
             seen.add((st.st_dev, st.st_ino))
-            with os.scandir(abs_dir) as it:
-                entries = list(it)
+            names = os.listdir(abs_dir)
         except OSError as exc:
             listing.unreadable.append((current, exc.strerror or str(exc)))
             continue
-        subdirs = []
-        for entry in entries:
-            name = entry.name
-            rel = f"{current}/{name}"
-            try:
-                is_dir = entry.is_dir()
-                is_file = not is_dir and entry.is_file()
-            except OSError:
-                is_dir = is_file = False
-            if is_dir:
+        files: list[str] = []
+        subdirs: list[str] = []
+        for name in names:
+            if not name.isascii() and _is_undecodable(name):
+                listing.undecodable.append(display_path(f"{current}/{name}"))
+                continue
+            dot = name.rfind(".")
+            if dot > 0 and name[dot:].lower() in extensions:
+                files.append(name)
+                continue
+            path = f"{abs_dir}/{name}"
+            if os.path.isdir(path):
                 if not name.startswith("."):
-                    subdirs.append(rel)
-                continue
-            if not is_file:
-                if entry.is_symlink():
-                    listing.unreadable.append((rel, "broken symbolic link"))
-                continue
-            if _is_undecodable(name):
-                listing.undecodable.append(display_path(rel))
-                continue
-            yield rel, name
+                    subdirs.append(f"{current}/{name}")
+            elif os.path.lexists(path) and not os.path.exists(path):
+                listing.unreadable.append((f"{current}/{name}", "broken symbolic link"))
+            else:
+                files.append(name)
+        out.append((current, files))
         stack.extend(sorted(subdirs, reverse=True))
+    return out
+
+
+def _index_files(root: str, rel_dir: str, listing: DatasetListing) -> dict[str, list[str]]:
+    """Map each image file's key (its path below ``rel_dir`` without extension) to its paths."""
+    by_key: dict[str, list[str]] = {}
+    extensions = IMAGE_EXTENSIONS
+    skip = len(rel_dir) + 1
+    for folder, names in _list_tree(root, rel_dir, listing):
+        prefix = folder + "/"
+        key_prefix = prefix[skip:]
+        for name in names:
+            dot = name.rfind(".")
+            if dot <= 0 or name[dot:].lower() not in extensions:
+                listing.clutter += 1
+                continue
+            key = key_prefix + name[:dot]
+            paths = by_key.get(key)
+            if paths is None:
+                by_key[key] = [prefix + name]
+            else:
+                paths.append(prefix + name)
+    return by_key
 
 
 def list_dataset(root: str | Path, dataset: DatasetDir) -> DatasetListing:
     """List a dataset's image and mask folders and pair files by stem (relative to each folder)."""
     root = str(root)
     listing = DatasetListing(dataset=dataset)
-    images: dict[str, list[str]] = {}
-    for rel, name in _walk_files(root, dataset.image_dir, listing):
-        stem, ext = split_stem(name)
-        if ext.lower() not in IMAGE_EXTENSIONS:
-            listing.clutter += 1
-            continue
-        key = rel[len(dataset.image_dir) + 1 : len(rel) - len(ext)]
-        images.setdefault(key, []).append(rel)
-    masks: dict[str, list[str]] = {}
-    if dataset.mask_dir is not None:
-        for rel, name in _walk_files(root, dataset.mask_dir, listing):
-            stem, ext = split_stem(name)
-            if ext.lower() not in IMAGE_EXTENSIONS:
-                listing.clutter += 1
-                continue
-            key = rel[len(dataset.mask_dir) + 1 : len(rel) - len(ext)]
-            masks.setdefault(key, []).append(rel)
+    images = _index_files(root, dataset.image_dir, listing)
+    masks = _index_files(root, dataset.mask_dir, listing) if dataset.mask_dir is not None else {}
     for key, candidates in masks.items():
         if len(candidates) > 1:
             candidates.sort(key=lambda p: (_MASK_PREFERENCE.get(split_stem(p)[1], 99), p))
             listing.ambiguous.append((key, list(candidates)))
         if key not in images:
             listing.orphan_masks.extend(candidates)
+    pairs = listing.pairs
+    name = dataset.name
     for key in sorted(images):
-        paths = sorted(images[key])
+        paths = images[key]
         if len(paths) > 1:
-            listing.ambiguous.append((key, paths))
+            paths.sort()
+            listing.ambiguous.append((key, list(paths)))
         mask_candidates = masks.get(key)
         mask = mask_candidates[0] if mask_candidates else None
         nested = "/" in key
         for path in paths:
-            listing.pairs.append(PairTask(dataset.name, path, mask, nested))
+            pairs.append(PairTask(name, path, mask, nested))
     listing.orphan_masks.sort()
     return listing

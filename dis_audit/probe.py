@@ -37,39 +37,38 @@ class HeaderError(Exception):
 
 
 def _jpeg(fd: int, head: bytes) -> tuple[str, int, int]:
+    # Walk the segments: a plain byte search would also hit the SOF of an EXIF thumbnail.
     pos = 2
     buf = head
-    buf_start = 0
+    base = 0  # file offset of buf[0]
+    sof = _JPEG_SOF
     while True:
-        # Make sure the marker and the 9 bytes after it are in the buffer.
-        if pos + 10 > buf_start + len(buf):
+        i = pos - base
+        if i + 10 > len(buf):
             buf = os.pread(fd, 65536 + 16, pos)
-            buf_start = pos
+            base, i = pos, 0
             if len(buf) < 4:
                 raise HeaderError("truncated JPEG header (no frame header before end of file)")
-        i = pos - buf_start
         if buf[i] != 0xFF:
             raise HeaderError(f"corrupt JPEG header (expected a marker at byte {pos})")
         marker = buf[i + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
             continue
-        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:  # markers without a length
+        if marker == 0xD8 or marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
             pos += 2
             continue
-        if marker in (0xD9, 0xDA):
+        if marker == 0xD9 or marker == 0xDA:
             raise HeaderError("corrupt JPEG header (scan data before any frame header)")
-        if len(buf) - i < 4:
-            raise HeaderError("truncated JPEG header")
-        (length,) = struct.unpack_from(">H", buf, i + 2)
-        if marker in _JPEG_SOF:
+        if marker in sof:
             if len(buf) - i < 10:
                 raise HeaderError("truncated JPEG frame header")
-            height, width = struct.unpack_from(">HH", buf, i + 5)
-            components = buf[i + 9]
+            height = buf[i + 5] << 8 | buf[i + 6]
+            width = buf[i + 7] << 8 | buf[i + 8]
             if width == 0 or height == 0:
                 raise HeaderError(f"JPEG frame header gives size {width}x{height}")
-            return _JPEG_MODES.get(components, f"{components}ch"), width, height
+            return _JPEG_MODES.get(buf[i + 9], f"{buf[i + 9]}ch"), width, height
+        length = buf[i + 2] << 8 | buf[i + 3]
         if length < 2:
             raise HeaderError(f"corrupt JPEG header (segment length {length} at byte {pos})")
         pos += 2 + length
@@ -113,7 +112,20 @@ def _bmp(head: bytes) -> tuple[str, int, int]:
     height = abs(height)
     if width <= 0 or height == 0:
         raise HeaderError(f"BMP header gives size {width}x{height}")
-    return _BMP_MODES.get(bpp, "RGB"), width, height
+    mode = _BMP_MODES.get(bpp, "RGB")
+    if bpp in (1, 8) and dib >= 40 and _bmp_palette_is_grey(head, dib, bpp):
+        mode = "1" if bpp == 1 else "L"  # Pillow reads a grey palette as a plain grey image
+    return mode, width, height
+
+
+def _bmp_palette_is_grey(head: bytes, dib: int, bpp: int) -> bool:
+    (used,) = struct.unpack_from("<I", head, 46)
+    count = used or (1 << bpp)
+    start = 14 + dib
+    palette = head[start : start + 4 * count]
+    if len(palette) < 4 * count:
+        return False
+    return all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette), 4))
 
 
 def _webp(head: bytes) -> tuple[str, int, int]:
@@ -168,7 +180,8 @@ def probe_file(path: str) -> FileInfo:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
-        return FileInfo(None, None, None, None, None, None, f"cannot open: {exc.strerror or exc}")
+        reason = "broken symbolic link" if os.path.islink(path) else (exc.strerror or str(exc))
+        return FileInfo(None, None, None, None, None, None, f"cannot open: {reason}")
     try:
         st = os.fstat(fd)
         if st.st_size == 0:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .findings import Emitter, Finding, RuleSelection, Severity
 from .layout import DatasetListing, LayoutError, PairTask, discover_datasets, list_dataset, select_datasets
-from .manifest import COLUMNS, LABEL_OK, ManifestError, ManifestMeta, build_table, empty_columns, read_manifest_table
+from .manifest import COLUMNS, HEADER_COLUMNS, LABEL_OK, ManifestError, ManifestMeta, build_table, empty_columns, read_manifest_table
 from .naming import parse_name, split_stem
 from .probe import FileInfo, probe_file
 from .rules import ALL_RULES, FAMILIES, Sample
@@ -107,6 +107,8 @@ class _Context:
 
 
 _WORKER_CONTEXT: _Context | None = None
+# Under fork, workers inherit the task list and take index ranges: nothing is pickled on the way in.
+_FORKED_TASKS: list | None = None
 
 # A task: (pair, prior image info or None, prior mask info or None)
 _Task = tuple[PairTask, FileInfo | None, FileInfo | None]
@@ -122,56 +124,55 @@ def _evaluate_chunk_in_worker(tasks: Sequence[_Task]) -> tuple[dict[str, list], 
     return evaluate_chunk(tasks, _WORKER_CONTEXT)
 
 
+def _evaluate_range_in_worker(bounds: tuple[int, int]) -> tuple[dict[str, list], list[Finding]]:
+    assert _WORKER_CONTEXT is not None and _FORKED_TASKS is not None
+    return evaluate_chunk(_FORKED_TASKS[bounds[0] : bounds[1]], _WORKER_CONTEXT)
+
+
 def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, list], list[Finding]]:
     """Probe (unless prior info is given) and check each pair; return manifest columns and findings."""
-    cols = empty_columns()
+    rows: list[tuple] = []
     findings: list[Finding] = []
     vocab, root = ctx.vocab, ctx.root
     emitter = Emitter(ctx.selection)
-    append = {name: col.append for name, col in cols.items()}
-    for pair, prior_image, prior_mask in tasks:
-        image = prior_image or probe_file(os.path.join(root, pair.image_path))
-        mask = None
-        if pair.mask_path is not None:
-            mask = prior_mask or probe_file(os.path.join(root, pair.mask_path))
-        stem = split_stem(pair.image_path.rsplit("/", 1)[-1])[0]
-        name = parse_name(stem)
+    checks = [family.check_sample for family in FAMILIES]
+    has_mask_dir, difficulty = ctx.has_mask_dir, ctx.difficulty
+    for (dataset, image_path, mask_path, nested), prior_image, prior_mask in tasks:
+        image = prior_image or probe_file(f"{root}/{image_path}")
+        filename = image_path[image_path.rfind("/") + 1 :]
+        dot = filename.rfind(".")
+        name = parse_name(filename[:dot] if dot > 0 else filename)
+        if mask_path is None:
+            mask, mask_ext = None, ""
+        else:
+            mask = prior_mask or probe_file(f"{root}/{mask_path}")
+            mask_ext = mask_path[mask_path.rfind(".") :] if "." in mask_path[mask_path.rfind("/") + 1 :] else ""
         sample = Sample(
-            pair.dataset, pair.image_path, pair.mask_path, pair.nested,
-            ctx.has_mask_dir.get(pair.dataset, True), name, image, mask, vocab,
+            dataset, image_path, mask_path, nested, has_mask_dir.get(dataset, True), name, image, mask, vocab,
+            filename[dot:] if dot > 0 else "", mask_ext,
         )
         emitter.reset()
-        emitter.dataset = pair.dataset
-        for family in FAMILIES:
-            family.check_sample(sample, emitter)
-        findings.extend(emitter.findings)
+        emitter.dataset = dataset
+        for check in checks:
+            check(sample, emitter)
+        if emitter.findings:
+            findings.extend(emitter.findings)
         class_field = name.class_field
         class_id = vocab.id_of(class_field)
         status = emitter.label_status or LABEL_OK
         if status != LABEL_OK:
             class_id = -1
-        append["image_path"](pair.image_path)
-        append["mask_path"](pair.mask_path)
-        append["dataset"](pair.dataset)
-        append["difficulty"](ctx.difficulty.get(pair.dataset, pair.dataset))
-        append["class_name"](class_field if class_field in vocab else None)
-        append["class_id"](class_id)
-        append["label_status"](status)
-        append["width"](image.width)
-        append["height"](image.height)
-        append["mask_width"](mask.width if mask else None)
-        append["mask_height"](mask.height if mask else None)
-        append["file_size"](image.size)
-        append["mtime_ns"](image.mtime_ns)
-        append["issues"](sorted(set(emitter.codes)))
-        append["class_field"](class_field)
-        append["image_format"](image.format)
-        append["image_mode"](image.mode)
-        append["mask_format"](mask.format if mask else None)
-        append["mask_mode"](mask.mode if mask else None)
-        append["mask_file_size"](mask.size if mask else None)
-        append["mask_mtime_ns"](mask.mtime_ns if mask else None)
-    return cols, findings
+        rows.append((
+            image_path, mask_path, dataset, difficulty.get(dataset, dataset),
+            class_field if class_field in vocab else None, class_id, status,
+            image.width, image.height, mask.width if mask else None, mask.height if mask else None,
+            image.size, image.mtime_ns, sorted(set(emitter.codes)), class_field,
+            image.format, image.mode,
+            mask.format if mask else None, mask.mode if mask else None,
+            mask.size if mask else None, mask.mtime_ns if mask else None,
+        ))
+    columns = list(zip(*rows)) if rows else [() for _ in HEADER_COLUMNS]
+    return {name: list(values) for name, values in zip(HEADER_COLUMNS, columns)}, findings
 
 
 def _run_tasks(
@@ -180,7 +181,6 @@ def _run_tasks(
     cols = empty_columns()
     findings: list[Finding] = []
     total = len(tasks)
-    chunks = [tasks[i : i + CHUNK] for i in range(0, total, CHUNK)]
 
     def merge(part: tuple[dict[str, list], list[Finding]], done: int) -> int:
         part_cols, part_findings = part
@@ -196,11 +196,22 @@ def _run_tasks(
     if progress:
         progress("probe", 0, total)
     if workers <= 1 or total < PARALLEL_THRESHOLD:
-        for chunk in chunks:
-            done = merge(evaluate_chunk(chunk, ctx), done)
+        for i in range(0, total, CHUNK):
+            done = merge(evaluate_chunk(tasks[i : i + CHUNK], ctx), done)
         return cols, findings
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    with multiprocessing.get_context(method).Pool(workers, initializer=_init_worker, initargs=(ctx,)) as pool:
+    global _FORKED_TASKS, _WORKER_CONTEXT
+    if "fork" in multiprocessing.get_all_start_methods():
+        _FORKED_TASKS, _WORKER_CONTEXT = tasks, ctx
+        try:
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                bounds = [(i, min(i + CHUNK, total)) for i in range(0, total, CHUNK)]
+                for part in pool.imap_unordered(_evaluate_range_in_worker, bounds):
+                    done = merge(part, done)
+        finally:
+            _FORKED_TASKS, _WORKER_CONTEXT = None, None
+        return cols, findings
+    chunks = [tasks[i : i + CHUNK] for i in range(0, total, CHUNK)]
+    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(ctx,)) as pool:
         for part in pool.imap_unordered(_evaluate_chunk_in_worker, chunks):
             done = merge(part, done)
     return cols, findings
@@ -215,45 +226,90 @@ def _fingerprint(vocab: Vocabulary, selection: RuleSelection, difficulty: dict[s
     )
 
 
+# Under fork, the stat workers inherit what they compare against.
+_FORKED_STAT_INPUT: tuple | None = None
+
+
+def _match_unchanged(bounds: tuple[int, int]) -> list[int]:
+    """For pairs[start:stop]: the old row index when image and mask are unchanged on disk, else -1."""
+    assert _FORKED_STAT_INPUT is not None
+    root, pairs, index, clean, mask_paths, sizes, mtimes, mask_sizes, mask_mtimes = _FORKED_STAT_INPUT
+    out: list[int] = []
+    stat = os.stat
+    for pair in pairs[bounds[0] : bounds[1]]:
+        i = index.get(pair.image_path, -1)
+        if i < 0 or not clean[i] or mask_paths[i] != pair.mask_path:
+            out.append(-1)
+            continue
+        try:
+            st = stat(f"{root}/{pair.image_path}")
+            if st.st_size != sizes[i] or st.st_mtime_ns != mtimes[i]:
+                i = -1
+            elif pair.mask_path is not None:
+                st = stat(f"{root}/{pair.mask_path}")
+                if st.st_size != mask_sizes[i] or st.st_mtime_ns != mask_mtimes[i]:
+                    i = -1
+        except OSError:
+            i = -1
+        out.append(i)
+    return out
+
+
 def _plan_reuse(
-    root: Path, pairs: list[PairTask], old: pa.Table, same_fingerprint: bool
+    root: Path, pairs: list[PairTask], old: pa.Table, same_fingerprint: bool, workers: int
 ) -> tuple[list[int], list[_Task]]:
-    """Split pairs into old rows to keep as they are and tasks to evaluate (with prior header info)."""
+    """Split pairs into old rows to keep as they are and tasks to evaluate (with prior header info).
+
+    Only rows without findings are reused: the manifest keeps codes, not messages, so rows
+    with findings are re-read to report them in full.
+    """
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     def col(name: str) -> list:
-        return old.column(name).to_numpy(zero_copy_only=False).tolist()
+        column = old.column(name)
+        if pa.types.is_integer(column.type):
+            # Nulls would turn the whole column into float64 and lose nanosecond mtimes.
+            return [None if v == -1 else v for v in column.fill_null(-1).to_numpy().tolist()]
+        return column.to_numpy(zero_copy_only=False).tolist()
 
-    paths, sizes, mtimes = col("image_path"), col("file_size"), col("mtime_ns")
-    mask_paths, mask_sizes, mask_mtimes = col("mask_path"), col("mask_file_size"), col("mask_mtime_ns")
+    global _FORKED_STAT_INPUT
+    paths = col("image_path")
     clean = pc.equal(pc.list_value_length(old.column("issues")), 0).to_numpy(zero_copy_only=False).tolist()
-    fmt, mode, w, h = col("image_format"), col("image_mode"), col("width"), col("height")
-    mfmt, mmode, mw, mh = col("mask_format"), col("mask_mode"), col("mask_width"), col("mask_height")
-    index = {p: i for i, p in enumerate(paths)}
+    sizes, mtimes, mask_sizes, mask_mtimes = col("file_size"), col("mtime_ns"), col("mask_file_size"), col("mask_mtime_ns")
+    _FORKED_STAT_INPUT = (
+        str(root), pairs, {p: i for i, p in enumerate(paths)}, clean, col("mask_path"),
+        sizes, mtimes, mask_sizes, mask_mtimes,
+    )
+    try:
+        n = len(pairs)
+        if workers > 1 and n >= PARALLEL_THRESHOLD and "fork" in multiprocessing.get_all_start_methods():
+            step = -(-n // (workers * 4))
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                parts = pool.map(_match_unchanged, [(i, min(i + step, n)) for i in range(0, n, step)])
+            matched = [i for part in parts for i in part]
+        else:
+            matched = _match_unchanged((0, n))
+    finally:
+        _FORKED_STAT_INPUT = None
     keep: list[int] = []
     tasks: list[_Task] = []
-    root_s = str(root)
-    for pair in pairs:
-        i = index.get(pair.image_path)
-        if i is None or not clean[i] or mask_paths[i] != pair.mask_path:
+    if same_fingerprint:
+        for pair, i in zip(pairs, matched):
+            if i < 0:
+                tasks.append((pair, None, None))
+            else:
+                keep.append(i)
+        return keep, tasks
+    fmt, mode, w, h = col("image_format"), col("image_mode"), col("width"), col("height")
+    mfmt, mmode, mw, mh = col("mask_format"), col("mask_mode"), col("mask_width"), col("mask_height")
+    for pair, i in zip(pairs, matched):
+        if i < 0:
             tasks.append((pair, None, None))
             continue
-        try:
-            st = os.stat(os.path.join(root_s, pair.image_path))
-            unchanged = st.st_size == sizes[i] and st.st_mtime_ns == mtimes[i]
-            if unchanged and pair.mask_path is not None:
-                mst = os.stat(os.path.join(root_s, pair.mask_path))
-                unchanged = mst.st_size == mask_sizes[i] and mst.st_mtime_ns == mask_mtimes[i]
-        except OSError:
-            unchanged = False
-        if not unchanged:
-            tasks.append((pair, None, None))
-        elif same_fingerprint:
-            keep.append(i)
-        else:
-            image = FileInfo(sizes[i], mtimes[i], fmt[i], mode[i], w[i], h[i])
-            mask = FileInfo(mask_sizes[i], mask_mtimes[i], mfmt[i], mmode[i], mw[i], mh[i]) if pair.mask_path else None
-            tasks.append((pair, image, mask))
+        image = FileInfo(sizes[i], mtimes[i], fmt[i], mode[i], w[i], h[i])
+        mask = FileInfo(mask_sizes[i], mask_mtimes[i], mfmt[i], mmode[i], mw[i], mh[i]) if pair.mask_path else None
+        tasks.append((pair, image, mask))
     return keep, tasks
 
 
@@ -332,6 +388,7 @@ def scan(
         difficulty={l.dataset.name: difficulty.get(l.dataset.name, difficulty.get(l.dataset.rel, l.dataset.name)) for l in listings},
     )
     fingerprint = _fingerprint(vocab, selection, ctx.difficulty)
+    workers = max(1, workers or os.cpu_count() or 1)
 
     old_table = None
     reuse_note = None
@@ -343,11 +400,9 @@ def scan(
             reuse_note = f"previous manifest not reused: {exc}"
             old_table = None
     if old_table is not None:
-        keep, tasks = _plan_reuse(root, pairs, old_table, same)
+        keep, tasks = _plan_reuse(root, pairs, old_table, same, workers)
     else:
         keep, tasks = [], [(pair, None, None) for pair in pairs]
-
-    workers = max(1, workers or os.cpu_count() or 1)
     cols, sample_findings = _run_tasks(tasks, ctx, workers, progress)
 
     options = {

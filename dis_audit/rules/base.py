@@ -28,20 +28,8 @@ class Sample:
     image: FileInfo
     mask: FileInfo | None
     vocab: Vocabulary
-
-    @property
-    def image_ext(self) -> str:
-        return _ext(self.image_path)
-
-    @property
-    def mask_ext(self) -> str:
-        return _ext(self.mask_path) if self.mask_path else ""
-
-
-def _ext(path: str) -> str:
-    name = path.rsplit("/", 1)[-1]
-    dot = name.rfind(".")
-    return name[dot:] if dot > 0 else ""
+    image_ext: str  # with the dot, case kept ('.JPG'); '' when none
+    mask_ext: str
 
 
 class CheckFamily:

@@ -1,0 +1,157 @@
+"""Scan throughput against a bare BiRefNet-style discovery, measured in the same run.
+
+    python benchmarks/scan_bench.py [--pairs 50000] [--memory-pairs 500000] [--dir /tmp/dis-bench]
+
+Builds a tree of ``--pairs`` image/mask pairs (real DIS5K names cycled with a counter, tiny
+real JPEG/PNG bytes), then times, warm page cache, best of ``--repeat``:
+
+* bare discovery: BiRefNet's own loop (listdir of im/ + os.path.exists per mask extension);
+* ``dis-audit scan`` end to end as a subprocess (interpreter start, imports, discovery, header
+  reads on all cores, rules, manifest write);
+* ``dis-audit scan --incremental`` of the unchanged tree, end to end and in-process.
+
+With ``--memory-pairs N`` it also builds a tree of N pairs (2N files) and reports the peak
+resident memory of ``dis-audit scan`` on it (main process and the largest worker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO.parent / "shared" / "corpora" / "dis5k_names.tsv"
+BIREFNET_EXTS = [".png", ".jpg", ".PNG", ".JPG", ".JPEG"]
+
+
+def stems(n: int) -> list[str]:
+    if CORPUS.is_file():
+        base = [line.split("\t")[1].rsplit(".", 1)[0] for line in CORPUS.read_text().splitlines() if line]
+    else:
+        base = ["1#Accessories#1#Bag#26345192014_f722d1ef0b_o"]
+    return [f"{base[i % len(base)]}_{i}" for i in range(n)]
+
+
+def build_tree(root: Path, pairs: int) -> None:
+    from PIL import Image
+
+    marker = root / f".built-{pairs}"
+    if marker.exists():
+        return
+    if root.exists():
+        shutil.rmtree(root)
+    jpg, png = io.BytesIO(), io.BytesIO()
+    Image.new("RGB", (64, 48), (90, 120, 150)).save(jpg, "JPEG")
+    Image.new("L", (64, 48), 255).save(png, "PNG")
+    per_dataset = max(1, pairs // 2)
+    for i, stem in enumerate(stems(pairs)):
+        dataset = "DIS-TR" if i < per_dataset else "DIS-VD"
+        for sub, data, ext in (("im", jpg.getvalue(), ".jpg"), ("gt", png.getvalue(), ".png")):
+            folder = root / dataset / sub
+            if i in (0, per_dataset):
+                folder.mkdir(parents=True, exist_ok=True)
+            with open(folder / f"{stem}{ext}", "wb") as fh:
+                fh.write(data)
+    marker.touch()
+
+
+def bare_discovery(root: Path) -> int:
+    """BiRefNet's loop: list im/, then find each mask by trying extensions in order."""
+    found = 0
+    for dataset in ("DIS-TR", "DIS-VD"):
+        image_root = os.path.join(root, dataset, "im")
+        paths = [os.path.join(image_root, p) for p in os.listdir(image_root) if any(p.endswith(e) for e in BIREFNET_EXTS)]
+        for p in paths:
+            for ext in BIREFNET_EXTS:
+                p_gt = p.replace("/im/", "/gt/")[: -(len(p.split(".")[-1]) + 1)] + ext
+                if os.path.exists(p_gt):
+                    found += 1
+                    break
+    return found
+
+
+def timed(fn, repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def cli(*args: str) -> None:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-m", "dis_audit", *args], capture_output=True, env=env)
+    if proc.returncode not in (0, 1):
+        raise SystemExit(proc.stderr.decode())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=50_000)
+    parser.add_argument("--memory-pairs", type=int, default=0)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/dis-audit-bench"))
+    args = parser.parse_args()
+
+    root = args.dir / f"tree-{args.pairs}"
+    t0 = time.perf_counter()
+    build_tree(root, args.pairs)
+    files = 2 * args.pairs
+    print(f"tree: {args.pairs} pairs ({files} files) at {root} (built/checked in {time.perf_counter() - t0:.1f} s)")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+
+    assert bare_discovery(root) == args.pairs
+    bare = timed(lambda: bare_discovery(root), args.repeat)
+    manifest = args.dir / "bench-manifest.parquet"
+    full = timed(lambda: cli("scan", str(root), "--manifest", str(manifest), "--json"), args.repeat)
+    incr = timed(lambda: cli("scan", str(root), "--manifest", str(manifest), "--incremental", "--json"), args.repeat)
+
+    sys.path.insert(0, str(REPO))
+    from dis_audit import scan
+
+    incr_lib = timed(lambda: scan(root, incremental=manifest), args.repeat)
+    result = scan(root, incremental=manifest)
+    # Rows with findings are re-read on purpose (their messages are not stored per row).
+    reused, reread = result.summary["reused_rows"], result.summary["probed_samples"]
+    assert reused + reread == args.pairs and reread < args.pairs // 100, (reused, reread)
+
+    print(f"bare BiRefNet discovery (in-process):       {bare:7.3f} s  {files / bare:10,.0f} files/s")
+    print(f"dis-audit scan, end to end (CLI):           {full:7.3f} s  {files / full:10,.0f} files/s")
+    print(f"dis-audit scan --incremental (CLI):         {incr:7.3f} s  {incr / bare:6.2f}x bare")
+    print(f"scan(incremental=...) (in-process):         {incr_lib:7.3f} s  {incr_lib / bare:6.2f}x bare"
+          f"  ({reused} rows reused, {reread} with findings re-read)")
+
+    if args.memory_pairs:
+        big = args.dir / f"tree-{args.memory_pairs}"
+        t0 = time.perf_counter()
+        build_tree(big, args.memory_pairs)
+        print(f"memory tree: {args.memory_pairs} pairs ({2 * args.memory_pairs} files), built in {time.perf_counter() - t0:.0f} s")
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        code = (
+            "import resource, sys, dis_audit;"
+            "r = dis_audit.scan(sys.argv[1]); r.write_manifest(sys.argv[2]);"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+        )
+        start = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, "-c", code, str(big), str(args.dir / "big-manifest.parquet")],
+            capture_output=True, text=True, env=env, check=True,
+        ).stdout.split()
+        took = time.perf_counter() - start
+        main_kb, worker_kb = int(out[0]), int(out[1])
+        print(
+            f"scan of {2 * args.memory_pairs} files: {took:.1f} s ({2 * args.memory_pairs / took:,.0f} files/s), "
+            f"peak RSS main {main_kb / 1024:.0f} MiB, largest worker {worker_kb / 1024:.0f} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""The command line: exit codes, --json shape, manifest writing, incremental reuse."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from dis_audit.cli import app
+from dis_audit.manifest import COLUMNS, read_manifest_table
+from dis_audit.synth import make_pair
+
+REPO = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+GOOD = "1#Accessories#1#Bag#26345192014_f722d1ef0b_o"
+
+
+def run_module(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "dis_audit", *args], capture_output=True, text=True, env=env, cwd=cwd)
+
+
+def test_exit_0_on_clean_tree_and_manifest_written(tmp_path):
+    make_pair(tmp_path, "DIS-TR", GOOD)
+    result = runner.invoke(app, ["scan", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    table, meta = read_manifest_table(tmp_path / "manifest.parquet")
+    assert table.column_names == list(COLUMNS)
+    assert meta.vocabulary[6] == "Bag" and len(meta.vocabulary) == 219
+    assert meta.tool_version and meta.schema_version == 1
+    assert str(table.schema.field("class_id").type) == "int32"
+    assert not list(tmp_path.glob(".manifest.parquet.*.tmp"))
+
+
+def test_exit_1_on_errors_and_json_shape(example_tree):
+    result = runner.invoke(app, ["scan", str(example_tree), "--json", "--no-manifest"])
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert set(data) == {"summary", "findings", "vocabulary"}
+    assert len(data["vocabulary"]) == 219
+    for finding in data["findings"]:
+        assert {"code", "severity", "path", "message"} <= set(finding)
+        assert not finding["path"].startswith("/") and "\\" not in finding["path"]
+    codes = {f["code"] for f in data["findings"]}
+    assert {"DA101", "DA103", "DA201", "DA202", "DA203", "DA301", "DA403", "DA404", "DA405"} <= codes
+    assert data["summary"]["samples"] == 41
+    assert data["summary"]["skipped_files"] == 4
+    assert not (example_tree / "manifest.parquet").exists()
+
+
+def test_ignoring_all_errors_gives_exit_0(example_tree):
+    result = runner.invoke(app, ["scan", str(example_tree), "--select", "DA2", "--ignore", "DA201", "--no-manifest"])
+    assert result.exit_code == 0, result.output
+
+
+def test_usage_and_io_errors_exit_2(tmp_path):
+    missing = runner.invoke(app, ["scan", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "root not found" in missing.output
+    (tmp_path / "empty").mkdir()
+    nothing = runner.invoke(app, ["scan", str(tmp_path / "empty")])
+    assert nothing.exit_code == 2 and "no dataset found" in nothing.output
+    make_pair(tmp_path / "ds", "DIS-TR", GOOD)
+    bad_rule = runner.invoke(app, ["scan", str(tmp_path / "ds"), "--select", "DA9"])
+    assert bad_rule.exit_code == 2 and "unknown rule selector" in bad_rule.output
+    bad_classes = runner.invoke(app, ["scan", str(tmp_path / "ds"), "--classes", str(tmp_path / "none.txt")])
+    assert bad_classes.exit_code == 2 and "class file not found" in bad_classes.output
+    bad_dataset = runner.invoke(app, ["scan", str(tmp_path / "ds"), "--datasets", "DIS-XX"])
+    assert bad_dataset.exit_code == 2 and "no dataset named 'DIS-XX'" in bad_dataset.output
+    folder = runner.invoke(app, ["scan", str(tmp_path / "ds"), "--manifest", str(tmp_path)])
+    assert folder.exit_code == 2 and "is a folder" in folder.output
+    blocked = tmp_path / "file"
+    blocked.write_text("x")
+    unwritable = runner.invoke(app, ["scan", str(tmp_path / "ds"), "--manifest", str(blocked / "m.parquet")])
+    assert unwritable.exit_code == 2 and "cannot write manifest" in unwritable.output
+
+
+def test_module_entry_point_and_no_traceback(tmp_path):
+    proc = run_module("scan", str(tmp_path / "missing"))
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and "root not found" in proc.stderr
+    proc = run_module("rules", "DA403")
+    assert proc.returncode == 0 and "size-mismatch" in proc.stdout
+
+
+def test_scan_does_not_import_torch(example_tree):
+    code = (
+        "import sys, dis_audit; r = dis_audit.scan(sys.argv[1], workers=1); "
+        "assert 'torch' not in sys.modules, 'torch imported'; print(r.table.num_rows)"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", code, str(example_tree)], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "41"
+
+
+def test_incremental_reuses_unchanged_rows(example_tree):
+    first = runner.invoke(app, ["scan", str(example_tree), "--json"])
+    assert first.exit_code == 1
+    again = json.loads(runner.invoke(app, ["scan", str(example_tree), "--json", "--incremental"]).stdout)
+    # Rows without issues are reused; rows with issues are re-read so their findings are complete.
+    assert again["summary"]["reused_rows"] == 32
+    assert again["summary"]["probed_samples"] == 41 - 32
+    assert again["summary"]["by_rule"] == json.loads(first.stdout)["summary"]["by_rule"]
+    touched = example_tree / "DIS-VD/gt/1#Accessories#1#Bag#51515151_abcdef0123_o.png"
+    touched.write_bytes(touched.read_bytes()[:20])
+    third = json.loads(runner.invoke(app, ["scan", str(example_tree), "--json", "--incremental"]).stdout)
+    assert third["summary"]["reused_rows"] == 31
+    assert third["summary"]["by_rule"]["DA401"] == 1
+    table = pq.read_table(example_tree / "manifest.parquet")
+    assert table.num_rows == 41
+    paths = table.column("image_path").to_pylist()
+    assert paths == sorted(paths)
+
+
+def test_incremental_with_changed_vocabulary_reuses_headers(example_tree):
+    runner.invoke(app, ["scan", str(example_tree)])
+    again = json.loads(runner.invoke(app, ["scan", str(example_tree), "--json", "--incremental", "--extend-vocab"]).stdout)
+    assert again["summary"]["reused_rows"] == 0
+    assert again["summary"]["probed_samples"] == 9  # only rows with issues are re-read
+    assert again["summary"]["extended_classes"] == ["Snake"]
+
+
+def test_terminal_report_shows_datasets_classes_and_rules(example_tree):
+    result = runner.invoke(app, ["scan", str(example_tree), "--no-manifest"], env={"COLUMNS": "200"})
+    out = result.output
+    for text in ("DIS-TR", "DIS-VD", "DIS-TE1", "most samples", "not in the vocabulary", "airplane 1 (→ Airplane?)",
+                 "DA103 unknown-class (error) × 2", "DA404 mask-not-grayscale (warning) × 1", "41 samples, 35 labelled"):
+        assert text in out, text
+
+
+def test_progress_callback_reports_every_stage(tmp_path):
+    from dis_audit import scan
+
+    for i in range(5):
+        make_pair(tmp_path, "DIS-TR", f"1#Accessories#1#Bag#{i}_o")
+    seen: list[tuple[str, int, int]] = []
+    scan(tmp_path, workers=1, progress=lambda stage, done, total: seen.append((stage, done, total)))
+    assert ("list", 1, 1) in seen
+    assert seen[-1] == ("probe", 5, 5)
+
+
+def test_no_progress_bar_when_stderr_is_not_a_tty(example_tree):
+    proc = run_module("scan", str(example_tree), "--no-manifest")
+    assert proc.returncode == 1
+    assert proc.stderr == ""
