@@ -958,7 +958,11 @@ def remap_manifest(table: pa.Table, mapping: dict[str, str], extra_classes: Sequ
         name = parse_name(split_stem(new.rsplit("/", 1)[-1])[0])
         emitter.reset()
         emitter.dataset = cols["dataset"][i]
-        checks.check_sample(Sample(cols["dataset"][i], new, mask, False, True, name, dummy, None, vocab), emitter)
+        sample = Sample(
+            cols["dataset"][i], new, mask, False, True, name, dummy, None, vocab,
+            split_stem(new.rsplit("/", 1)[-1])[1], split_stem(mask.rsplit("/", 1)[-1])[1] if mask else "",
+        )
+        checks.check_sample(sample, emitter)
         new_findings.extend(f.to_dict() for f in emitter.findings)
         codes = sorted({c for c in (cols["issues"][i] or []) if not c.startswith("DA1")} | set(emitter.codes))
         status = emitter.label_status or _label_status((c for c in codes if not c.startswith("DA1")), rules)
