@@ -231,3 +231,106 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("dis-audit: interrupted", err=True)
         sys.exit(130)
+
+
+@app.command()
+def rename(
+    root: Root,
+    journal: Annotated[Optional[str], typer.Argument(help="Journal for --undo/--resume (default: the latest).")] = None,
+    class_from: Annotated[Optional[list[str]], typer.Option(
+        "--class-from", help="Class source, repeatable, first match wins: name, fuzzy, map:FILE, regex:PATTERN, "
+        "cod10k, folder, dataset. 'name' is first unless listed elsewhere.")] = None,
+    classes: Annotated[Optional[str], typer.Option(help="'dis5k', 'infer' or a class file (default: the manifest's, else dis5k).")] = None,
+    extend_vocab: Annotated[bool, typer.Option("--extend-vocab", help="Accept classes outside the vocabulary (appended at the end).")] = False,
+    groups: Annotated[Optional[Path], typer.Option(help="CSV class,group[,group_idx] for the group fields.")] = None,
+    image_dir: Annotated[Optional[str], typer.Option(help="Image folder name (default: auto-detect).")] = None,
+    mask_dir: Annotated[Optional[str], typer.Option(help="Mask folder name (default: auto-detect).")] = None,
+    datasets: Annotated[Optional[str], typer.Option(help="Datasets to rename, BiRefNet style: 'DIS-TR+DIS-VD'.")] = None,
+    plan_out: Annotated[Optional[Path], typer.Option("--plan-out", help="Write the full plan as CSV.")] = None,
+    plan: Annotated[Optional[Path], typer.Option("--plan", help="Use this (reviewed or edited) plan CSV instead of planning.")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="Execute the plan (default: only show it).")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted --apply.")] = False,
+    undo: Annotated[bool, typer.Option("--undo", help="Restore the names before an --apply (default: the latest).")] = False,
+    manifest: Annotated[Optional[Path], typer.Option(help="Manifest to keep true (default: ROOT/manifest.parquet if it exists).")] = None,
+    no_manifest: Annotated[bool, typer.Option("--no-manifest", help="Leave any manifest alone.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    max_rows: Annotated[int, typer.Option(min=0, help="Plan rows shown in the table.")] = 20,
+) -> None:
+    """Rename images and masks together to the '#' convention; show the plan, apply, resume or undo it."""
+    import json
+
+    from rich.console import Console
+
+    from . import rename as rn
+    from .classes_from import UnsafePathError
+    from .journal import JournalError
+
+    if sum((apply, resume, undo)) > 1:
+        fail("use one of --apply, --resume, --undo")
+    if journal is not None and not (resume or undo):
+        fail(f"unexpected argument {journal!r} (a journal goes with --undo or --resume)")
+    console = Console(stderr=json_out)
+    mf = "" if no_manifest else manifest
+    try:
+        with progress_bar(not json_out) as progress:
+            if resume or undo:
+                result = (rn.undo if undo else rn.resume)(root, journal, progress=progress)
+                typer.echo(json.dumps(result.to_dict())) if json_out else console.print(
+                    f"{result.action}: {result.moved} file(s) moved, {result.already} already done; "
+                    f"journal {result.journal}" + (f"; manifest {result.manifest}" if result.manifest else ""))
+                raise typer.Exit(0)
+            opts = dict(classes=classes, extend_vocab=extend_vocab, image_dir=image_dir, mask_dir=mask_dir,
+                        datasets=datasets, manifest=None if no_manifest else (manifest or root / "manifest.parquet"))
+            the_plan = (rn.load_plan(plan, root, **opts) if plan else
+                        rn.plan_rename(root, class_from=class_from, groups=groups, progress=progress, **opts))
+            if plan_out:
+                the_plan.to_csv(plan_out)
+            if not json_out:
+                rn.render_plan(the_plan, console, max_rows=max_rows)
+            result = rn.apply_plan(the_plan, manifest=mf, progress=progress) if apply and not the_plan.problems else None
+    except (rn.RenameError, OSError) as exc:
+        fail(str(exc))
+    except (JournalError, UnsafePathError) as exc:
+        fail(str(exc), 1)
+    if json_out:
+        typer.echo(json.dumps({"summary": the_plan.summary(), "applied": result.to_dict() if result else None}))
+    elif result and result.journal is None:
+        console.print("nothing to rename")
+    elif result:
+        console.print(f"applied: {result.moved} file(s) renamed in {result.seconds:.1f}s; undo with "
+                      f"`dis-audit rename {root} --undo`" + (f"; manifest {result.manifest} updated" if result.manifest else ""))
+    raise typer.Exit(1 if the_plan.problems or the_plan.unresolved else 0)
+
+
+@app.command()
+def relabel(
+    root: Root,
+    class_from: Annotated[Optional[list[str]], typer.Option(
+        "--class-from", help="Class source, repeatable, first match wins (as for rename).")] = None,
+    extend_vocab: Annotated[bool, typer.Option("--extend-vocab", help="Accept classes outside the vocabulary (appended at the end).")] = False,
+    manifest: Annotated[Optional[Path], typer.Option(help="The manifest to relabel (default: ROOT/manifest.parquet).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Write classes from --class-from sources into the manifest only; files are not touched."""
+    import json
+
+    from .classes_from import UnsafePathError
+    from .rename import RenameError, relabel_manifest
+
+    path = manifest or root / "manifest.parquet"
+    if not path.is_file():
+        fail(f"no manifest at {path}; run `dis-audit scan {root}` first or pass --manifest")
+    try:
+        result = relabel_manifest(path, root=root, class_from=class_from, extend_vocab=extend_vocab)
+    except RenameError as exc:
+        fail(str(exc))
+    except UnsafePathError as exc:
+        fail(str(exc), 1)
+    if json_out:
+        typer.echo(json.dumps(result.to_dict()))
+    else:
+        typer.echo(f"relabelled {result.relabelled} of {result.rows} row(s) in {result.manifest}; "
+                   f"{len(result.unresolved)} still without a class, {result.blocked} with a class but -1 for another reason")
+        for row in result.unresolved[:20]:
+            typer.echo(f"  unresolved: {row['path']}: {row['reason']}")
+    raise typer.Exit(1 if result.unresolved else 0)
