@@ -187,7 +187,7 @@ def select_datasets(datasets: list[DatasetDir], spec: str | Iterable[str] | None
     return chosen
 
 
-def _list_tree(root: str, rel_dir: str, listing: DatasetListing) -> list[tuple[str, list[str]]]:
+def _list_tree(root: str, rel_dir: str, listing: DatasetListing | FolderIndex) -> list[tuple[str, list[str]]]:
     """(folder relative to root, non-folder names in it) for ``rel_dir`` and every folder below it.
 
     Names with an image extension are taken as files without a stat (a folder named
@@ -234,18 +234,30 @@ def _list_tree(root: str, rel_dir: str, listing: DatasetListing) -> list[tuple[s
     return out
 
 
-def _index_files(root: str, rel_dir: str, listing: DatasetListing) -> dict[str, list[str]]:
-    """Map each image file's key (its path below ``rel_dir`` without extension) to its paths."""
-    by_key: dict[str, list[str]] = {}
+@dataclass
+class FolderIndex:
+    """One image or mask folder, listed: files by key (path below the folder, no extension)."""
+
+    by_key: dict[str, list[str]] = field(default_factory=dict)
+    clutter: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)
+    undecodable: list[str] = field(default_factory=list)
+
+
+def index_folder(root: str | Path, rel_dir: str) -> FolderIndex:
+    """List ``rel_dir`` (and below) and map each image file's key to its paths; the rest is clutter."""
+    index = FolderIndex()
+    by_key = index.by_key
     extensions = IMAGE_EXTENSIONS
     skip = len(rel_dir) + 1
-    for folder, names in _list_tree(root, rel_dir, listing):
+    clutter = 0
+    for folder, names in _list_tree(str(root), rel_dir, index):
         prefix = folder + "/"
         key_prefix = prefix[skip:]
         for name in names:
             dot = name.rfind(".")
             if dot <= 0 or name[dot:].lower() not in extensions:
-                listing.clutter += 1
+                clutter += 1
                 continue
             key = key_prefix + name[:dot]
             paths = by_key.get(key)
@@ -253,32 +265,43 @@ def _index_files(root: str, rel_dir: str, listing: DatasetListing) -> dict[str, 
                 by_key[key] = [prefix + name]
             else:
                 paths.append(prefix + name)
-    return by_key
+    index.clutter = clutter
+    return index
+
+
+def pair_dataset(dataset: DatasetDir, images: FolderIndex, masks: FolderIndex | None) -> DatasetListing:
+    """Pair a dataset's indexed image and mask folders by key."""
+    listing = DatasetListing(dataset=dataset)
+    mask_keys = masks.by_key if masks is not None else {}
+    image_keys = images.by_key
+    for part in (images, masks):
+        if part is not None:
+            listing.clutter += part.clutter
+            listing.unreadable.extend(part.unreadable)
+            listing.undecodable.extend(part.undecodable)
+    for key, candidates in mask_keys.items():
+        if len(candidates) > 1:
+            candidates.sort(key=lambda p: (_MASK_PREFERENCE.get(split_stem(p)[1], 99), p))
+            listing.ambiguous.append((key, list(candidates)))
+        if key not in image_keys:
+            listing.orphan_masks.extend(candidates)
+    pairs = listing.pairs
+    name = dataset.name
+    for key in sorted(image_keys):
+        paths = image_keys[key]
+        if len(paths) > 1:
+            paths.sort()
+            listing.ambiguous.append((key, list(paths)))
+        mask_candidates = mask_keys.get(key)
+        pairs.append(PairTask(name, paths[0], mask_candidates[0] if mask_candidates else None, "/" in key))
+        for path in paths[1:]:
+            pairs.append(PairTask(name, path, mask_candidates[0] if mask_candidates else None, "/" in key))
+    listing.orphan_masks.sort()
+    return listing
 
 
 def list_dataset(root: str | Path, dataset: DatasetDir) -> DatasetListing:
     """List a dataset's image and mask folders and pair files by stem (relative to each folder)."""
-    root = str(root)
-    listing = DatasetListing(dataset=dataset)
-    images = _index_files(root, dataset.image_dir, listing)
-    masks = _index_files(root, dataset.mask_dir, listing) if dataset.mask_dir is not None else {}
-    for key, candidates in masks.items():
-        if len(candidates) > 1:
-            candidates.sort(key=lambda p: (_MASK_PREFERENCE.get(split_stem(p)[1], 99), p))
-            listing.ambiguous.append((key, list(candidates)))
-        if key not in images:
-            listing.orphan_masks.extend(candidates)
-    pairs = listing.pairs
-    name = dataset.name
-    for key in sorted(images):
-        paths = images[key]
-        if len(paths) > 1:
-            paths.sort()
-            listing.ambiguous.append((key, list(paths)))
-        mask_candidates = masks.get(key)
-        mask = mask_candidates[0] if mask_candidates else None
-        nested = "/" in key
-        for path in paths:
-            pairs.append(PairTask(name, path, mask, nested))
-    listing.orphan_masks.sort()
-    return listing
+    images = index_folder(root, dataset.image_dir)
+    masks = index_folder(root, dataset.mask_dir) if dataset.mask_dir is not None else None
+    return pair_dataset(dataset, images, masks)
