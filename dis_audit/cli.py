@@ -50,17 +50,6 @@ def progress_bar(enabled: bool):
         yield update
 
 
-def _preload_pandas() -> None:
-    """Import pandas in a background thread while the scan lists and probes files.
-
-    pyarrow imports pandas on its first array build (a few hundred ms); the main process
-    mostly waits on its workers during a scan, so the import costs no wall time there.
-    """
-    import threading
-
-    threading.Thread(target=lambda: __import__("pandas"), daemon=True).start()
-
-
 Root = Annotated[Path, typer.Argument(help="Dataset root: a folder of dataset folders, or one dataset folder.")]
 
 
@@ -102,7 +91,6 @@ def scan(
     manifest_path = manifest or root / default_name
     if not no_manifest and manifest_path.is_dir():
         fail(f"manifest path is a folder: {manifest_path}")
-    _preload_pandas()
     try:
         with progress_bar(not json_out) as progress:
             result = run_scan(

@@ -111,18 +111,23 @@ def empty_columns(names: tuple[str, ...] = HEADER_COLUMNS) -> dict[str, list]:
     return {name: [] for name in names}
 
 
-def build_table(columns: dict[str, list], meta: ManifestMeta) -> pa.Table:
-    """Make a schema-conforming Arrow table from column lists, with the metadata attached.
-
-    Columns missing from ``columns`` are filled with nulls.
-    """
+def columns_to_table(columns: dict[str, list]) -> pa.Table:
+    """A schema-conforming Arrow table (no metadata) from column lists; missing columns are null."""
     n = len(columns["image_path"])
     arrays = [
         pa.array(columns[f.name], type=f.type) if f.name in columns else pa.nulls(n, type=f.type)
         for f in MANIFEST_SCHEMA
     ]
-    schema = MANIFEST_SCHEMA.with_metadata({METADATA_KEY: meta.to_bytes()})
-    return pa.Table.from_arrays(arrays, schema=schema)
+    return pa.Table.from_arrays(arrays, schema=MANIFEST_SCHEMA)
+
+
+def build_table(columns: dict[str, list] | pa.Table, meta: ManifestMeta) -> pa.Table:
+    """Make a schema-conforming Arrow table from column lists (or a table), with the metadata attached.
+
+    Columns missing from ``columns`` are filled with nulls.
+    """
+    table = columns if isinstance(columns, pa.Table) else columns_to_table(columns)
+    return table.replace_schema_metadata({METADATA_KEY: meta.to_bytes()})
 
 
 def with_findings(table: pa.Table, findings: list[dict]) -> pa.Table:

@@ -24,7 +24,8 @@ from .layout import (
     select_datasets,
 )
 from .manifest import (
-    COLUMNS, HEADER_COLUMNS, LABEL_OK, ManifestError, ManifestMeta, build_table, empty_columns, read_manifest_table,
+    COLUMNS, HEADER_COLUMNS, LABEL_OK, ManifestError, ManifestMeta, build_table, columns_to_table, empty_columns,
+    read_manifest_table,
 )
 from .merge import deep_summary, parse_shard, run_manifest_checks, shard_of, strip_cross_file
 from .naming import parse_name, split_stem
@@ -134,16 +135,6 @@ def _init_worker(ctx: _Context) -> None:
     _WORKER_CONTEXT = ctx
 
 
-def _evaluate_chunk_in_worker(tasks: Sequence[_Task]) -> tuple[dict[str, list], list[Finding]]:
-    assert _WORKER_CONTEXT is not None
-    return evaluate_chunk(tasks, _WORKER_CONTEXT)
-
-
-def _evaluate_range_in_worker(bounds: tuple[int, int]) -> tuple[dict[str, list], list[Finding]]:
-    assert _WORKER_CONTEXT is not None and _FORKED_TASKS is not None
-    return evaluate_chunk(_FORKED_TASKS[bounds[0] : bounds[1]], _WORKER_CONTEXT)
-
-
 def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, list], list[Finding]]:
     """Probe (unless prior info is given) and check each pair; return manifest columns and findings."""
     rows: list[tuple] = []
@@ -199,20 +190,37 @@ def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, lis
     return {name: list(values) for name, values in zip(names, columns)}, findings
 
 
+def _evaluate_to_table(tasks: Sequence[_Task], ctx: _Context) -> tuple[pa.Table, list[Finding]]:
+    # Arrow columns are a fraction of the size of Python lists of str and int: building them in
+    # the worker keeps a million-file scan's main process small, and they pickle as flat buffers.
+    cols, findings = evaluate_chunk(tasks, ctx)
+    return columns_to_table(cols), findings
+
+
+def _evaluate_chunk_in_worker(tasks: Sequence[_Task]) -> tuple[pa.Table, list[Finding]]:
+    assert _WORKER_CONTEXT is not None
+    return _evaluate_to_table(tasks, _WORKER_CONTEXT)
+
+
+def _evaluate_range_in_worker(bounds: tuple[int, int]) -> tuple[pa.Table, list[Finding]]:
+    assert _WORKER_CONTEXT is not None and _FORKED_TASKS is not None
+    return _evaluate_to_table(_FORKED_TASKS[bounds[0] : bounds[1]], _WORKER_CONTEXT)
+
+
 def _run_tasks(
     tasks: list[_Task], ctx: _Context, workers: int, progress: ProgressCallback | None
-) -> tuple[dict[str, list], list[Finding]]:
-    cols = empty_columns(HEADER_COLUMNS + SAMPLE_DEEP_COLUMNS if ctx.deep else HEADER_COLUMNS)
+) -> tuple[list[pa.Table], list[Finding]]:
+    """Evaluate every task, in worker processes when there are many; Arrow tables per chunk, and findings."""
+    parts: list[pa.Table] = []
     findings: list[Finding] = []
     total = len(tasks)
     size, threshold, stage = (DEEP_CHUNK, DEEP_PARALLEL_THRESHOLD, "decode") if ctx.deep else (CHUNK, PARALLEL_THRESHOLD, "probe")
 
-    def merge(part: tuple[dict[str, list], list[Finding]], done: int) -> int:
-        part_cols, part_findings = part
-        for name, values in part_cols.items():
-            cols[name].extend(values)
+    def merge(part: tuple[pa.Table, list[Finding]], done: int) -> int:
+        table, part_findings = part
+        parts.append(table)
         findings.extend(part_findings)
-        done += len(part_cols["image_path"])
+        done += table.num_rows
         if progress:
             progress(stage, done, total)
         return done
@@ -222,8 +230,12 @@ def _run_tasks(
         progress(stage, 0, total)
     if workers <= 1 or total < threshold:
         for i in range(0, total, size):
-            done = merge(evaluate_chunk(tasks[i : i + size], ctx), done)
-        return cols, findings
+            done = merge(_evaluate_to_table(tasks[i : i + size], ctx), done)
+        return parts, findings
+    # pyarrow imports pandas on its first array build; doing it once here, before the fork, spares
+    # every worker the import (and a fork never catches a half-done import of another thread).
+    import pandas  # noqa: F401
+
     global _FORKED_TASKS, _WORKER_CONTEXT
     if "fork" in multiprocessing.get_all_start_methods():
         _FORKED_TASKS, _WORKER_CONTEXT = tasks, ctx
@@ -234,12 +246,12 @@ def _run_tasks(
                     done = merge(part, done)
         finally:
             _FORKED_TASKS, _WORKER_CONTEXT = None, None
-        return cols, findings
+        return parts, findings
     chunks = [tasks[i : i + size] for i in range(0, total, size)]
     with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(ctx,)) as pool:
         for part in pool.imap_unordered(_evaluate_chunk_in_worker, chunks):
             done = merge(part, done)
-    return cols, findings
+    return parts, findings
 
 
 # ----------------------------------------------------------------------------- listing
@@ -489,7 +501,7 @@ def scan(
         keep, tasks = _plan_reuse(root, pairs, old_table, same, workers)
     else:
         keep, tasks = [], [(pair, None, None) for pair in pairs]
-    cols, sample_findings = _run_tasks(tasks, ctx, workers, progress)
+    parts, sample_findings = _run_tasks(tasks, ctx, workers, progress)
 
     options = {
         "image_dir": image_dir, "mask_dir": mask_dir,
@@ -507,10 +519,10 @@ def scan(
         ],
     }
     meta = ManifestMeta(vocabulary=list(vocab.names), tool_version=__version__, root=str(root.resolve()), options=options)
-    table = build_table(cols, meta)
-    if keep:
-        import pyarrow as pa
+    import pyarrow as pa
 
+    table = build_table(pa.concat_tables(parts) if parts else columns_to_table(empty_columns()), meta)
+    if keep:
         kept = old_table.select(list(COLUMNS)).take(keep).cast(table.schema)
         table = pa.concat_tables([kept, table])
     table = strip_cross_file(table.sort_by("image_path"))
@@ -537,13 +549,20 @@ def summarize(
     table: pa.Table, findings: list[Finding], listings: list[DatasetListing], vocab: Vocabulary, extended: list[str]
 ) -> dict[str, Any]:
     """Counts for the report: per dataset, per class, per rule, and classes outside the vocabulary."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    datasets = table.column("dataset").to_pylist()
+    # Vectorised counts: a million-row table never becomes a million Python strings here.
+    def counts(column: pa.ChunkedArray) -> dict[str, int]:
+        return {item["values"]: int(item["counts"]) for item in pc.value_counts(column).to_pylist()}
+
     class_ids = table.column("class_id").to_numpy()
-    class_fields = table.column("class_field").to_pylist()
-    per_ds_samples = Counter(datasets)
-    per_ds_labelled = Counter(d for d, c in zip(datasets, class_ids) if c >= 0)
+    labelled_mask = pc.greater_equal(table.column("class_id"), 0)
+    per_ds_samples = counts(table.column("dataset"))
+    per_ds_labelled = counts(pc.filter(table.column("dataset"), labelled_mask))
+    fields = pc.drop_null(table.column("class_field"))
+    outside = pc.filter(fields, pc.invert(pc.is_in(fields, value_set=pa.array(list(vocab.names), pa.string()))))
+    unknown = counts(outside)
     sev_by_ds: dict[str, Counter] = {}
     for f in findings:
         sev_by_ds.setdefault(f.dataset or "", Counter())[f.severity.value] += 1
@@ -562,10 +581,8 @@ def summarize(
             "skipped_files": listing.clutter,
             "errors": sev.get("error", 0), "warnings": sev.get("warning", 0), "infos": sev.get("info", 0),
         })
-    counts = pc.value_counts(pc.filter(table.column("class_id"), pc.greater_equal(table.column("class_id"), 0)))
-    class_counts = {vocab.names[int(item["values"])]: int(item["counts"]) for item in counts.to_pylist()}
-    class_counts = dict(sorted(class_counts.items(), key=lambda kv: (-kv[1], kv[0])))
-    unknown = Counter(c for c in class_fields if c is not None and c not in vocab)
+    by_id = counts(pc.filter(table.column("class_id"), labelled_mask))
+    class_counts = dict(sorted(((vocab.names[i], n) for i, n in by_id.items()), key=lambda kv: (-kv[1], kv[0])))
     severity = Counter(f.severity.value for f in findings)
     n = table.num_rows
     labelled = int((class_ids >= 0).sum()) if n else 0

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from da_torch_helpers import corpus as _corpus
+
+# The training helpers need the torch extra; the rest of the suite does not.
+pytest.importorskip("torch", reason="dis_audit.torch tests need torch: pip install -e '.[test,torch]'")
+
+from da_torch_helpers import corpus as _corpus  # noqa: E402
 
 
 @pytest.fixture(scope="session")
