@@ -60,18 +60,22 @@ def parse_difficulty_map(spec: str | dict[str, str] | None) -> dict[str, str]:
         return {}
     if isinstance(spec, dict):
         return {str(k): str(v) for k, v in spec.items()}
-    text = spec
     if "=" not in spec and Path(spec).is_file():
         try:
-            text = Path(spec).read_text(encoding="utf-8")
+            # A file: one mapping a line, DATASET=DIFFICULTY or DATASET,DIFFICULTY (CSV-like).
+            items = Path(spec).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise ScanError(f"cannot read difficulty map {spec}: {exc}") from exc
+        separators = ("=", ",", ":")
+    else:
+        items = spec.split(",")
+        separators = ("=", ":")
     out: dict[str, str] = {}
-    for item in text.replace("\n", ",").split(","):
+    for item in items:
         item = item.strip()
         if not item or item.startswith("#"):
             continue
-        sep = "=" if "=" in item else (":" if ":" in item else None)
+        sep = next((c for c in separators if c in item), None)
         if sep is None:
             raise ScanError(f"difficulty map entry {item!r} is not DATASET=DIFFICULTY")
         key, value = (part.strip() for part in item.split(sep, 1))

@@ -148,3 +148,19 @@ def test_no_progress_bar_when_stderr_is_not_a_tty(example_tree):
     proc = run_module("scan", str(example_tree), "--no-manifest")
     assert proc.returncode == 1
     assert proc.stderr == ""
+
+
+def test_difficulty_map_forms(tmp_path):
+    from dis_audit.scan import ScanError, parse_difficulty_map
+
+    assert parse_difficulty_map("DIS-TE1=easy, DIS-TE4 = hard") == {"DIS-TE1": "easy", "DIS-TE4": "hard"}
+    path = tmp_path / "difficulty.csv"
+    path.write_text("# dataset,difficulty\nDIS-TE1,easy\nDIS-TE4=hard\n")
+    assert parse_difficulty_map(str(path)) == {"DIS-TE1": "easy", "DIS-TE4": "hard"}
+    import pytest
+
+    with pytest.raises(ScanError, match="not DATASET=DIFFICULTY"):
+        parse_difficulty_map("DIS-TE1")
+    make_pair(tmp_path / "ds", "DIS-TE1", GOOD)
+    bad = runner.invoke(app, ["scan", str(tmp_path / "ds"), "--difficulty-map", "oops"])
+    assert bad.exit_code == 2 and "not DATASET=DIFFICULTY" in bad.output
