@@ -224,15 +224,6 @@ def rules(
     console.print(table)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        typer.echo("dis-audit: interrupted", err=True)
-        sys.exit(130)
-
-
 @app.command()
 def rename(
     root: Root,
@@ -334,3 +325,12 @@ def relabel(
         for row in result.unresolved[:20]:
             typer.echo(f"  unresolved: {row['path']}: {row['reason']}")
     raise typer.Exit(1 if result.unresolved else 0)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("dis-audit: interrupted", err=True)
+        sys.exit(130)
