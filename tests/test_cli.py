@@ -164,3 +164,10 @@ def test_difficulty_map_forms(tmp_path):
     make_pair(tmp_path / "ds", "DIS-TE1", GOOD)
     bad = runner.invoke(app, ["scan", str(tmp_path / "ds"), "--difficulty-map", "oops"])
     assert bad.exit_code == 2 and "not DATASET=DIFFICULTY" in bad.output
+
+
+def test_terminal_report_shows_the_deep_summary(example_tree):
+    result = runner.invoke(app, ["scan", str(example_tree), "--deep", "--no-manifest", "--workers", "1"], env={"COLUMNS": "200"})
+    assert result.exit_code == 1
+    assert "masks (deep scan): binary" in result.output
+    assert "duplicate groups: 4 (8 samples in them)" in result.output

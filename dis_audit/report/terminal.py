@@ -54,6 +54,13 @@ def render_scan(result: ScanResult, console: Console, max_examples: int = 10, to
         console.print(f"[red]not in the vocabulary[/]: {listed}" + (f" … and {more} more" if more > 0 else ""))
     if s.get("extended_classes"):
         console.print(f"vocabulary extended at the end with: {escape(', '.join(s['extended_classes']))}")
+    deep = s.get("deep")
+    if deep:
+        kinds = ", ".join(f"{escape(str(k))} {v}" for k, v in sorted(deep.get("mask_kinds", {}).items(), key=lambda kv: -kv[1]))
+        console.print(f"masks (deep scan): {kinds or 'none decoded'}")
+        console.print(
+            f"duplicate groups: {deep.get('dup_groups', 0)} ({deep.get('rows_in_dup_groups', 0)} samples in them)"
+        )
 
     by_rule: dict[str, list[Finding]] = defaultdict(list)
     for f in result.findings:
