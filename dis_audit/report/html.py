@@ -598,7 +598,7 @@ class _Builder:
                 f'<tr><td class="path">{_e(f.get("path", ""))}</td><td>{_e(f.get("message", ""))}</td></tr>' for f in listed
             )
             more = len(items) - len(listed)
-            summary = f"All {len(items):,} findings" if not more else f"First {len(listed):,} of {len(items):,} findings"
+            summary = ("The finding as text" if len(items) == 1 else f"All {len(items):,} findings") if not more else f"First {len(listed):,} of {len(items):,} findings"
             tail = (
                 f'<p class="muted">… {more:,} more: `dis-audit scan --json` or '
                 "<code>dis_audit.manifest.read_findings</code> lists every one.</p>"
