@@ -241,21 +241,43 @@ def _run_tasks(
     import pandas  # noqa: F401
 
     global _FORKED_TASKS, _WORKER_CONTEXT
+    # A process pool that notices a dead worker (out of memory, a decoder crash) and says so,
+    # where multiprocessing.Pool would wait for it forever.
     if "fork" in multiprocessing.get_all_start_methods():
         _FORKED_TASKS, _WORKER_CONTEXT = tasks, ctx
         try:
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                bounds = [(i, min(i + size, total)) for i in range(0, total, size)]
-                for part in pool.imap_unordered(_evaluate_range_in_worker, bounds):
-                    done = merge(part, done)
+            jobs = [(i, min(i + size, total)) for i in range(0, total, size)]
+            for part in _pool_results(workers, "fork", None, _evaluate_range_in_worker, jobs):
+                done = merge(part, done)
         finally:
             _FORKED_TASKS, _WORKER_CONTEXT = None, None
         return parts, findings
     chunks = [tasks[i : i + size] for i in range(0, total, size)]
-    with multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker, initargs=(ctx,)) as pool:
-        for part in pool.imap_unordered(_evaluate_chunk_in_worker, chunks):
-            done = merge(part, done)
+    for part in _pool_results(workers, "spawn", ctx, _evaluate_chunk_in_worker, chunks):
+        done = merge(part, done)
     return parts, findings
+
+
+def _pool_results(workers: int, method: str, ctx: _Context | None, fn: Callable, jobs: list) -> Iterable:
+    """Results of ``fn`` over ``jobs`` in worker processes, as they complete."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    initializer, initargs = (_init_worker, (ctx,)) if ctx is not None else (None, ())
+    with ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context(method), initializer=initializer, initargs=initargs
+    ) as pool:
+        futures = [pool.submit(fn, job) for job in jobs]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BrokenProcessPool as exc:
+            for future in futures:
+                future.cancel()
+            raise ScanError(
+                "a worker process died while reading files (out of memory, or a crash in an image decoder); "
+                "rerun with --workers 1 to see which file"
+            ) from exc
 
 
 # ----------------------------------------------------------------------------- listing

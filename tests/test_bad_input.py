@@ -77,3 +77,29 @@ def test_unreadable_directory_is_a_finding(tmp_path, monkeypatch):
     result = scan(tmp_path, workers=1)
     assert [(f.code, f.path, f.message) for f in result.findings] == [("DA206", "DIS-TR/im/private", "Permission denied")]
     assert result.table.num_rows == 1
+
+
+def test_a_dead_worker_is_an_error_not_a_hang(tmp_path):
+    # A decoder that takes the whole process down (segfault, OOM kill) must end the scan with a
+    # message; multiprocessing.Pool would wait for the lost chunk forever.
+    for i in range(12):
+        make_pair(tmp_path, "DIS-TR", f"1#Accessories#1#Bag#{i}_o")
+    code = """
+import os, sys
+import dis_audit
+scan_module = sys.modules["dis_audit.scan"]
+scan_module.PARALLEL_THRESHOLD, scan_module.CHUNK = 1, 2
+real_probe = scan_module.probe_file
+def crashing_probe(path):
+    if path.endswith("#7_o.jpg"):
+        os._exit(139)
+    return real_probe(path)
+scan_module.probe_file = crashing_probe
+try:
+    dis_audit.scan(sys.argv[1], workers=2)
+except dis_audit.ScanError as exc:
+    print("ScanError:", exc)
+"""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env, timeout=120)
+    assert "ScanError: a worker process died" in proc.stdout, proc.stdout + proc.stderr
