@@ -187,7 +187,7 @@ def select_datasets(datasets: list[DatasetDir], spec: str | Iterable[str] | None
     return chosen
 
 
-def _list_tree(root: str, rel_dir: str, listing: DatasetListing | FolderIndex) -> list[tuple[str, list[str]]]:
+def _list_tree(root: str, rel_dir: str, listing: FolderIndex) -> list[tuple[str, list[str]]]:
     """(folder relative to root, non-folder names in it) for ``rel_dir`` and every folder below it.
 
     Names with an image extension are taken as files without a stat (a folder named

@@ -89,6 +89,11 @@ def split_stem(filename: str) -> tuple[str, str]:
     return filename[:dot], filename[dot:]
 
 
+def split_path(path: str) -> tuple[str, str]:
+    """``split_stem`` of the file name at the end of a POSIX path (``"DIS-TR/im/a.b.jpg"`` -> ``("a.b", ".jpg")``)."""
+    return split_stem(path[path.rfind("/") + 1 :])
+
+
 def parse_name(stem: str) -> ParsedName:
     """Parse a file stem (no extension) into its ``#`` fields. Never raises."""
     if not isinstance(stem, str):

@@ -56,7 +56,7 @@ from .journal import (
     run_moves,
 )
 from .layout import LayoutError, discover_datasets, list_dataset, select_datasets
-from .naming import FIELD_COUNT, format_name, parse_name, sanitize_field, split_stem
+from .naming import FIELD_COUNT, format_name, parse_name, sanitize_field, split_path, split_stem
 from .vocab import Vocabulary, VocabularyError, builtin_dis5k, infer_vocabulary, resolve_vocabulary
 
 if TYPE_CHECKING:
@@ -340,7 +340,7 @@ def _list_units(
         img_prefix = ds.image_dir + "/"
         for pair in listing.pairs:
             name = pair.image_path[len(img_prefix):]
-            key = name[: len(name) - len(split_stem(name.rsplit("/", 1)[-1])[1])]
+            key = name[: len(name) - len(split_path(name)[1])]
             unit = by_key.get(key)
             if unit is None:
                 unit = by_key[key] = _Unit(ds.name, key)
@@ -465,7 +465,7 @@ def plan_rename(
         original = parsed.original_id if parsed.field_count >= FIELD_COUNT else unit.stem
         new_stem = format_name(gidx, group, cid, res.class_name, original)
         for kind, path in files:
-            ext = split_stem(path.rsplit("/", 1)[-1])[1]
+            ext = split_path(path)[1]
             folder = path.rsplit("/", 1)[0]
             entries.append(
                 PlanEntry(pair_no, unit.dataset, kind, path, f"{folder}/{new_stem}{ext}", res.class_name, cid, res.source)
@@ -936,7 +936,7 @@ def remap_manifest(table: pa.Table, mapping: dict[str, str], extra_classes: Sequ
     meta, selection, rules = _naming_view(table)
     extra = [c for c in extra_classes if c not in meta.vocabulary]
     vocab = Vocabulary(tuple(meta.vocabulary), source="manifest")
-    targets = {parse_name(split_stem(n.rsplit("/", 1)[-1])[0]).class_field for n in mapping.values()}
+    targets = {parse_name(split_path(n)[0]).class_field for n in mapping.values()}
     # Classes the new names carry must be in the manifest's vocabulary, appended at the end.
     extra += [c for c in targets if c and c not in vocab and c not in extra and vocab.suggest(c) is None]
     if extra:
@@ -955,12 +955,13 @@ def remap_manifest(table: pa.Table, mapping: dict[str, str], extra_classes: Sequ
         mask = cols["mask_path"][i]
         mask = mapping.get(mask, mask) if mask is not None else None
         cols["image_path"][i], cols["mask_path"][i] = new, mask
-        name = parse_name(split_stem(new.rsplit("/", 1)[-1])[0])
+        stem, ext = split_path(new)
+        name = parse_name(stem)
         emitter.reset()
         emitter.dataset = cols["dataset"][i]
         sample = Sample(
             cols["dataset"][i], new, mask, False, True, name, dummy, None, vocab,
-            split_stem(new.rsplit("/", 1)[-1])[1], split_stem(mask.rsplit("/", 1)[-1])[1] if mask else "",
+            ext, split_path(mask)[1] if mask else "",
         )
         checks.check_sample(sample, emitter)
         new_findings.extend(f.to_dict() for f in emitter.findings)

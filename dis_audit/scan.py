@@ -28,7 +28,7 @@ from .manifest import (
     read_manifest_table,
 )
 from .merge import deep_summary, parse_shard, run_manifest_checks, shard_of, strip_cross_file
-from .naming import parse_name, split_stem
+from .naming import parse_name, split_path
 from .probe import FileInfo, probe_file
 from .rules import ALL_RULES, CROSS_FILE_CODES, FAMILIES, Sample
 from .vocab import Vocabulary, VocabularyError, infer_vocabulary, resolve_vocabulary
@@ -152,19 +152,18 @@ def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, lis
     deep = None
     for (dataset, image_path, mask_path, nested), prior_image, prior_mask in tasks:
         image = prior_image or probe_file(f"{root}/{image_path}")
-        filename = image_path[image_path.rfind("/") + 1 :]
-        dot = filename.rfind(".")
-        name = parse_name(filename[:dot] if dot > 0 else filename)
+        stem, image_ext = split_path(image_path)
+        name = parse_name(stem)
         if mask_path is None:
             mask, mask_ext = None, ""
         else:
             mask = prior_mask or probe_file(f"{root}/{mask_path}")
-            mask_ext = mask_path[mask_path.rfind(".") :] if "." in mask_path[mask_path.rfind("/") + 1 :] else ""
+            mask_ext = split_path(mask_path)[1]
         if ctx.deep:
             deep = decode_pair(root, image_path, mask_path, image, mask, ctx.max_pixels)
         sample = Sample(
             dataset, image_path, mask_path, nested, has_mask_dir.get(dataset, True), name, image, mask, vocab,
-            filename[dot:] if dot > 0 else "", mask_ext, deep,
+            image_ext, mask_ext, deep,
         )
         emitter.reset()
         emitter.dataset = dataset
@@ -492,7 +491,7 @@ def scan(
         pairs = [pair for pair in pairs if shard_of(pair.image_path, shard_spec[1]) == shard_spec[0]]
 
     if vocab is None or extend_vocab:
-        fields = Counter(parse_name(split_stem(p.image_path.rsplit("/", 1)[-1])[0]).class_field for p in pairs)
+        fields = Counter(parse_name(split_path(p.image_path)[0]).class_field for p in pairs)
         if vocab is None:
             vocab = infer_vocabulary(fields)
         base = vocab

@@ -95,7 +95,7 @@ _EXTENSION_FORMATS = {
 }
 
 
-def extension_format_mismatch(path: str, ext: str, fmt: str | None) -> str | None:
+def extension_format_mismatch(ext: str, fmt: str | None) -> str | None:
     """A message when ``fmt`` (from the content) is not what ``ext`` promises; shared with the mask checks."""
     expected = _EXTENSION_FORMATS.get(ext.lower())
     if expected and fmt and fmt != expected:
@@ -119,7 +119,7 @@ class ImageChecks(CheckFamily):
         if info.error:
             emit.emit(UNREADABLE_IMAGE, sample.image_path, info.error)
             return
-        mismatch = extension_format_mismatch(sample.image_path, sample.image_ext, info.format)
+        mismatch = extension_format_mismatch(sample.image_ext, info.format)
         if mismatch:
             emit.emit(EXTENSION_MISMATCH, sample.image_path, mismatch)
         deep = sample.deep.image if sample.deep is not None else None

@@ -122,7 +122,7 @@ class MaskChecks(CheckFamily):
         if mask.error:
             emit.emit(UNREADABLE_MASK, path, mask.error, related=(sample.image_path,))
             return
-        mismatch = extension_format_mismatch(path, sample.mask_ext, mask.format)
+        mismatch = extension_format_mismatch(sample.mask_ext, mask.format)
         if mismatch:
             emit.emit(EXTENSION_MISMATCH, path, mismatch, related=(sample.image_path,))
         if mask.format == "JPEG":
