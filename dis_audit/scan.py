@@ -355,6 +355,10 @@ def _match_unchanged(bounds: tuple[int, int]) -> list[int]:
     return out
 
 
+def _match_unchanged_part(bounds: tuple[int, int]) -> tuple[int, list[int]]:
+    return bounds[0], _match_unchanged(bounds)
+
+
 def _plan_reuse(
     root: Path, pairs: list[PairTask], old: pa.Table, same_fingerprint: bool, workers: int
 ) -> tuple[list[int], list[_Task]]:
@@ -386,9 +390,10 @@ def _plan_reuse(
         n = len(pairs)
         if workers > 1 and n >= PARALLEL_THRESHOLD and "fork" in multiprocessing.get_all_start_methods():
             step = -(-n // (workers * 4))
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                parts = pool.map(_match_unchanged, [(i, min(i + step, n)) for i in range(0, n, step)])
-            matched = [i for part in parts for i in part]
+            bounds = [(i, min(i + step, n)) for i in range(0, n, step)]
+            # Results come back as they complete; each part is keyed by its start to restore order.
+            by_start = dict(_pool_results(workers, "fork", None, _match_unchanged_part, bounds))
+            matched = [i for start, _ in bounds for i in by_start[start]]
         else:
             matched = _match_unchanged((0, n))
     finally:
