@@ -13,6 +13,7 @@ head on the bottleneck. Every condition sees the same number of training samples
     c  balanced  ClassBalancedSampler(power=0.5) + CE weighted by class_weights(..., "effective").
     d  hard      HardExampleSampler fed the per-sample pixel loss every step, + aux CE.
     e  curriculum DifficultyMixBatchSampler whose mix moves from easy to hard, + aux CE.
+    f  (ablation, not run by default) (c)'s sampler with the unweighted aux CE of (b).
 
 Metrics on the balanced test set (threshold 0.5, full 256×256 resolution): per-class IoU (the
 mean of per-image IoU over the class's test images), mean IoU over classes, mean IoU of the 5
@@ -66,7 +67,13 @@ CONDITIONS = {
     "c": "class-balanced (p=0.5) + effective-number CE",
     "d": "hard-example sampler + aux CE",
     "e": "difficulty curriculum + aux CE",
+    # Not in the default run: an ablation that separates (c)'s sampler from its class weights.
+    "f": "class-balanced (p=0.5) + aux CE (unweighted)",
 }
+DEFAULT_CONDITIONS = ("a", "b", "c", "d", "e")
+#: Legend labels for the plot.
+SHORT_NAMES = {"a": "natural, pixel loss only", "b": "natural + aux CE", "c": "balanced + weighted CE",
+               "d": "hard-example + aux CE", "e": "curriculum + aux CE", "f": "balanced + aux CE"}
 #: Columns of the results table, in order (the test suite checks them).
 TABLE_COLUMNS = (
     "condition",
@@ -96,7 +103,7 @@ class Config:
     # network instead of remembering its loss under the random initialisation.
     hard_momentum: float = 0.5
     seeds: tuple[int, ...] = (0, 1, 2)
-    conditions: tuple[str, ...] = tuple(CONDITIONS)
+    conditions: tuple[str, ...] = DEFAULT_CONDITIONS
     data_seed: int = 0
     test_seed: int = 1000
     test_per_class: int = 12
@@ -277,7 +284,7 @@ def batches(condition: str, train: Split, cfg: Config, seed: int, hard: HardExam
     per_round, rounds_per_epoch = _round_lengths(condition, n, cfg.batch_size)
     rounds = math.ceil(cfg.samples / per_round)
     epochs = math.ceil(rounds / rounds_per_epoch)
-    if condition == "c":
+    if condition in ("c", "f"):
         sampler = ClassBalancedSampler(train.labels, power=cfg.balance_power, seed=seed)
     elif condition == "e":
         sampler = DifficultyMixBatchSampler(train.difficulties, cfg.batch_size, schedule=curriculum(epochs), seed=seed)
@@ -331,8 +338,12 @@ def _normalize(images: torch.Tensor) -> torch.Tensor:
 
 
 def train_and_evaluate(condition: str, seed: int, train: Split, test: Split, test_inputs: torch.Tensor,
-                       class_names: Sequence[str], train_counts: Sequence[int], cfg: Config) -> RunResult:
-    """Train one condition from seed ``seed`` and measure it on the test split."""
+                       class_names: Sequence[str], train_counts: Sequence[int], cfg: Config,
+                       log: Callable[[str], None] | None = None) -> RunResult:
+    """Train one condition from seed ``seed`` and measure it on the test split.
+
+    ``log`` gets one progress line per epoch (mean pixel loss and the class that is hardest to segment).
+    """
     started = time.perf_counter()
     torch.manual_seed(seed)  # same initial weights for every condition of one seed
     n_classes = len(class_names)
@@ -350,6 +361,11 @@ def train_and_evaluate(condition: str, seed: int, train: Split, test: Split, tes
 
     def close_epoch(epoch: int) -> None:
         row = {"epoch": epoch, **tracker.compute()}
+        if log is not None:
+            seg = {k.split("/", 1)[1]: v for k, v in row.items() if k.startswith("loss_seg/") and not math.isnan(v)}
+            hardest = max(seg, key=seg.get)
+            log(f"  ({condition}) seed {seed} epoch {epoch}: pixel loss {np.mean(list(seg.values())):.3f} "
+                f"(class mean), hardest class {hardest} {seg[hardest]:.3f}")
         epoch_log.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
         tracker.reset()
 
@@ -436,6 +452,13 @@ def paired_differences(runs: Sequence[RunResult], baseline: str, key: str = "mea
     return out
 
 
+def all_paired_differences(runs: Sequence[RunResult]) -> dict[str, dict[str, tuple[float, float]]]:
+    """``{"<metric>_vs_<a|b>": paired_differences(...)}`` for the summary IoUs, against (a) and (b) when run."""
+    conditions = {r.condition for r in runs}
+    return {f"{key}_vs_{base}": paired_differences(runs, base, key)
+            for base in ("a", "b") if base in conditions and len(conditions) > 1 for key in _PAIRED_KEYS}
+
+
 def markdown_table(runs: Sequence[RunResult]) -> str:
     """The results table: mean ± std over seeds for every condition."""
     agg = aggregate(runs)
@@ -468,6 +491,8 @@ _PAIRED_KEYS = ("mean_iou", "rarest5_iou", "worst5_iou")
 def paired_table(paired: dict[str, dict[str, tuple[float, float]]]) -> str:
     """Markdown: per condition, the same-seed difference to (a) and (b), mean ± std over seeds."""
     cols = list(paired)
+    if not cols:  # neither (a) nor (b) was run
+        return ""
     conds = list(dict.fromkeys(c for k in cols for c in paired[k]))
     lines = ["| condition | " + " | ".join(k.replace("_vs_", " − (") + ")" for k in cols) + " |",
              "|---|" + "---:|" * len(cols)]
@@ -475,12 +500,17 @@ def paired_table(paired: dict[str, dict[str, tuple[float, float]]]) -> str:
         cells = [f"({c})"]
         for k in cols:
             m = paired[k].get(c)
-            cells.append("—" if m is None or k.endswith(f"_vs_{c}") else f"{m[0]:+.3f} ± {m[1]:.3f}")
+            if m is None or k.endswith(f"_vs_{c}"):
+                cells.append("—")
+            else:
+                text = f"{m[0]:+.3f} ± {m[1]:.3f}"
+                cells.append(f"**{text}**" if abs(m[0]) > 2 * m[1] else text)
         lines.append("| " + " | ".join(cells) + " |")
+    lines.append("\nSame-seed differences, mean ± std over seeds; **bold**: |mean| > 2 × std (beyond the seed spread).")
     return "\n".join(lines) + "\n"
 
 
-_COLOURS = {"a": "#444444", "b": "#1f77b4", "c": "#d62728", "d": "#2ca02c", "e": "#9467bd"}
+_COLOURS = {"a": "#444444", "b": "#1f77b4", "c": "#d62728", "d": "#2ca02c", "e": "#9467bd", "f": "#ff7f0e"}
 
 
 def svg_plot(runs: Sequence[RunResult], train_counts: Sequence[int], title: str) -> str:
@@ -524,7 +554,7 @@ def svg_plot(runs: Sequence[RunResult], train_counts: Sequence[int], title: str)
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>')
         ly = top + 14 + 18 * k
         out.append(f'<circle cx="{left + pw + 16}" cy="{ly - 4}" r="4" fill="{colour}"/>')
-        out.append(f'<text x="{left + pw + 26}" y="{ly}">({cond}) {_xml(CONDITIONS[cond][:26])}</text>')
+        out.append(f'<text x="{left + pw + 26}" y="{ly}">({cond}) {_xml(SHORT_NAMES[cond])}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
@@ -580,7 +610,7 @@ def run_experiment(cfg: Config, out: Path, data_dir: Path, log: Callable[[str], 
     runs: list[RunResult] = []
     for seed in cfg.seeds:
         for cond in cfg.conditions:
-            r = train_and_evaluate(cond, seed, train, test, test_inputs, class_names, counts, cfg)
+            r = train_and_evaluate(cond, seed, train, test, test_inputs, class_names, counts, cfg, log)
             runs.append(r)
             log(f"({cond}) seed {seed}: mean IoU {r.mean_iou:.3f}, rarest-5 {r.rarest5_iou:.3f}, "
                 f"worst-5 {r.worst5_iou:.3f}, pixel {r.pixel_iou:.3f}, aux acc {r.aux_accuracy:.3f}, {r.wall_s:.0f} s")
@@ -588,19 +618,21 @@ def run_experiment(cfg: Config, out: Path, data_dir: Path, log: Callable[[str], 
     machine = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor() or
                platform.machine(), "cores": os.cpu_count(), "threads": cfg.threads}
     report = {"config": asdict(cfg), "machine": machine, "class_names": class_names, "train_counts": counts,
-              "aggregate": aggregate(runs),
-              "paired": {f"{key}_vs_{base}": paired_differences(runs, base, key)
-                         for base in ("a", "b") if base in cfg.conditions for key in _PAIRED_KEYS},
-              "runs": [asdict(r) for r in runs]}
+              "aggregate": aggregate(runs), "paired": all_paired_differences(runs), "runs": [asdict(r) for r in runs]}
     _atomic_write(out / "results.json", json.dumps(report, indent=1))
-    table = markdown_table(runs)
-    _atomic_write(out / "table.md", table + "\n" + paired_table(report["paired"]) + "\n"
-                  + per_class_table(runs, class_names, counts))
-    _atomic_write(out / "per_class_iou.svg", svg_plot(runs, counts, f"Per-class test IoU vs class frequency "
-                                                                   f"({len(cfg.seeds)} seeds, {cfg.samples} samples/run)"))
-    log("\n" + table)
-    log(paired_table(report["paired"]))
+    log("\n" + write_outputs(report, out))
     return runs
+
+
+def write_outputs(report: dict, out: Path) -> str:
+    """Write ``table.md`` and ``per_class_iou.svg`` from a results.json report; return the tables."""
+    runs = [RunResult(**r) for r in report["runs"]]
+    tables = markdown_table(runs) + "\n" + paired_table(all_paired_differences(runs))
+    _atomic_write(out / "table.md", tables + "\n" + per_class_table(runs, report["class_names"], report["train_counts"]))
+    seeds = len({r.seed for r in runs})
+    _atomic_write(out / "per_class_iou.svg", svg_plot(runs, report["train_counts"], (
+        f"Per-class test IoU vs class frequency ({seeds} seeds, {report['config']['samples']} samples/run)")))
+    return tables
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -612,6 +644,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--conditions", nargs="+", choices=sorted(CONDITIONS), default=None)
     parser.add_argument("--samples", type=int, default=None, help="training samples seen per run")
+    parser.add_argument("--retable", action="store_true",
+                        help="only rebuild table.md and the SVG from OUT/results.json (no training)")
+    parser.add_argument("--aux-weight", type=float, default=None, help="weight of the auxiliary class loss (0.3)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
     args = parser.parse_args(argv)
 
@@ -621,12 +656,17 @@ def main(argv: list[str] | None = None) -> int:
             setattr(cfg, name, tuple(getattr(args, name)))
     if args.samples:
         cfg.samples = args.samples
+    if args.aux_weight is not None:
+        cfg.aux_weight = args.aux_weight
     if args.threads:
         cfg.threads = args.threads
     out = args.out or HERE / "results" / ("class_learning-quick" if args.quick else "class_learning")
     data_dir = args.data or out / "data"
     started = time.perf_counter()
     try:
+        if args.retable:
+            print(write_outputs(json.loads((out / "results.json").read_text(encoding="utf-8")), out))
+            return 0
         run_experiment(cfg, out, data_dir)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -531,15 +531,42 @@ def generate(
     return GeneratedBenchmark(root, root / "train", root / "test", classes_file, counts, test_per_class)
 
 
+def preview(path: str | Path, tile: int = 96, seed: int = 7) -> Path:
+    """A PNG contact sheet: per class a row of (image, mask) pairs for easy, medium and hard."""
+    rows = []
+    for class_id in range(len(CLASSES)):
+        cells = []
+        for difficulty in DIFFICULTIES:
+            image, mask = render_sample(class_id, difficulty, np.random.default_rng([seed, class_id]), 256)
+            cells += [image, np.repeat(mask[..., None], 3, axis=2)]
+        row = np.concatenate([np.asarray(Image.fromarray(c).resize((tile, tile), Image.BOX)) for c in cells], axis=1)
+        rows.append(row)
+    # Two columns of classes keep the sheet roughly square.
+    half = (len(rows) + 1) // 2
+    left, right = np.concatenate(rows[:half], 0), np.concatenate(rows[half:], 0)
+    right = np.pad(right, ((0, left.shape[0] - right.shape[0]), (0, 0), (0, 0)), constant_values=255)
+    sheet = np.concatenate([left, np.full((left.shape[0], 8, 3), 255, np.uint8), right], axis=1)
+    path = Path(path)
+    Image.fromarray(sheet).save(path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", type=Path, help="output folder (must not hold a train/ or test/ split yet)")
+    parser.add_argument("out", type=Path, nargs="?", help="output folder (must not hold a train/ or test/ split yet)")
     parser.add_argument("--seed", type=int, default=0, help="training split seed")
     parser.add_argument("--test-seed", type=int, default=1000, help="test split seed")
     parser.add_argument("--test-per-class", type=int, default=12)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the training counts")
+    parser.add_argument("--preview", type=Path, default=None,
+                        help="only write a PNG contact sheet (every class at every difficulty) to this path")
     args = parser.parse_args(argv)
+    if args.preview is not None:
+        print(f"wrote {preview(args.preview)}")
+        return 0
+    if args.out is None:
+        parser.error("the output folder OUT is required (or --preview PATH)")
     try:
         bench = generate(args.out, seed=args.seed, test_seed=args.test_seed, test_per_class=args.test_per_class,
                          size=args.size, scale=args.scale, progress=True)

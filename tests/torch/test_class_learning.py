@@ -80,7 +80,7 @@ def test_quick_run_writes_the_table_plot_and_logs(tmp_path):
     out = tmp_path / "out"
     assert cl.main(["--quick", "--out", str(out)]) == 0
     report = json.loads((out / "results.json").read_text())
-    assert len(report["runs"]) == 2 * len(cl.CONDITIONS)
+    assert len(report["runs"]) == 2 * len(cl.DEFAULT_CONDITIONS)
     assert {r["samples_seen"] for r in report["runs"]} == {cl.QUICK["samples"]}
     for run in report["runs"]:
         assert len(run["class_iou"]) == 20 and all(0 <= v <= 1 for v in run["class_iou"])
@@ -93,7 +93,7 @@ def test_quick_run_writes_the_table_plot_and_logs(tmp_path):
     svg = ET.parse(out / "per_class_iou.svg").getroot()
     assert svg.tag.endswith("svg") and len(svg.findall(".//{http://www.w3.org/2000/svg}polyline")) == 5
     assert set(report["paired"]) == {f"{k}_vs_{b}" for k in ("mean_iou", "rarest5_iou", "worst5_iou") for b in "ab"}
-    assert set(report["paired"]["worst5_iou_vs_a"]) == set(cl.CONDITIONS)
+    assert set(report["paired"]["worst5_iou_vs_a"]) == set(cl.DEFAULT_CONDITIONS)
     # A second run reuses the generated data (same parameters) instead of regenerating it, and
     # reproduces the first run's numbers for the same condition and seed.
     stamp = (out / "data" / "params.json").stat().st_mtime_ns
