@@ -607,19 +607,22 @@ def run_experiment(cfg: Config, out: Path, data_dir: Path, log: Callable[[str], 
     log(f"train {len(train.labels)} samples ({min(counts)}..{max(counts)} per class), "
         f"test {len(test.labels)} ({cfg.test_per_class} per class); scans clean")
 
+    machine = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor() or
+               platform.machine(), "cores": os.cpu_count(), "threads": cfg.threads}
     runs: list[RunResult] = []
+    total = len(cfg.seeds) * len(cfg.conditions)
     for seed in cfg.seeds:
         for cond in cfg.conditions:
             r = train_and_evaluate(cond, seed, train, test, test_inputs, class_names, counts, cfg, log)
             runs.append(r)
             log(f"({cond}) seed {seed}: mean IoU {r.mean_iou:.3f}, rarest-5 {r.rarest5_iou:.3f}, "
-                f"worst-5 {r.worst5_iou:.3f}, pixel {r.pixel_iou:.3f}, aux acc {r.aux_accuracy:.3f}, {r.wall_s:.0f} s")
-
-    machine = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor() or
-               platform.machine(), "cores": os.cpu_count(), "threads": cfg.threads}
-    report = {"config": asdict(cfg), "machine": machine, "class_names": class_names, "train_counts": counts,
-              "aggregate": aggregate(runs), "paired": all_paired_differences(runs), "runs": [asdict(r) for r in runs]}
-    _atomic_write(out / "results.json", json.dumps(report, indent=1))
+                f"worst-5 {r.worst5_iou:.3f}, pixel {r.pixel_iou:.3f}, aux acc {r.aux_accuracy:.3f}, "
+                f"{r.wall_s:.0f} s [{len(runs)}/{total}]")
+            # Saved after every run, so an interrupted experiment keeps what it finished.
+            report = {"config": asdict(cfg), "machine": machine, "class_names": class_names, "train_counts": counts,
+                      "complete": len(runs) == total, "aggregate": aggregate(runs),
+                      "paired": all_paired_differences(runs), "runs": [asdict(r) for r in runs]}
+            _atomic_write(out / "results.json", json.dumps(report, indent=1))
     log("\n" + write_outputs(report, out))
     return runs
 

@@ -80,7 +80,7 @@ def test_quick_run_writes_the_table_plot_and_logs(tmp_path):
     out = tmp_path / "out"
     assert cl.main(["--quick", "--out", str(out)]) == 0
     report = json.loads((out / "results.json").read_text())
-    assert len(report["runs"]) == 2 * len(cl.DEFAULT_CONDITIONS)
+    assert len(report["runs"]) == 2 * len(cl.DEFAULT_CONDITIONS) and report["complete"] is True
     assert {r["samples_seen"] for r in report["runs"]} == {cl.QUICK["samples"]}
     for run in report["runs"]:
         assert len(run["class_iou"]) == 20 and all(0 <= v <= 1 for v in run["class_iou"])
