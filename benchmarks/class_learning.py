@@ -98,6 +98,7 @@ class Config:
     lr: float = 3e-3
     aux_weight: float = 0.3
     balance_power: float = 0.5
+    weight_scheme: str = "effective"  # class_weights scheme of condition (c)
     weight_beta: float = 0.999
     # A sample is seen about once per epoch: a low EMA momentum lets its score follow the current
     # network instead of remembering its loss under the random initialisation.
@@ -351,7 +352,7 @@ def train_and_evaluate(condition: str, seed: int, train: Split, test: Split, tes
     steps = count_steps(condition, len(train.labels), cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
-    weight = class_weights(np.bincount(train.labels, minlength=n_classes), "effective", beta=cfg.weight_beta) \
+    weight = class_weights(np.bincount(train.labels, minlength=n_classes), cfg.weight_scheme, beta=cfg.weight_beta) \
         if condition == "c" else None
     hard = hard_example_sampler(train.labels, cfg, seed) if condition == "d" else None
     tracker = PerClassLossTracker(class_names, difficulties=data.DIFFICULTIES)
@@ -650,6 +651,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--retable", action="store_true",
                         help="only rebuild table.md and the SVG from OUT/results.json (no training)")
     parser.add_argument("--aux-weight", type=float, default=None, help="weight of the auxiliary class loss (0.3)")
+    parser.add_argument("--weight-scheme", choices=("effective", "sqrt", "inverse"), default=None,
+                        help="class_weights scheme of condition (c) (effective)")
+    parser.add_argument("--weight-beta", type=float, default=None, help="beta of the effective-number scheme (0.999)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
     args = parser.parse_args(argv)
 
@@ -661,6 +665,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg.samples = args.samples
     if args.aux_weight is not None:
         cfg.aux_weight = args.aux_weight
+    if args.weight_scheme:
+        cfg.weight_scheme = args.weight_scheme
+    if args.weight_beta is not None:
+        cfg.weight_beta = args.weight_beta
     if args.threads:
         cfg.threads = args.threads
     out = args.out or HERE / "results" / ("class_learning-quick" if args.quick else "class_learning")
