@@ -460,12 +460,26 @@ def all_paired_differences(runs: Sequence[RunResult]) -> dict[str, dict[str, tup
             for base in ("a", "b") if base in conditions and len(conditions) > 1 for key in _PAIRED_KEYS}
 
 
-def markdown_table(runs: Sequence[RunResult]) -> str:
+def condition_labels(config: dict) -> dict[str, str]:
+    """Table labels for a run's config: the defaults, with any changed class-loss setting spelled out."""
+    labels = dict(CONDITIONS)
+    scheme = config.get("weight_scheme", Config.weight_scheme)
+    if scheme != Config.weight_scheme or config.get("weight_beta", Config.weight_beta) != Config.weight_beta:
+        beta = f", beta={config['weight_beta']}" if scheme == "effective" else ""
+        labels["c"] = f"class-balanced (p={config.get('balance_power', 0.5)}) + {scheme}-weighted CE{beta}"
+    aux = config.get("aux_weight", Config.aux_weight)
+    if aux != Config.aux_weight:
+        labels = {c: (text if c == "a" else f"{text} [aux weight {aux}]") for c, text in labels.items()}
+    return labels
+
+
+def markdown_table(runs: Sequence[RunResult], labels: dict[str, str] | None = None) -> str:
     """The results table: mean ± std over seeds for every condition."""
     agg = aggregate(runs)
+    labels = labels or CONDITIONS
     lines = ["| " + " | ".join(TABLE_COLUMNS) + " |", "|" + "---|" * len(TABLE_COLUMNS)]
     for cond, m in agg.items():
-        cells = [f"({cond}) {CONDITIONS[cond]}"]
+        cells = [f"({cond}) {labels[cond]}"]
         for key in _METRIC_KEYS:
             mean, std = m[key]
             cells.append(f"{mean:.0f} ± {std:.0f}" if key == "wall_s" else f"{mean:.3f} ± {std:.3f}")
@@ -631,7 +645,7 @@ def run_experiment(cfg: Config, out: Path, data_dir: Path, log: Callable[[str], 
 def write_outputs(report: dict, out: Path) -> str:
     """Write ``table.md`` and ``per_class_iou.svg`` from a results.json report; return the tables."""
     runs = [RunResult(**r) for r in report["runs"]]
-    tables = markdown_table(runs) + "\n" + paired_table(all_paired_differences(runs))
+    tables = markdown_table(runs, condition_labels(report["config"])) + "\n" + paired_table(all_paired_differences(runs))
     _atomic_write(out / "table.md", tables + "\n" + per_class_table(runs, report["class_names"], report["train_counts"]))
     seeds = len({r.seed for r in runs})
     _atomic_write(out / "per_class_iou.svg", svg_plot(runs, report["train_counts"], (

@@ -61,6 +61,13 @@ def test_aggregate_and_paired_differences():
     assert "0.600 ± 0.141" in table and table.count("\n") == 4
 
 
+def test_changed_class_loss_settings_show_in_the_labels():
+    assert cl.condition_labels({}) == cl.CONDITIONS
+    labels = cl.condition_labels({"weight_scheme": "sqrt", "aux_weight": 0.1})
+    assert "sqrt-weighted CE" in labels["c"] and labels["c"].endswith("[aux weight 0.1]")
+    assert labels["a"] == cl.CONDITIONS["a"] and "[aux weight 0.1]" in labels["b"]
+
+
 def test_step_count_matches_the_batches_every_condition_yields():
     cfg = cl.Config(samples=100, batch_size=16)
     labels = np.repeat(np.arange(4), [20, 10, 5, 2])
