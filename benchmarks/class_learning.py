@@ -29,6 +29,7 @@ Writes ``results.json``, ``table.md`` and ``per_class_iou.svg`` into ``--out``.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import math
 import os
@@ -52,7 +53,10 @@ from torch import nn  # noqa: E402
 
 import class_learning_data as data  # noqa: E402
 from dis_audit import scan  # noqa: E402
+from dis_audit.manifest import atomic_write_bytes  # noqa: E402
 from dis_audit.torch import (  # noqa: E402
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     ClassBalancedSampler,
     DifficultyMixBatchSampler,
     HardExampleSampler,
@@ -333,8 +337,8 @@ def _augment(images: torch.Tensor, masks: torch.Tensor, gen: torch.Generator) ->
 
 
 def _normalize(images: torch.Tensor) -> torch.Tensor:
-    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
     return ((images.float() / 255 - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
@@ -544,7 +548,7 @@ def svg_plot(runs: Sequence[RunResult], train_counts: Sequence[int], title: str)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
            'font-family="sans-serif" font-size="12">',
            f'<rect width="{W}" height="{H}" fill="white"/>',
-           f'<text x="{left}" y="20" font-size="14">{_xml(title)}</text>']
+           f'<text x="{left}" y="20" font-size="14">{html.escape(title, quote=False)}</text>']
     for v in np.linspace(0, 1, 6):
         out.append(f'<line x1="{left}" x2="{left + pw}" y1="{py(v):.1f}" y2="{py(v):.1f}" stroke="#ddd"/>')
         out.append(f'<text x="{left - 6}" y="{py(v) + 4:.1f}" text-anchor="end">{v:.1f}</text>')
@@ -569,19 +573,13 @@ def svg_plot(runs: Sequence[RunResult], train_counts: Sequence[int], title: str)
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>')
         ly = top + 14 + 18 * k
         out.append(f'<circle cx="{left + pw + 16}" cy="{ly - 4}" r="4" fill="{colour}"/>')
-        out.append(f'<text x="{left + pw + 26}" y="{ly}">({cond}) {_xml(SHORT_NAMES[cond])}</text>')
+        out.append(f'<text x="{left + pw + 26}" y="{ly}">({cond}) {html.escape(SHORT_NAMES[cond], quote=False)}</text>')
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
-def _xml(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+def _write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 # ----------------------------------------------------------------------------- main
@@ -601,7 +599,7 @@ def prepare_data(data_dir: Path, cfg: Config) -> data.GeneratedBenchmark:
     print(f"generating the benchmark data in {data_dir} ...", file=sys.stderr)
     bench = data.generate(data_dir, seed=cfg.data_seed, test_seed=cfg.test_seed, test_per_class=cfg.test_per_class,
                           size=cfg.image_size, scale=cfg.data_scale)
-    _atomic_write(stamp, json.dumps(params))
+    _write_text(stamp, json.dumps(params))
     return bench
 
 
@@ -637,7 +635,7 @@ def run_experiment(cfg: Config, out: Path, data_dir: Path, log: Callable[[str], 
             report = {"config": asdict(cfg), "machine": machine, "class_names": class_names, "train_counts": counts,
                       "complete": len(runs) == total, "aggregate": aggregate(runs),
                       "paired": all_paired_differences(runs), "runs": [asdict(r) for r in runs]}
-            _atomic_write(out / "results.json", json.dumps(report, indent=1))
+            _write_text(out / "results.json", json.dumps(report, indent=1))
     log("\n" + write_outputs(report, out))
     return runs
 
@@ -646,9 +644,9 @@ def write_outputs(report: dict, out: Path) -> str:
     """Write ``table.md`` and ``per_class_iou.svg`` from a results.json report; return the tables."""
     runs = [RunResult(**r) for r in report["runs"]]
     tables = markdown_table(runs, condition_labels(report["config"])) + "\n" + paired_table(all_paired_differences(runs))
-    _atomic_write(out / "table.md", tables + "\n" + per_class_table(runs, report["class_names"], report["train_counts"]))
+    _write_text(out / "table.md", tables + "\n" + per_class_table(runs, report["class_names"], report["train_counts"]))
     seeds = len({r.seed for r in runs})
-    _atomic_write(out / "per_class_iou.svg", svg_plot(runs, report["train_counts"], (
+    _write_text(out / "per_class_iou.svg", svg_plot(runs, report["train_counts"], (
         f"Per-class test IoU vs class frequency ({seeds} seeds, {report['config']['samples']} samples/run)")))
     return tables
 

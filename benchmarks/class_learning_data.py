@@ -31,6 +31,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+# Run from a checkout without installing: make the repo root importable.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from dis_audit.synth import write_image  # noqa: E402
+
 DIFFICULTIES = ("easy", "medium", "hard")
 #: Share of each difficulty among generated samples.
 DIFFICULTY_SHARES = (0.4, 0.35, 0.25)
@@ -487,15 +492,11 @@ def _write_split(
             difficulty = plan[k]
             image, mask = render_sample(class_id, difficulty, rng, size)
             stem = sample_name(class_id, f"{prefix}{seed}-{class_id:02d}{k:04d}")
-            for folder, array, ext, options in (
-                ("im", image, ".jpg", {"quality": 92}),
-                ("gt", mask, ".png", {}),
-            ):
-                path = root / split / difficulty / folder / f"{stem}{ext}"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(path.name + ".tmp")
-                Image.fromarray(array).save(tmp, format="JPEG" if ext == ".jpg" else "PNG", **options)
-                tmp.replace(path)
+            # Files are written in place: an interrupted generation never gets the params stamp that
+            # class_learning.py requires, and generate() refuses a non-empty folder.
+            folder = root / split / difficulty
+            write_image(folder / "im" / f"{stem}.jpg", image, quality=92)
+            write_image(folder / "gt" / f"{stem}.png", mask)
             written += 1
             if progress and (written % 100 == 0 or written == total):
                 print(f"  {split}: {written}/{total} samples", file=sys.stderr)
@@ -546,9 +547,7 @@ def preview(path: str | Path, tile: int = 96, seed: int = 7) -> Path:
     left, right = np.concatenate(rows[:half], 0), np.concatenate(rows[half:], 0)
     right = np.pad(right, ((0, left.shape[0] - right.shape[0]), (0, 0), (0, 0)), constant_values=255)
     sheet = np.concatenate([left, np.full((left.shape[0], 8, 3), 255, np.uint8), right], axis=1)
-    path = Path(path)
-    Image.fromarray(sheet).save(path)
-    return path
+    return write_image(path, sheet, quality=75)
 
 
 def main(argv: list[str] | None = None) -> int:
