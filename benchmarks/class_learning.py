@@ -651,6 +651,13 @@ def write_outputs(report: dict, out: Path) -> str:
     return tables
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="tiny data, tiny net, 2 seeds: a smoke run in seconds")
@@ -659,14 +666,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=None, help="generated data folder (default OUT/data)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--conditions", nargs="+", choices=sorted(CONDITIONS), default=None)
-    parser.add_argument("--samples", type=int, default=None, help="training samples seen per run")
+    parser.add_argument("--samples", type=_positive_int, default=None, help="training samples seen per run")
     parser.add_argument("--retable", action="store_true",
                         help="only rebuild table.md and the SVG from OUT/results.json (no training)")
     parser.add_argument("--aux-weight", type=float, default=None, help="weight of the auxiliary class loss (0.3)")
     parser.add_argument("--weight-scheme", choices=("effective", "sqrt", "inverse"), default=None,
                         help="class_weights scheme of condition (c) (effective)")
     parser.add_argument("--weight-beta", type=float, default=None, help="beta of the effective-number scheme (0.999)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default 2)")
+    parser.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default 2)")
     args = parser.parse_args(argv)
 
     cfg = Config(**QUICK) if args.quick else Config()

@@ -109,3 +109,10 @@ def test_quick_run_writes_the_table_plot_and_logs(tmp_path):
     again = json.loads((out / "results.json").read_text())["runs"]
     first = next(r for r in report["runs"] if r["condition"] == "c" and r["seed"] == 0)
     assert len(again) == 1 and again[0]["class_iou"] == first["class_iou"]
+
+
+@pytest.mark.parametrize("flag", ["--samples", "--threads"])
+def test_non_positive_counts_are_refused_by_the_command_line(flag, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cl.main(["--quick", flag, "0"])
+    assert exc.value.code == 2 and "must be at least 1" in capsys.readouterr().err
