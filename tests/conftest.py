@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-CORPORA = REPO.parent / "shared" / "corpora"
+from corpus_paths import CORPORA, REPO, shipped_dis5k_classes
 
 
 @pytest.fixture(scope="session")
@@ -19,8 +18,9 @@ def corpora() -> Path:
 
 
 @pytest.fixture(scope="session")
-def birefnet_classes(corpora: Path) -> list[str]:
-    return [line.strip() for line in (corpora / "birefnet_dis5k_classes.txt").read_text().splitlines() if line.strip()]
+def birefnet_classes() -> list[str]:
+    """BiRefNet's 219 class names in id order: the shipped list (test_vocab checks it against the corpus)."""
+    return shipped_dis5k_classes()
 
 
 @pytest.fixture()

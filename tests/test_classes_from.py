@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from corpus_paths import CORPORA
+
 from dis_audit.classes_from import (
     ClassResolver,
     ClassSourceError,
@@ -17,7 +19,6 @@ from dis_audit.classes_from import (
 )
 from dis_audit.vocab import Vocabulary, builtin_dis5k
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 VOCAB = Vocabulary(("Airplane", "Bag", "BicycleFrame", "Cat", "Dog"), source="test")
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from corpus_paths import CORPORA
+
 from dis_audit.cli import app
 from dis_audit.journal import read_journal
 from dis_audit.manifest import read_manifest
@@ -27,7 +29,6 @@ from dis_audit.rename import (
 from dis_audit.scan import scan
 from dis_audit.synth import make_pair
 
-CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 runner = CliRunner()
 
 

@@ -7,17 +7,16 @@ import pytest
 # The training helpers need the torch extra; the rest of the suite does not.
 pytest.importorskip("torch", reason="dis_audit.torch tests need torch: pip install -e '.[test,torch]'")
 
-from da_torch_helpers import corpus as _corpus  # noqa: E402
+from corpus_paths import dis5k_names as _dis5k_names, shipped_dis5k_classes  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def vocabulary() -> list[str]:
     """BiRefNet's 219 DIS5K class names; id = position."""
-    return _corpus("birefnet_dis5k_classes.txt").read_text(encoding="utf-8").splitlines()
+    return shipped_dis5k_classes()
 
 
 @pytest.fixture(scope="session")
 def dis5k_names() -> list[tuple[str, str]]:
-    """(split, file name) for all 5,470 DIS5K files."""
-    lines = _corpus("dis5k_names.tsv").read_text(encoding="utf-8").splitlines()
-    return [tuple(line.split("\t", 1)) for line in lines]  # type: ignore[misc]
+    """(split, file name): the 5,470 real DIS5K names, or DIS5K-style names on a clone without ../shared."""
+    return _dis5k_names()

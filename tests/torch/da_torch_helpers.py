@@ -15,16 +15,6 @@ from PIL import Image
 
 from dis_audit.manifest import ManifestMeta, build_table, empty_columns, write_manifest
 
-CORPORA = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpora"
-
-
-def corpus(name: str) -> Path:
-    """A file of the shared corpora, or skip the test with the reason."""
-    path = CORPORA / name
-    if not path.exists():
-        pytest.skip(f"shared corpus {path} is absent (the repo's sibling shared/ folder is not checked out)")
-    return path
-
 
 def photo(width: int, height: int, seed: int) -> np.ndarray:
     """A photo-like RGB array: smooth gradients plus mild noise (JPEG-friendly, not flat)."""
