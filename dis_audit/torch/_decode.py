@@ -59,17 +59,17 @@ def decode_image(source: str | bytes, size: tuple[int, int] | None, *, mode: str
         if size is not None and img.format == "JPEG":
             img.draft(mode if mode in ("RGB", "L") else None, size)
         out = _convert(img, mode)
-        if mode != "RGB" and size is not None and out.size != tuple(size):
-            out = out.resize(tuple(size), Image.BILINEAR)
+        if mode != "RGB" and size is not None and out.size != (size[0], size[1]):
+            out = out.resize((size[0], size[1]), Image.Resampling.BILINEAR)
         hwc = _hwc_tensor(out)
     chw = hwc.permute(2, 0, 1)
     if size is not None and (chw.shape[2], chw.shape[1]) != tuple(size):
         # (1, C, H, W) view of HWC memory is channels_last: the layout torch's fast kernel wants.
         chw = F.interpolate(chw[None], size=(size[1], size[0]), mode="bilinear", align_corners=False, antialias=True)[0]
-    out = chw.contiguous()
-    if out.data_ptr() == hwc.data_ptr():  # still Pillow's read-only buffer: own a copy
-        out = out.clone()
-    return out
+    result = chw.contiguous()
+    if result.data_ptr() == hwc.data_ptr():  # still Pillow's read-only buffer: own a copy
+        result = result.clone()
+    return result
 
 
 def normalize_uint8(

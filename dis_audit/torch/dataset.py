@@ -251,11 +251,15 @@ class ManifestDataset(Dataset):
 
     def image_path(self, index: int) -> Path:
         """Absolute path of sample ``index``'s image."""
-        return self.root / self._image_paths[index]
+        rel = self._image_paths[index]
+        assert rel is not None  # image_path is never null in a manifest
+        return self.root / rel
 
     def mask_path(self, index: int) -> Path:
         """Absolute path of sample ``index``'s mask."""
-        return self.root / self._mask_paths[index]
+        rel = self._mask_paths[index]
+        assert rel is not None  # rows without a mask were left out when the dataset was built
+        return self.root / rel
 
     # -- loading ---------------------------------------------------------------------------
 
