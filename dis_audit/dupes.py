@@ -14,8 +14,7 @@ over images.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from itertools import combinations
 from typing import TYPE_CHECKING
 
@@ -159,37 +158,3 @@ def with_dup_groups(table: pa.Table, max_distance: int = DEFAULT_MAX_DISTANCE) -
     column = pa.array(groups, type=pa.int32(), mask=groups < 0)
     index = table.column_names.index("dup_group")
     return table.set_column(index, table.schema.field("dup_group"), column)
-
-
-# ----------------------------------------------------------------------------- dataset roles
-
-_TRAIN_TOKEN = re.compile(r"^(tr|train|training|trainset)\d*$")
-_EVAL_TOKEN = re.compile(r"^(te|test|testing|testset|vd|val|valid|validation|eval|evaluation|dev)\d*$")
-
-
-def parse_eval_datasets(spec: str | Iterable[str] | None) -> frozenset[str] | None:
-    """``"DIS-VD+DIS-TE1"`` or ``"DIS-VD,DIS-TE1"`` (or a list) as a set of dataset names; None when not given."""
-    if spec is None:
-        return None
-    items = re.split(r"[+,]", spec) if isinstance(spec, str) else [p for s in spec for p in re.split(r"[+,]", s)]
-    names = frozenset(item.strip() for item in items if item.strip())
-    return names or None
-
-
-def dataset_role(name: str, eval_datasets: Iterable[str] | None = None) -> str | None:
-    """``"train"``, ``"eval"`` or None (unknown) for a dataset name.
-
-    With ``eval_datasets`` given, those are evaluation and every other dataset is training.
-    Otherwise the name decides: a token ``TR``/``train`` marks training, ``TE``/``VD``/
-    ``test``/``val`` (optionally numbered: ``TE1``, ``val2017``) evaluation; tokens are split at
-    anything that is not a letter or digit, so ``DIS-TE1`` is evaluation and ``street`` is not.
-    """
-    if eval_datasets is not None:
-        wanted = set(eval_datasets)
-        return "eval" if name in wanted or name.rsplit("/", 1)[-1] in wanted else "train"
-    tokens = [t for t in re.split(r"[^0-9a-z]+", name.casefold()) if t]
-    train = any(_TRAIN_TOKEN.match(t) for t in tokens)
-    evaluation = any(_EVAL_TOKEN.match(t) for t in tokens)
-    if train == evaluation:  # neither, or both ("trainval"-like names are left alone)
-        return None
-    return "train" if train else "eval"

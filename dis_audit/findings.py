@@ -6,7 +6,7 @@ user's ``--select``/``--ignore`` and records which findings take a sample's labe
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -34,7 +34,11 @@ class LabelEffect(str, Enum):
 
 @dataclass(frozen=True)
 class Rule:
-    """One check: its code (``DA`` + 3 digits), kebab-case name, severity and documentation."""
+    """One check: its code (``DA`` + 3 digits), kebab-case name, severity and documentation.
+
+    ``aliases`` are codes the rule's findings were reported under before; ``--select``/``--ignore``
+    values that match an alias (or a prefix of one) match the rule too, so users' lists keep working.
+    """
 
     code: str
     name: str
@@ -43,6 +47,7 @@ class Rule:
     why: str
     fix: str
     label: LabelEffect = LabelEffect.NONE
+    aliases: tuple[str, ...] = ()
 
     @property
     def family(self) -> str:
@@ -83,13 +88,25 @@ class SelectionError(ValueError):
 
 @dataclass(frozen=True)
 class RuleSelection:
-    """Which rules are on. The longest matching prefix decides; on a tie, ignore wins."""
+    """Which rules are on. The longest matching prefix decides; on a tie, ignore wins.
+
+    A rule's former codes (``Rule.aliases``) count as its names too: with ``--ignore DA303`` the
+    mask-side extension mismatch (DA412, reported as DA303 before) is off as well, and the longest
+    prefix over the code and its aliases is what competes.
+    """
 
     select: tuple[str, ...] = ("DA",)
     ignore: tuple[str, ...] = ()
 
     @classmethod
-    def parse(cls, select: Iterable[str] | str | None, ignore: Iterable[str] | str | None, known: Iterable[str]) -> RuleSelection:
+    def parse(
+        cls, select: Iterable[str] | str | None, ignore: Iterable[str] | str | None,
+        known: Iterable[str] | Mapping[str, Rule],
+    ) -> RuleSelection:
+        """Normalise ``--select``/``--ignore`` values; SelectionError for one that matches no code in ``known``.
+
+        ``known`` is the codes, or the registry (code -> Rule), whose aliases are accepted as well.
+        """
         def split(value: Iterable[str] | str | None) -> tuple[str, ...]:
             if value is None:
                 return ()
@@ -97,15 +114,19 @@ class RuleSelection:
             return tuple(item.strip().upper() for item in items if item.strip())
 
         sel, ign = split(select) or ("DA",), split(ignore)
-        codes = list(known)
+        codes = set(known)
+        if isinstance(known, Mapping):
+            codes.update(alias for rule in known.values() for alias in rule.aliases)
         for prefix in sel + ign:
             if not any(code.startswith(prefix) for code in codes):
                 raise SelectionError(f"unknown rule selector {prefix!r} (rules are DA101..; see `dis-audit rules`)")
         return cls(sel, ign)
 
-    def enabled(self, code: str) -> bool:
-        best_sel = max((len(p) for p in self.select if code.startswith(p)), default=-1)
-        best_ign = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
+    def enabled(self, code: str, aliases: Iterable[str] = ()) -> bool:
+        """Whether findings of the rule ``code`` (formerly reported as ``aliases``) are reported."""
+        names = (code, *aliases)
+        best_sel = max((len(p) for p in self.select for name in names if name.startswith(p)), default=-1)
+        best_ign = max((len(p) for p in self.ignore for name in names if name.startswith(p)), default=-1)
         return best_sel > best_ign
 
 
@@ -120,7 +141,7 @@ class Emitter:
     label_status: str | None = None
 
     def emit(self, rule: Rule, path: str, message: str, fix: str | None = None, related: Iterable[str] = ()) -> None:
-        on = self.selection.enabled(rule.code)
+        on = self.selection.enabled(rule.code, rule.aliases)
         if self.label_status is None and (
             rule.label is LabelEffect.INTRINSIC or (rule.label is LabelEffect.POLICY and on)
         ):

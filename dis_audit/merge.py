@@ -191,8 +191,8 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
     """
     import pyarrow as pa
 
-    from .dupes import parse_eval_datasets
     from .scan import ScanResult, summarize
+    from .splits import parse_eval_datasets
     from .vocab import Vocabulary
 
     if not paths:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .findings import Emitter, Finding, RuleSelection, Severity
-from .dupes import DEFAULT_MAX_DISTANCE, parse_eval_datasets
+from .dupes import DEFAULT_MAX_DISTANCE
 from .layout import (
     DatasetDir, DatasetListing, LayoutError, PairTask, discover_datasets, index_folder, pair_dataset,
     select_datasets,
@@ -31,6 +31,7 @@ from .merge import deep_summary, parse_shard, run_manifest_checks, shard_of, str
 from .naming import parse_name, split_path
 from .probe import FileInfo, probe_file
 from .rules import ALL_RULES, CROSS_FILE_CODES, FAMILIES, Sample
+from .splits import parse_eval_datasets
 from .vocab import Vocabulary, VocabularyError, infer_vocabulary, resolve_vocabulary
 
 if TYPE_CHECKING:

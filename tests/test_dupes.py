@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dis_audit.dupes import components, dataset_role, group_rows, near_pairs, parse_eval_datasets
+from dis_audit.dupes import components, group_rows, near_pairs
 
 
 def brute_pairs(hashes: np.ndarray, d: int) -> set[tuple[int, int]]:
@@ -85,20 +85,3 @@ def test_group_ids_follow_first_row():
 def test_many_identical_hashes_do_not_blow_up():
     groups = group_rows([None] * 20000, [0] * 20000)
     assert (groups == 0).all()
-
-
-@pytest.mark.parametrize(
-    ("name", "role"),
-    [("DIS-TR", "train"), ("DIS-TE1", "eval"), ("DIS-TE4", "eval"), ("DIS-VD", "eval"), ("DUTS-TR", "train"),
-     ("train", "train"), ("val2017", "eval"), ("HRSOD_test", "eval"), ("street", None), ("easy", None),
-     ("trainval", None), ("tr-te", None), ("Training", "train")],
-)
-def test_dataset_roles_by_name(name, role):
-    assert dataset_role(name) == role
-
-
-def test_eval_datasets_override():
-    names = parse_eval_datasets("hard+medium")
-    assert dataset_role("hard", names) == "eval" and dataset_role("easy", names) == "train"
-    assert dataset_role("DIS-TE1", names) == "train"
-    assert parse_eval_datasets(" , ") is None

@@ -22,7 +22,6 @@ import os
 import re
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -41,6 +40,7 @@ from ..manifest import (
     read_findings,
     read_manifest_table,
 )
+from ..splits import dataset_role as split_of  # the one train/eval definition; name kept for callers
 from .thumbs import THUMB_SIZE, Thumb, ThumbJob, make_thumbs
 
 #: Defaults chosen so the worst case (every rule firing, every group shown) stays near 2-3 MB.
@@ -52,9 +52,6 @@ MAX_LISTED = 100
 MAX_CLASSES = 300
 
 _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
-# Dataset names that mark a training split or an evaluation split (DIS-TR, DIS-TE1, DIS-VD, train, val ...).
-_TRAIN_TOKEN = re.compile(r"^(tr|train|training)\d*$")
-_EVAL_TOKEN = re.compile(r"^(te|vd|val|valid|validation|test|testing|eval)\d*$")
 # C0/C1 control characters other than tab and newline: not allowed in HTML text, and a trick in file names.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
@@ -101,18 +98,6 @@ def _e(value: object) -> str:
 def _natural_key(text: str) -> list[Any]:
     """Sort 'DIS-TE2' before 'DIS-TE10'."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
-
-
-def split_of(dataset: str, eval_datasets: Iterable[str] = ()) -> str | None:
-    """'train', 'eval' or None (unknown) for a dataset name, by ``eval_datasets`` or by its name's tokens."""
-    if dataset in set(eval_datasets):
-        return "eval"
-    tokens = [t for t in re.split(r"[^0-9a-z]+", dataset.lower()) if t]
-    if any(_EVAL_TOKEN.match(t) for t in tokens):
-        return "eval"
-    if any(_TRAIN_TOKEN.match(t) for t in tokens):
-        return "train"
-    return None
 
 
 # ----------------------------------------------------------------------------- input

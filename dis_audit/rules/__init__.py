@@ -1,10 +1,16 @@
 """The rule registry: every family of checks, and every rule by code.
 
 The scanner asks this module for checks; it never names a rule itself. A new family is a
-module with a ``CheckFamily`` subclass, added to ``FAMILIES``.
+module with a ``CheckFamily`` subclass, added to ``FAMILIES``; a new rule goes into its family's
+``rules`` with the next free code of the family's prefix. The registry checks itself when the
+package is imported (``build_registry``): a duplicate code or name, a code outside its family's
+prefix or an ill-formed alias stops the import with a ``RegistryError`` naming the culprit.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
 
 from ..findings import Rule
 from .base import CheckFamily, Sample
@@ -14,11 +20,69 @@ from .masks import MaskChecks
 from .naming import NamingChecks
 from .pairing import PairingChecks
 
+#: Code prefix of each family, as the docs and --select/--ignore users know them.
+FAMILY_PREFIXES: dict[str, str] = {
+    "naming": "DA1", "pairing": "DA2", "images": "DA3", "masks": "DA4", "duplicates": "DA5",
+}
+_CODE = re.compile(r"^DA\d{3}$")
+
+
+class RegistryError(RuntimeError):
+    """The rule registry is inconsistent (a programming error, found at import time)."""
+
+
+def build_registry(families: Iterable[CheckFamily]) -> dict[str, Rule]:
+    """Every rule of ``families`` by code, after checking that codes and prefixes hold together.
+
+    Checked: each family's prefix is the one ``FAMILY_PREFIXES`` gives its title (when listed) and no
+    two families share one; every code is ``DA`` + 3 digits, starts with its family's prefix and is
+    unique; rule names are unique; cross-file codes belong to their family; an alias is a well-formed
+    code other than the rule's own, claimed by one rule only.
+    """
+    rules: dict[str, Rule] = {}
+    names: dict[str, str] = {}
+    prefixes: dict[str, str] = {}
+    alias_owner: dict[str, str] = {}
+    for family in families:
+        title, prefix = family.title, family.prefix
+        expected = FAMILY_PREFIXES.get(title)
+        if expected is not None and prefix != expected:
+            raise RegistryError(f"family {title!r} has prefix {prefix!r}; the {title} family is {expected}")
+        if not re.fullmatch(r"DA\d", prefix):
+            raise RegistryError(f"family {title!r} has prefix {prefix!r}; a prefix is DA and one digit")
+        if prefix in prefixes:
+            raise RegistryError(f"families {prefixes[prefix]!r} and {title!r} share the prefix {prefix}")
+        prefixes[prefix] = title
+        for rule in family.rules:
+            if not _CODE.match(rule.code):
+                raise RegistryError(f"rule code {rule.code!r} ({rule.name}) is not DA + 3 digits")
+            if not rule.code.startswith(prefix):
+                raise RegistryError(
+                    f"rule {rule.code} {rule.name} is in the {title} family, whose codes start with {prefix}"
+                )
+            if rule.code in rules:
+                raise RegistryError(f"rule code {rule.code} is used twice: {rules[rule.code].name} and {rule.name}")
+            if rule.name in names:
+                raise RegistryError(f"rule name {rule.name!r} is used twice: {names[rule.name]} and {rule.code}")
+            for alias in rule.aliases:
+                if not _CODE.match(alias) or alias == rule.code:
+                    raise RegistryError(f"rule {rule.code} has the alias {alias!r}; an alias is another DA code")
+                if alias in alias_owner:
+                    raise RegistryError(f"alias {alias} is claimed by {alias_owner[alias]} and {rule.code}")
+                alias_owner[alias] = rule.code
+            rules[rule.code] = rule
+            names[rule.name] = rule.code
+        stray = [code for code in family.cross_file if not any(r.code == code for r in family.rules)]
+        if stray:
+            raise RegistryError(f"family {title!r} lists cross-file codes it has no rule for: {', '.join(stray)}")
+    return rules
+
+
 FAMILIES: tuple[CheckFamily, ...] = (
     NamingChecks(), PairingChecks(), ImageChecks(), MaskChecks(), DuplicateChecks(),
 )
 
-ALL_RULES: dict[str, Rule] = {rule.code: rule for family in FAMILIES for rule in family.rules}
+ALL_RULES: dict[str, Rule] = build_registry(FAMILIES)
 #: Codes emitted by ``check_manifest`` hooks: recomputed over the whole manifest on every scan/merge.
 CROSS_FILE_CODES: frozenset[str] = frozenset(code for family in FAMILIES for code in family.cross_file)
 
@@ -28,4 +92,7 @@ def rule(code: str) -> Rule:
     return ALL_RULES[code]
 
 
-__all__ = ["ALL_RULES", "CROSS_FILE_CODES", "FAMILIES", "CheckFamily", "Sample", "rule"]
+__all__ = [
+    "ALL_RULES", "CROSS_FILE_CODES", "FAMILIES", "FAMILY_PREFIXES", "CheckFamily", "RegistryError", "Sample",
+    "build_registry", "rule",
+]

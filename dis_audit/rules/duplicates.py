@@ -1,5 +1,7 @@
 """DA5xx: the same picture twice: exact and near duplicates, and train/evaluation leakage.
 
+Which dataset is training and which evaluation is decided by :mod:`dis_audit.splits` only.
+
 Cross-file checks: they read the whole manifest (``dup_group``, ``sha1``, ``dataset``) after a
 deep scan or a merge, never one sample. Every member of a group gets one finding whose
 ``related`` lists the other members (capped at ``RELATED_CAP``; ``dup_group`` holds them all).
@@ -10,8 +12,8 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from ..dupes import dataset_role
 from ..findings import Emitter, Rule, Severity
+from ..splits import EVAL, TRAIN, dataset_role
 from .base import CheckFamily
 
 if TYPE_CHECKING:
@@ -67,12 +69,13 @@ class DuplicateChecks(CheckFamily):
                 members[group].append(row)
         eval_names = options.get("eval_datasets")
         distance = options.get("near_dup_distance")
+        role = {ds: dataset_role(ds, eval_names) for ds in set(cols["dataset"])}
         for group in sorted(members):
             rows = members[group]
             datasets = [cols["dataset"][r] for r in rows]
-            roles = {dataset_role(ds, eval_names) for ds in datasets}
-            eval_sets = sorted({ds for ds in datasets if dataset_role(ds, eval_names) == "eval"})
-            train_sets = sorted({ds for ds in datasets if dataset_role(ds, eval_names) == "train"})
+            roles = {role[ds] for ds in datasets}
+            eval_sets = sorted({ds for ds in datasets if role[ds] == EVAL})
+            train_sets = sorted({ds for ds in datasets if role[ds] == TRAIN})
             for r in rows:
                 others = [o for o in rows if o != r]
                 path, ds, sha = cols["image_path"][r], cols["dataset"][r], cols["sha1"][r]
@@ -80,9 +83,9 @@ class DuplicateChecks(CheckFamily):
                 exact = [o for o in others if sha is not None and cols["sha1"][o] == sha]
                 near = [o for o in others if o not in exact]
                 how = _how(len(exact), len(near), distance)
-                if "train" in roles and "eval" in roles:
-                    side = eval_sets if dataset_role(ds, eval_names) == "train" else train_sets
-                    label = "evaluation" if dataset_role(ds, eval_names) == "train" else "training"
+                if TRAIN in roles and EVAL in roles:
+                    side = eval_sets if role[ds] == TRAIN else train_sets
+                    label = "evaluation" if role[ds] == TRAIN else "training"
                     emit.emit(
                         TRAIN_EVAL_LEAKAGE, path,
                         f"duplicate group {group} ({how}) spans training and evaluation: also in {label} dataset "

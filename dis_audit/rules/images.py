@@ -21,7 +21,8 @@ EMPTY_IMAGE = Rule(
 )
 EXTENSION_MISMATCH = Rule(
     "DA303", "extension-mismatch", Severity.WARNING,
-    "The file's content is another format than its extension says (a PNG named .jpg, ...).",
+    "The image file's content is another format than its extension says (a PNG named .jpg, ...). "
+    "Masks have their own rule, DA412, which --select/--ignore DA303 also match.",
     "Tools that trust the extension (format filters, codecs, some GPU decoders) fail or pick the wrong path.",
     "Rename the file to its real extension, or re-save it in the format the name says.",
 )
@@ -34,8 +35,9 @@ UNUSUAL_IMAGE_MODE = Rule(
 )
 TOO_MANY_PIXELS = Rule(
     "DA305", "too-many-pixels", Severity.ERROR,
-    "The image or mask header gives more pixels than --max-pixels (default: Pillow's decompression-bomb "
-    "limit); `scan --deep` does not decode it.",
+    "The image header gives more pixels than --max-pixels (default: Pillow's decompression-bomb limit); "
+    "`scan --deep` does not decode it. Masks have their own rule, DA413, which --select/--ignore DA305 also "
+    "match.",
     "Pillow refuses such files (DecompressionBombError above twice its limit) or a loader spends gigabytes "
     "of memory on one sample; a tiny file with a huge header is a decompression bomb.",
     "Downscale the file, delete it if it is a bomb, or raise --max-pixels if it is a genuine large image.",
@@ -96,7 +98,7 @@ _EXTENSION_FORMATS = {
 
 
 def extension_format_mismatch(ext: str, fmt: str | None) -> str | None:
-    """A message when ``fmt`` (from the content) is not what ``ext`` promises; shared with the mask checks."""
+    """A message when ``fmt`` (from the content) is not what ``ext`` promises; shared with the mask checks (DA412)."""
     expected = _EXTENSION_FORMATS.get(ext.lower())
     if expected and fmt and fmt != expected:
         return f"extension '{ext}' but the content is {fmt}"

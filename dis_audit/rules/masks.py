@@ -8,7 +8,7 @@ import numpy as np
 
 from ..findings import Emitter, LabelEffect, Rule, Severity
 from .base import CheckFamily, Sample
-from .images import EXTENSION_MISMATCH, TOO_MANY_PIXELS, extension_format_mismatch
+from .images import extension_format_mismatch
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -90,6 +90,26 @@ FG_AREA_OUTLIER = Rule(
     "or an object labelled with another class.",
     "Open the image and the mask side by side; fix or drop the pair if the mask does not fit.",
 )
+MASK_EXTENSION_MISMATCH = Rule(
+    "DA412", "mask-extension-mismatch", Severity.WARNING,
+    "The mask file's content is another format than its extension says (a JPEG named .png, ...). "
+    "Reported as DA303 extension-mismatch before; --select/--ignore DA303 still apply to it.",
+    "Tools that trust the extension fail or pick the wrong decoder; a .png name on JPEG content promises a "
+    "lossless mask that is not one (DA405 reports the compression).",
+    "Re-save the mask as a real PNG (lossless), or rename it to its real extension.",
+    aliases=("DA303",),
+)
+MASK_TOO_MANY_PIXELS = Rule(
+    "DA413", "mask-too-many-pixels", Severity.ERROR,
+    "The mask header gives more pixels than --max-pixels (default: Pillow's decompression-bomb limit); "
+    "`scan --deep` does not decode it. Reported as DA305 too-many-pixels before; --select/--ignore DA305 "
+    "still apply to it.",
+    "Pillow refuses such files (DecompressionBombError above twice its limit) or a loader spends gigabytes "
+    "of memory on one mask; a tiny file with a huge header is a decompression bomb.",
+    "Re-export the mask at its image's size, delete it if it is a bomb, or raise --max-pixels if the pair is "
+    "genuinely that large.",
+    aliases=("DA305",),
+)
 
 #: Share of a dataset's masks that must be binary or anti-aliased for a soft one to stand out (DA409).
 BINARY_DATASET_SHARE = 0.8
@@ -107,7 +127,7 @@ class MaskChecks(CheckFamily):
     title = "masks"
     rules = (
         UNREADABLE_MASK, EMPTY_MASK_FILE, SIZE_MISMATCH, MASK_NOT_GRAYSCALE, LOSSY_MASK, CORRUPT_MASK, EMPTY_MASK,
-        FULL_MASK, SOFT_MASK, GREY_MASK, FG_AREA_OUTLIER,
+        FULL_MASK, SOFT_MASK, GREY_MASK, FG_AREA_OUTLIER, MASK_EXTENSION_MISMATCH, MASK_TOO_MANY_PIXELS,
     )
     cross_file = ("DA409", "DA411")
 
@@ -124,7 +144,7 @@ class MaskChecks(CheckFamily):
             return
         mismatch = extension_format_mismatch(sample.mask_ext, mask.format)
         if mismatch:
-            emit.emit(EXTENSION_MISMATCH, path, mismatch, related=(sample.image_path,))
+            emit.emit(MASK_EXTENSION_MISMATCH, path, mismatch, related=(sample.image_path,))
         if mask.format == "JPEG":
             emit.emit(LOSSY_MASK, path, "mask is a JPEG; edges carry compression noise", related=(sample.image_path,))
         if mask.mode not in ("L", "1"):
@@ -149,7 +169,7 @@ class MaskChecks(CheckFamily):
             return
         related = (sample.image_path,)
         if decoded.refused:
-            emit.emit(TOO_MANY_PIXELS, path, f"mask is {decoded.refused}", related=related)
+            emit.emit(MASK_TOO_MANY_PIXELS, path, f"mask is {decoded.refused}", related=related)
             return
         if decoded.error:
             emit.emit(CORRUPT_MASK, path, f"decoding fails: {decoded.error}", related=related)
