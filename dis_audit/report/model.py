@@ -32,7 +32,8 @@ from ..layout import DatasetDir, DatasetListing
 from ..manifest import ManifestError, ManifestMeta, read_findings
 
 # The one place the report layer names the summary's builders (and the listing metadata reader).
-from ..merge import _listings as listings_from_options, deep_summary
+from ..merge import _listings as listings_from_options
+from ..merge import deep_summary
 from ..scan import ScanResult, summarize
 from ..vocab import Vocabulary, VocabularyError
 

@@ -112,10 +112,10 @@ def classes(model: ReportModel, limits: PageLimits) -> str:
     absent = model.absent_classes
     if absent and counts:
         items = "".join(f"<li>{esc(name)}</li>" for name in absent[:MAX_ABSENT_LISTED])
-        more = f"<li>… {len(absent) - MAX_ABSENT_LISTED:,} more</li>" if len(absent) > MAX_ABSENT_LISTED else ""
+        rest = f"<li>… {len(absent) - MAX_ABSENT_LISTED:,} more</li>" if len(absent) > MAX_ABSENT_LISTED else ""
         parts.append(
             f"<details><summary>{len(absent):,} vocabulary classes have no sample</summary>"
-            f'<ul class="inline">{items}{more}</ul></details>'
+            f'<ul class="inline">{items}{rest}</ul></details>'
         )
     parts.append("</section>")
     return "".join(parts)
@@ -230,11 +230,12 @@ def _badge_cell(g: RuleGroup) -> str:
 
 def _rule_article(g: RuleGroup, previews: Previews, cards: list[Card], limits: PageLimits) -> str:
     code, items, rule = esc(g.code), g.findings, g.rule
-    parts = [
+    heading = (
         f'<article class="rule" id="rule-{code}" aria-labelledby="h-rule-{code}">'
         f'<h3 id="h-rule-{code}">{_badge(g)} {code} '
         f'{esc(rule.name if rule else "")} <span class="muted">× {len(items):,}</span></h3>'
-    ]
+    )
+    parts = [heading]
     if rule:
         parts.append(
             f'<p>{esc(rule.summary)}</p><dl class="doc"><dt>Why it matters</dt><dd>{esc(rule.why)}</dd>'
