@@ -127,3 +127,16 @@ def test_css_is_package_data_inlined_into_the_page(tmp_path: Path) -> None:
     assert f"<style>\n{css}</style>" in page
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
     assert re.search(r'^dis_audit = \[.*"report/\*\.css".*\]$', pyproject, re.M)
+
+
+def test_page_of_a_scan_result_equals_the_page_of_its_manifest(example_tree: Path) -> None:
+    result = scan(example_tree, workers=1, deep=True)
+    table = with_findings(result.table, [f.to_dict() for f in result.findings])
+
+    def page(source) -> str:
+        text, _ = build_html(source, root=example_tree, workers=1)
+        return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "DATE", text)
+
+    from_result = page(result)
+    assert "Manifest in-memory scan result" in from_result
+    assert from_result.replace("in-memory scan result", "in-memory manifest") == page(table)

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
@@ -40,7 +40,7 @@ from ..manifest import (
 )
 from . import sections
 from .markup import esc
-from .model import ReportModel, split_of
+from .model import ReportModel, ScanResult, split_of
 from .previews import PageLimits, Previews
 from .thumbs import THUMB_SIZE
 
@@ -76,21 +76,34 @@ def stylesheet() -> str:
     return resources.files(__package__).joinpath("report.css").read_text(encoding="utf-8")
 
 
-def _load(source: str | os.PathLike | pa.Table, root: str | os.PathLike | None) -> tuple[pa.Table, ManifestMeta, Path, str]:
-    """(table, meta, dataset root, label of the source) from a manifest path or an Arrow table."""
+#: What a page can be made from: a manifest path, an Arrow table with dis_audit metadata, or a scan result.
+Source: TypeAlias = "str | os.PathLike | pa.Table | ScanResult"
+
+
+def _load(source: Source, root: str | os.PathLike | None) -> tuple[ReportModel, ManifestMeta, Path, str]:
+    """(model, meta, dataset root, label of the source) from a manifest path, an Arrow table or a scan result."""
+    if isinstance(source, ScanResult):
+        # The scan's own summary: nothing is recomputed from its table.
+        meta = _table_meta(source.table)
+        base = Path(root) if root is not None else Path(source.root)
+        return ReportModel.from_result(source), meta, base, "in-memory scan result"
     if isinstance(source, pa.Table):
-        raw = (source.schema.metadata or {}).get(METADATA_KEY)
-        if raw is None:
-            raise ReportError("the table has no dis_audit metadata; build it with manifest.build_table")
-        meta = ManifestMeta.from_bytes(raw)
+        meta = _table_meta(source)
         base = Path(root) if root is not None else Path(meta.root or ".")
-        return source, meta, base, "in-memory manifest"
+        return ReportModel.from_manifest(source, meta), meta, base, "in-memory manifest"
     path = Path(source)
     if path.is_dir():
         raise ManifestError(f"manifest path is a folder: {path}")
     table, meta = read_manifest_table(path)
     base = Path(root) if root is not None else manifest_root(path, meta)
-    return table, meta, base, str(path)
+    return ReportModel.from_manifest(table, meta), meta, base, str(path)
+
+
+def _table_meta(table: pa.Table) -> ManifestMeta:
+    raw = (table.schema.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise ReportError("the table has no dis_audit metadata; build it with manifest.build_table")
+    return ManifestMeta.from_bytes(raw)
 
 
 def _page(
@@ -143,7 +156,7 @@ def _page(
 
 
 def build_html(
-    source: str | os.PathLike | pa.Table,
+    source: Source,
     *,
     root: str | os.PathLike | None = None,
     max_thumbs_per_rule: int = MAX_THUMBS_PER_RULE,
@@ -158,14 +171,16 @@ def build_html(
 ) -> tuple[str, HtmlReport]:
     """Make the report page for a manifest (a parquet path, or an Arrow table with dis_audit metadata).
 
+    A ``ScanResult`` (from ``scan`` or ``merge_manifests``) works too: its summary is used as it
+    is, so a scan that also writes the page counts once.
+
     ``root`` overrides where relative paths resolve (default: the root the scan recorded, or
     the manifest's folder). Returns the page and its statistics (``path`` None). Raises
     ManifestError for an unreadable manifest and ReportError for an unusable table; bad image
     files never raise, they become placeholders.
     """
     started = time.perf_counter()
-    table, meta, base, label = _load(source, root)
-    model = ReportModel.from_manifest(table, meta)
+    model, meta, base, label = _load(source, root)
     limits = PageLimits.clamped(
         thumbs_per_rule=max_thumbs_per_rule, thumbs=max_thumbs, groups=max_groups, group_members=max_group_members,
         listed=max_listed, classes=max_classes, thumb_size=thumb_size,
@@ -174,7 +189,7 @@ def build_html(
     stats = HtmlReport(
         path=None,
         size_bytes=len(page.encode("utf-8")),
-        rows=table.num_rows,
+        rows=model.num_rows,
         findings=len(model.findings),
         thumbnails=previews.made,
         thumbnail_s=round(previews.elapsed_s, 3),
@@ -184,7 +199,7 @@ def build_html(
 
 
 def render_html(
-    source: str | os.PathLike | pa.Table,
+    source: Source,
     out_path: str | os.PathLike,
     **options: Any,
 ) -> HtmlReport:
