@@ -62,7 +62,7 @@ def test_terminal_and_html_list_rules_in_the_same_order(example_tree: Path) -> N
     assert codes.index("DA999") < codes.index("DA202")
     buf = io.StringIO()
     render_model(model, str(example_tree), Console(file=buf, width=200, color_system=None))
-    terminal = [m.group(1) for m in re.finditer(r"^(DA\d{3}) .* × \d+$", buf.getvalue(), re.M)]
+    terminal = [m.group(1) for m in re.finditer(r"^(DA\d{3}) .* × \d+$", buf.getvalue(), re.MULTILINE)]
     page, _ = build_html(table, root=example_tree, max_thumbs=0)
     html = re.findall(r'<article class="rule" id="rule-(DA\d{3})"', page)
     assert terminal == html == codes
@@ -126,7 +126,7 @@ def test_css_is_package_data_inlined_into_the_page(tmp_path: Path) -> None:
     page, _ = build_html(build_table(_rows(1), _meta()), root=tmp_path)
     assert f"<style>\n{css}</style>" in page
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text(encoding="utf-8")
-    assert re.search(r'^dis_audit = \[.*"report/\*\.css".*\]$', pyproject, re.M)
+    assert re.search(r'^dis_audit = \[.*"report/\*\.css".*\]$', pyproject, re.MULTILINE)
 
 
 def test_page_of_a_scan_result_equals_the_page_of_its_manifest(example_tree: Path) -> None:

@@ -195,6 +195,7 @@ class ReportModel:
 
     @property
     def num_rows(self) -> int:
+        """Samples (rows) in the manifest."""
         return self.table.num_rows
 
     @cached_property
@@ -204,10 +205,12 @@ class ReportModel:
 
     @cached_property
     def image_paths(self) -> list[str]:
+        """The image path of every row."""
         return self.table.column("image_path").to_pylist()
 
     @cached_property
     def mask_paths(self) -> list[str | None]:
+        """The mask path of every row (None: no mask)."""
         return self.table.column("mask_path").to_pylist()
 
     @cached_property
@@ -227,6 +230,7 @@ class ReportModel:
         return rows
 
     def sha1_of(self, row: int) -> str | None:
+        """The image hash of a row (None before a deep scan)."""
         return self.table.column("sha1")[row].as_py()
 
     def class_label(self, class_id: int) -> str:
