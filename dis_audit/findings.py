@@ -13,13 +13,20 @@ from typing import Any
 
 
 class Severity(str, Enum):
+    """How much a finding matters. Members are declared worst first: that order is the report order."""
+
     ERROR = "error"
     WARNING = "warning"
     INFO = "info"
 
     @property
     def rank(self) -> int:
-        return {"error": 0, "warning": 1, "info": 2}[self.value]
+        """0 for the worst severity, then 1, 2, ...: sort by it to put errors first."""
+        return _SEVERITY_ORDER.index(self)
+
+
+#: Every severity, worst first (the declaration order); the one definition of severity order.
+_SEVERITY_ORDER: tuple[Severity, ...] = tuple(Severity)
 
 
 class LabelEffect(str, Enum):

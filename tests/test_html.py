@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 from dis_audit import scan
 from dis_audit.cli import app
 from dis_audit.manifest import ManifestMeta, build_table, read_manifest_table, with_findings, write_manifest
-from dis_audit.report.html import ReportError, _e, build_html, render_html, split_of
+from dis_audit.report.html import ReportError, build_html, render_html, split_of
+from dis_audit.report.markup import esc
 from dis_audit.report.thumbs import ThumbJob, make_thumb, make_thumbs
 from dis_audit.synth import make_pair, write_image
 
@@ -145,11 +146,11 @@ def test_truncated_and_orphan_files_get_placeholder_notes(example: tuple[Path, s
 
 
 def test_escape_handles_markup_quotes_controls_and_undecodable_bytes() -> None:
-    assert _e("<a href='x'>&\"") == "&lt;a href=&#x27;x&#x27;&gt;&amp;&quot;"
-    assert _e("bad\udcff.jpg") == "bad\\xff.jpg"  # a surrogate-escaped non-UTF-8 byte
-    assert _e("lone\ud800") == "lone\\ud800"
-    assert _e("nul\x00esc\x1b") == "nul\\x00esc\\x1b"
-    _e("ok ünïcødé ✓").encode("utf-8")
+    assert esc("<a href='x'>&\"") == "&lt;a href=&#x27;x&#x27;&gt;&amp;&quot;"
+    assert esc("bad\udcff.jpg") == "bad\\xff.jpg"  # a surrogate-escaped non-UTF-8 byte
+    assert esc("lone\ud800") == "lone\\ud800"
+    assert esc("nul\x00esc\x1b") == "nul\\x00esc\\x1b"
+    esc("ok ünïcødé ✓").encode("utf-8")
 
 
 def _meta() -> ManifestMeta:

@@ -1,1 +1,1 @@
-"""Renderers of a ScanResult: terminal (rich) and JSON."""
+"""Reports of a scan or a manifest: one ``ReportModel`` (model.py) shown as terminal text, JSON or an HTML page."""

@@ -2,76 +2,77 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..findings import Finding, Severity
+from ..findings import Severity
 from ..layout import display_path
-from ..rules import ALL_RULES
+from .model import ReportModel
 
 if TYPE_CHECKING:
-    from ..scan import ScanResult
+    from .model import ScanResult
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 
 def render_scan(result: ScanResult, console: Console, max_examples: int = 10, top_classes: int = 5) -> None:
     """Print the whole report for one scan."""
-    s = result.summary
-    table = Table(title=f"dis-audit scan of {escape(str(result.root))}", title_justify="left")
+    render_model(ReportModel.from_result(result), str(result.root), console, max_examples, top_classes)
+
+
+def render_model(
+    model: ReportModel, root: str, console: Console, max_examples: int = 10, top_classes: int = 5
+) -> None:
+    """Print the report of a model: datasets, classes, the deep-scan summary, findings by rule, totals."""
+    s = model.summary
+    table = Table(title=f"dis-audit scan of {escape(root)}", title_justify="left")
     for col in ("dataset", "samples", "labelled", "-1", "skipped", "errors", "warnings", "info"):
         table.add_column(col, justify="left" if col == "dataset" else "right")
-    for ds in s["datasets"]:
+    for ds in model.datasets:
         table.add_row(
-            escape(ds["name"]), str(ds["samples"]), str(ds["labelled"]),
-            f"[red]{ds['unlabelled']}[/]" if ds["unlabelled"] else "0",
-            str(ds["skipped_files"]), _count(ds["errors"], Severity.ERROR),
-            _count(ds["warnings"], Severity.WARNING), _count(ds["infos"], Severity.INFO),
+            escape(ds.name), str(ds.samples), str(ds.labelled),
+            f"[red]{ds.unlabelled}[/]" if ds.unlabelled else "0", str(ds.skipped_files),
+            *(_count(ds.count(sev), sev) for sev in Severity),
         )
     console.print(table)
 
-    counts = s["class_counts"]
+    counts = model.class_counts
     console.print(
         f"classes: {len(counts)} of {s['vocabulary_size']} in the {escape(s['vocabulary_source'])} vocabulary are present"
     )
     if counts:
-        items = list(counts.items())
-        top = ", ".join(f"{escape(k)} {v}" for k, v in items[:top_classes])
+        top = ", ".join(f"{escape(c.name)} {c.count}" for c in counts[:top_classes])
         console.print(f"  most samples:  {top}")
-        if len(items) > top_classes:
-            bottom = ", ".join(f"{escape(k)} {v}" for k, v in items[-top_classes:])
+        if len(counts) > top_classes:
+            bottom = ", ".join(f"{escape(c.name)} {c.count}" for c in counts[-top_classes:])
             console.print(f"  fewest samples: {bottom}")
-    if s["unknown_classes"]:
+    unknown = model.unknown_classes
+    if unknown:
         listed = ", ".join(
-            f"{escape(k)} {v}" + (f" (→ {escape(s['suggestions'][k])}?)" if k in s["suggestions"] else "")
-            for k, v in list(s["unknown_classes"].items())[:20]
+            f"{escape(u.name)} {u.count}" + (f" (→ {escape(u.suggestion)}?)" if u.suggestion else "")
+            for u in unknown[:20]
         )
-        more = len(s["unknown_classes"]) - 20
+        more = len(unknown) - 20
         console.print(f"[red]not in the vocabulary[/]: {listed}" + (f" … and {more} more" if more > 0 else ""))
     if s.get("extended_classes"):
         console.print(f"vocabulary extended at the end with: {escape(', '.join(s['extended_classes']))}")
     deep = s.get("deep")
     if deep:
-        kinds = ", ".join(f"{escape(str(k))} {v}" for k, v in sorted(deep.get("mask_kinds", {}).items(), key=lambda kv: -kv[1]))
+        kinds = ", ".join(f"{escape(str(k))} {v}" for k, v in model.mask_kinds)
         console.print(f"masks (deep scan): {kinds or 'none decoded'}")
         console.print(
             f"duplicate groups: {deep.get('dup_groups', 0)} ({deep.get('rows_in_dup_groups', 0)} samples in them)"
         )
 
-    by_rule: dict[str, list[Finding]] = defaultdict(list)
-    for f in result.findings:
-        by_rule[f.code].append(f)
-    for code in sorted(by_rule, key=lambda c: (ALL_RULES[c].severity.rank if c in ALL_RULES else 9, c)):
-        items = by_rule[code]
-        rule = ALL_RULES.get(code)
-        sev = items[0].severity
-        name = rule.name if rule else ""
+    for group in model.rule_groups:
+        rule, sev, items = group.rule, group.severity, group.findings
         console.print()
-        console.print(f"[{_STYLE[sev]}]{code}[/] {name} [{_STYLE[sev]}]({sev.value})[/] × {len(items)}")
+        console.print(
+            f"[{_STYLE[sev]}]{group.code}[/] {rule.name if rule else ''} [{_STYLE[sev]}]({sev.value})[/] × {len(items)}"
+        )
         if rule:
             console.print(f"  [dim]{escape(rule.summary)} Fix: {escape(rule.fix)}[/]")
         for f in items[:max_examples]:
@@ -86,7 +87,7 @@ def render_scan(result: ScanResult, console: Console, max_examples: int = 10, to
         f"{_count(fs['error'], Severity.ERROR)} errors, {_count(fs['warning'], Severity.WARNING)} warnings, "
         f"{_count(fs['info'], Severity.INFO)} info"
         + (f"; {s['reused_rows']} rows reused" if s.get("reused_rows") else "")
-        + f" ({s['elapsed_s']:.2f} s)"
+        + (f" ({s['elapsed_s']:.2f} s)" if "elapsed_s" in s else "")
     )
     if s.get("note"):
         console.print(f"[yellow]note[/]: {escape(s['note'])}")

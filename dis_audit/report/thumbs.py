@@ -16,8 +16,12 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 #: Default longest side of one preview panel, in pixels.
 THUMB_SIZE = 128
@@ -54,7 +58,7 @@ class Thumb:
     notes: tuple[str, ...] = ()
 
 
-def _open_small(path: str, mode: str, box: int, max_pixels: int) -> tuple[object | None, str | None, tuple[int, int] | None]:
+def _open_small(path: str, mode: str, box: int, max_pixels: int) -> tuple[PILImage | None, str | None, tuple[int, int] | None]:
     """Decode ``path`` reduced to fit ``box``; return (image or None, note or None, original size or None)."""
     from PIL import Image
 
@@ -83,7 +87,7 @@ def _open_small(path: str, mode: str, box: int, max_pixels: int) -> tuple[object
         return None, f"cannot decode: {reason[:160]}", None
 
 
-def _placeholder(width: int, height: int) -> object:
+def _placeholder(width: int, height: int) -> PILImage:
     """A light grey panel with a cross: 'nothing to show here'."""
     from PIL import Image, ImageDraw
 
@@ -94,7 +98,7 @@ def _placeholder(width: int, height: int) -> object:
     return panel
 
 
-def _overlay(image: object, mask: object) -> object:
+def _overlay(image: PILImage, mask: PILImage) -> PILImage:
     """Tint ``image`` where ``mask`` is foreground; grey (soft) mask values tint partly, as a loader would weigh them."""
     from PIL import Image
 
@@ -119,7 +123,8 @@ def make_thumb(job: ThumbJob) -> Thumb:
 
     notes: list[str] = []
     box = max(16, int(job.size))
-    image = mask = None
+    image: PILImage | None = None
+    mask: PILImage | None = None
     image_size = mask_size = None
     if job.image is not None:
         image, note, image_size = _open_small(job.image, "RGB", box, job.max_pixels)
@@ -150,6 +155,7 @@ def make_thumb(job: ThumbJob) -> Thumb:
             right = _placeholder(width, height)
     else:
         # No image to tint: show the mask itself, so an orphan or unreadable-image sample still shows something.
+        assert mask is not None  # both None returned above
         width, height = mask.size
         left = _placeholder(width, height)
         right = mask.convert("RGB")
