@@ -1,4 +1,4 @@
-"""Whole-manifest work: cross-file checks, shards, and merging part manifests.
+"""Merging part manifests into one result.
 
 ``scan --shard i/N`` scans the samples whose path hashes to shard ``i`` (0-based) of ``N`` and
 writes a part manifest without cross-file checks; ``merge_manifests`` concatenates the parts,
@@ -9,135 +9,37 @@ whole, so the result equals a single scan of the tree.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .findings import Emitter, Finding, RuleSelection, Severity
-from .manifest import COLUMNS, MANIFEST_SCHEMA, METADATA_KEY, ManifestError, ManifestMeta, read_findings, read_manifest_table
+from .crossfile import run_manifest_checks, strip_cross_file
+from .dupes import parse_eval_datasets
+from .findings import Finding, RuleSelection, Severity
+from .layout import DatasetDir, DatasetListing
+from .manifest import (
+    COLUMNS,
+    MANIFEST_SCHEMA,
+    METADATA_KEY,
+    ManifestError,
+    ManifestMeta,
+    read_findings,
+    read_manifest_table,
+)
+from .rules import ALL_RULES, CROSS_FILE_CODES
+from .shards import parse_shard
+from .summary import ScanResult, deep_summary, summarize
+from .vocab import Vocabulary
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from .scan import ScanResult
-
-_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
-
-
-class ShardError(ValueError):
-    """A --shard value is not ``i/N`` with 0 <= i < N."""
-
-
-def parse_shard(spec: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """``"2/8"`` -> ``(2, 8)``; shard indexes are 0-based (Slurm array and Kubernetes job indexes)."""
-    if spec is None:
-        return None
-    if isinstance(spec, tuple):
-        index, count = spec
-    else:
-        match = _SHARD.match(spec)
-        if not match:
-            raise ShardError(f"--shard {spec!r} is not INDEX/COUNT (e.g. 0/8)")
-        index, count = int(match.group(1)), int(match.group(2))
-    if count < 1:
-        raise ShardError(f"--shard {index}/{count}: the shard count must be at least 1")
-    if not 0 <= index < count:
-        raise ShardError(f"--shard {index}/{count}: the index is 0-based, from 0 to {count - 1}")
-    return index, count
-
-
-def shard_of(image_path: str, count: int) -> int:
-    """The shard (0..count-1) a sample belongs to: a hash of its image path, stable across runs and machines."""
-    digest = hashlib.blake2b(image_path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % count
-
-
-# ----------------------------------------------------------------------------- cross-file checks
-
-def strip_cross_file(table: pa.Table) -> pa.Table:
-    """Drop cross-file codes from ``issues`` and clear ``dup_group``: both are recomputed on the whole."""
-    import pyarrow as pa
-
-    from .rules import CROSS_FILE_CODES
-
-    issues = table.column("issues").to_pylist()
-    if any(code in CROSS_FILE_CODES for codes in issues for code in codes):
-        cleaned = [[c for c in codes if c not in CROSS_FILE_CODES] for codes in issues]
-        i = table.column_names.index("issues")
-        table = table.set_column(i, table.schema.field("issues"), pa.array(cleaned, type=pa.list_(pa.string())))
-    i = table.column_names.index("dup_group")
-    return table.set_column(i, table.schema.field("dup_group"), pa.nulls(table.num_rows, pa.int32()))
-
-
-def run_manifest_checks(
-    table: pa.Table, selection: RuleSelection, options: dict[str, Any]
-) -> tuple[pa.Table, list[Finding]]:
-    """Compute ``dup_group`` and run every family's ``check_manifest`` over the whole table.
-
-    Returns the table with the groups set and the new codes added to each row's ``issues``,
-    and the findings. ``options`` carries ``near_dup_distance`` and ``eval_datasets``.
-    """
-    import pyarrow as pa
-
-    from .dupes import DEFAULT_MAX_DISTANCE, with_dup_groups
-    from .rules import FAMILIES
-
-    table = with_dup_groups(table, int(options.get("near_dup_distance") or DEFAULT_MAX_DISTANCE))
-    emitter = Emitter(selection)
-    for family in FAMILIES:
-        family.check_manifest(table, emitter, options)
-    if not emitter.findings:
-        return table, []
-    # A finding names an image or a mask path; either leads to its row.
-    row_of: dict[str, int] = {}
-    for i, (image, mask) in enumerate(zip(table.column("image_path").to_pylist(), table.column("mask_path").to_pylist())):
-        row_of[image] = i
-        if mask is not None:
-            row_of.setdefault(mask, i)
-    issues = table.column("issues").to_pylist()
-    for finding in emitter.findings:
-        row = row_of.get(finding.path)
-        if row is not None and finding.code not in issues[row]:
-            issues[row] = sorted([*issues[row], finding.code])
-    i = table.column_names.index("issues")
-    table = table.set_column(i, table.schema.field("issues"), pa.array(issues, type=pa.list_(pa.string())))
-    return table, list(emitter.findings)
-
-
-def deep_summary(table: pa.Table) -> dict[str, Any]:
-    """Mask kinds, per-class foreground-area statistics and duplicate counts of a deep manifest."""
-    import pyarrow.compute as pc
-
-    kinds = {
-        item["values"]: int(item["counts"])
-        for item in pc.value_counts(table.column("mask_kind")).to_pylist() if item["values"] is not None
-    }
-    df = table.select(["class_name", "fg_ratio", "mask_kind", "dup_group"]).to_pandas()
-    shaped = df[df["fg_ratio"].notna() & df["class_name"].notna() & ~df["mask_kind"].isin(["empty", "full"])]
-    per_class: dict[str, dict[str, float]] = {}
-    for name, series in shaped.groupby("class_name")["fg_ratio"]:
-        per_class[str(name)] = {
-            "n": int(series.size), "mean": round(float(series.mean()), 4),
-            "std": round(float(series.std(ddof=0)), 4),
-            "min": round(float(series.min()), 4), "max": round(float(series.max()), 4),
-        }
-    groups = df["dup_group"].dropna()
-    return {
-        "mask_kinds": dict(sorted(kinds.items())),
-        "fg_ratio_by_class": per_class,
-        "dup_groups": int(groups.nunique()),
-        "rows_in_dup_groups": int(groups.size),
-    }
-
 
 # ----------------------------------------------------------------------------- merging
 
-def _listings(options: dict[str, Any]):
-    from .layout import DatasetDir, DatasetListing
-
+def _listings(options: dict[str, Any]) -> list[DatasetListing]:
     out = []
     for item in options.get("listings") or []:
         ds = DatasetDir(name=item["name"], rel=item.get("rel", ""), image_dir=item.get("image_dir", ""),
@@ -191,10 +93,6 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
     """
     import pyarrow as pa
 
-    from .dupes import parse_eval_datasets
-    from .scan import ScanResult, summarize
-    from .vocab import Vocabulary
-
     if not paths:
         raise ManifestError("no part manifests given")
     tables, metas, part_findings = [], [], []
@@ -228,12 +126,10 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
         if missing:
             raise ManifestError(f"shard {', '.join(f'{i}/{count}' for i in missing)} missing; merge needs all {count}")
 
-    from .rules import ALL_RULES, CROSS_FILE_CODES
-
     base_schema = MANIFEST_SCHEMA
     table = pa.concat_tables([t.select(list(COLUMNS)).cast(base_schema) for t in tables]).sort_by("image_path")
     paths_col = table.column("image_path").to_pylist()
-    dupes = sorted({a for a, b in zip(paths_col, paths_col[1:]) if a == b})
+    dupes = sorted({a for a, b in pairwise(paths_col) if a == b})
     if dupes:
         raise ManifestError(f"{len(dupes)} sample(s) appear in more than one part, e.g. {dupes[0]}")
     table = strip_cross_file(table)

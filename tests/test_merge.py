@@ -6,14 +6,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from deep_trees import build_planted
 from typer.testing import CliRunner
 
 from dis_audit.cli import app
 from dis_audit.manifest import ManifestError, read_findings, read_manifest_table
-from dis_audit.merge import ShardError, merge_manifests, parse_shard, shard_of
+from dis_audit.merge import merge_manifests
 from dis_audit.scan import ScanError, scan
-
-from deep_trees import build_planted
+from dis_audit.shards import ShardError, parse_shard, shard_of
 
 N = 3
 

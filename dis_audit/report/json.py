@@ -6,7 +6,7 @@ import json as _json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..scan import ScanResult
+    from ..summary import ScanResult
 
 
 def scan_to_dict(result: ScanResult) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from ..layout import display_path
 from ..rules import ALL_RULES
 
 if TYPE_CHECKING:
-    from ..scan import ScanResult
+    from ..summary import ScanResult
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
