@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .crossfile import run_manifest_checks, strip_cross_file
 from .dupes import parse_eval_datasets
 from .findings import Finding, RuleSelection, Severity
+from .fingerprint import fingerprint_with_vocabulary, fingerprint_without_vocabulary
 from .layout import DatasetDir, DatasetListing
 from .manifest import (
     COLUMNS,
@@ -71,20 +72,6 @@ def _merged_vocabulary(metas: list[ManifestMeta], table: pa.Table) -> tuple[list
     return base + added, added
 
 
-def _fingerprint_with_vocab(fingerprint: str | None, names: list[str] | None) -> str | None:
-    """The scan fingerprint (a JSON list whose second item is the vocabulary) with that item replaced."""
-    import json
-
-    if fingerprint is None:
-        return None
-    try:
-        items = json.loads(fingerprint)
-        items[1] = names
-    except (ValueError, TypeError, IndexError):
-        return fingerprint
-    return json.dumps(items)
-
-
 def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequence[str] | str | None = None) -> ScanResult:
     """Combine part manifests (from ``scan --shard``, or whole manifests of one tree) into one result.
 
@@ -103,7 +90,7 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
         part_findings.append(read_findings(table))
     # Vocabularies may differ (--classes infer, --extend-vocab see each shard's classes); they are
     # reconciled below. Everything else that decides a row must match.
-    prints = {_fingerprint_with_vocab(m.options.get("fingerprint"), None) for m in metas}
+    prints = {fingerprint_without_vocabulary(m.options.get("fingerprint")) for m in metas}
     if len(prints) != 1:
         raise ManifestError(
             "the parts were scanned with different options (vocabulary, rule selection, --deep, --max-pixels or "
@@ -144,7 +131,7 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
         i = table.column_names.index("class_id")
         table = table.set_column(i, table.schema.field("class_id"), pa.array(ids, type=pa.int32()))
     options = {k: v for k, v in metas[0].options.items() if k not in ("shard",)}
-    options["fingerprint"] = _fingerprint_with_vocab(options.get("fingerprint"), names)
+    options["fingerprint"] = fingerprint_with_vocabulary(options.get("fingerprint"), names)
     options["extended_classes"] = extended
     options["merged_from"] = len(paths)
     if eval_datasets is not None:

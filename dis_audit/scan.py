@@ -6,7 +6,6 @@ the registry and collects what they emit.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import time
@@ -14,12 +13,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .crossfile import run_manifest_checks, strip_cross_file
 from .dupes import DEFAULT_MAX_DISTANCE, parse_eval_datasets
 from .findings import Emitter, Finding, RuleSelection
+from .fingerprint import scan_fingerprint
 from .layout import (
     DatasetDir,
     DatasetListing,
@@ -285,18 +285,6 @@ def _list_datasets(root: Path, datasets: list[DatasetDir], progress: ProgressCal
 
 # ----------------------------------------------------------------------------- incremental reuse
 
-def _fingerprint(
-    vocab: Vocabulary, selection: RuleSelection, difficulty: dict[str, str], deep: bool = False, max_pixels: int = 0
-) -> str:
-    """What, besides a file's bytes, decides its row; rows are reused whole only when it matches."""
-    items: list[Any] = [
-        __version__, list(vocab.names), list(selection.select), list(selection.ignore), sorted(difficulty.items())
-    ]
-    if deep:  # a header-only fingerprint stays as it was, so older manifests keep being reused
-        items.append(["deep", max_pixels])
-    return json.dumps(items)
-
-
 def _clean_rows(old: pa.Table) -> list[bool]:
     """Per row: no issue codes besides cross-file ones (vectorised: this runs on every incremental scan)."""
     import numpy as np
@@ -502,7 +490,10 @@ def scan(
         deep=deep,
         max_pixels=max_pixels or 0,
     )
-    fingerprint = _fingerprint(vocab, selection, ctx.difficulty, deep, max_pixels or 0)
+    fingerprint = scan_fingerprint(
+        tool_version=__version__, vocabulary=vocab.names, select=selection.select, ignore=selection.ignore,
+        difficulty=ctx.difficulty, deep=deep, max_pixels=max_pixels or 0,
+    )
 
     old_table = None
     reuse_note = None
