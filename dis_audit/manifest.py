@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,43 +26,52 @@ METADATA_KEY = b"dis_audit"
 #: Every finding of the scan as a JSON list, so `dis-audit report` needs no other file.
 FINDINGS_KEY = b"dis_audit_findings"
 
-#: The manifest columns, in order. The first fourteen are the documented contract.
-MANIFEST_SCHEMA = pa.schema(
-    [
-        pa.field("image_path", pa.string(), nullable=False),
-        pa.field("mask_path", pa.string()),
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("difficulty", pa.string(), nullable=False),
-        pa.field("class_name", pa.string()),
-        pa.field("class_id", pa.int32(), nullable=False),
-        pa.field("label_status", pa.string(), nullable=False),
-        pa.field("width", pa.int32()),
-        pa.field("height", pa.int32()),
-        pa.field("mask_width", pa.int32()),
-        pa.field("mask_height", pa.int32()),
-        pa.field("file_size", pa.int64()),
-        pa.field("mtime_ns", pa.int64()),
-        pa.field("issues", pa.list_(pa.string()), nullable=False),
-        # Extras that make incremental scans and relabelling possible without re-reading files.
-        pa.field("class_field", pa.string()),
-        pa.field("image_format", pa.string()),
-        pa.field("image_mode", pa.string()),
-        pa.field("mask_format", pa.string()),
-        pa.field("mask_mode", pa.string()),
-        pa.field("mask_file_size", pa.int64()),
-        pa.field("mask_mtime_ns", pa.int64()),
-        # Filled by `scan --deep` (null otherwise).
-        pa.field("sha1", pa.string()),
-        pa.field("phash", pa.uint64()),
-        pa.field("fg_ratio", pa.float32()),
-        pa.field("mask_kind", pa.string()),
-        pa.field("dup_group", pa.int32()),
-    ]
-)
+# The manifest columns, in order, in three groups. Add new columns at the end of the last group
+# (readers and old manifests rely on the positions and names of the others).
+#: The documented contract: every manifest has these, every reader may rely on them.
+_CONTRACT_FIELDS = [
+    pa.field("image_path", pa.string(), nullable=False),
+    pa.field("mask_path", pa.string()),
+    pa.field("dataset", pa.string(), nullable=False),
+    pa.field("difficulty", pa.string(), nullable=False),
+    pa.field("class_name", pa.string()),
+    pa.field("class_id", pa.int32(), nullable=False),
+    pa.field("label_status", pa.string(), nullable=False),
+    pa.field("width", pa.int32()),
+    pa.field("height", pa.int32()),
+    pa.field("mask_width", pa.int32()),
+    pa.field("mask_height", pa.int32()),
+    pa.field("file_size", pa.int64()),
+    pa.field("mtime_ns", pa.int64()),
+    pa.field("issues", pa.list_(pa.string()), nullable=False),
+]
+#: Extras that make incremental scans and relabelling possible without re-reading files.
+_HEADER_EXTRA_FIELDS = [
+    pa.field("class_field", pa.string()),
+    pa.field("image_format", pa.string()),
+    pa.field("image_mode", pa.string()),
+    pa.field("mask_format", pa.string()),
+    pa.field("mask_mode", pa.string()),
+    pa.field("mask_file_size", pa.int64()),
+    pa.field("mask_mtime_ns", pa.int64()),
+]
+#: Filled by `scan --deep` (null otherwise).
+_DEEP_FIELDS = [
+    pa.field("sha1", pa.string()),
+    pa.field("phash", pa.uint64()),
+    pa.field("fg_ratio", pa.float32()),
+    pa.field("mask_kind", pa.string()),
+    pa.field("dup_group", pa.int32()),
+]
+MANIFEST_SCHEMA = pa.schema([*_CONTRACT_FIELDS, *_HEADER_EXTRA_FIELDS, *_DEEP_FIELDS])
 
 COLUMNS: tuple[str, ...] = tuple(MANIFEST_SCHEMA.names)
+#: The documented columns every manifest must have (the rest may be missing from old ones).
+CONTRACT_COLUMNS: tuple[str, ...] = tuple(f.name for f in _CONTRACT_FIELDS)
 #: Columns only a deep scan fills.
-DEEP_COLUMNS: tuple[str, ...] = ("sha1", "phash", "fg_ratio", "mask_kind", "dup_group")
+DEEP_COLUMNS: tuple[str, ...] = tuple(f.name for f in _DEEP_FIELDS)
+#: Columns a deep scan fills per sample (``dup_group`` comes from the whole manifest).
+SAMPLE_DEEP_COLUMNS: tuple[str, ...] = tuple(c for c in DEEP_COLUMNS if c != "dup_group")
 #: Columns every scan fills from names and headers.
 HEADER_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in DEEP_COLUMNS)
 LABEL_OK = "ok"
@@ -111,14 +121,40 @@ def empty_columns(names: tuple[str, ...] = HEADER_COLUMNS) -> dict[str, list]:
     return {name: [] for name in names}
 
 
-def columns_to_table(columns: dict[str, list]) -> pa.Table:
-    """A schema-conforming Arrow table (no metadata) from column lists; missing columns are null."""
-    n = len(columns["image_path"])
+def columns_to_table(columns: Mapping[str, Sequence[Any]]) -> pa.Table:
+    """A schema-conforming Arrow table (no metadata) from column lists keyed by column name.
+
+    The one place rows become a manifest table: columns the schema has but ``columns`` lacks
+    are null; a name the schema does not know, or columns of different lengths, raise ValueError
+    (a builder out of step with the schema must fail, not shift values into the wrong column).
+    """
+    schema = MANIFEST_SCHEMA
+    unknown = [name for name in columns if schema.get_field_index(name) < 0]
+    if unknown:
+        raise ValueError(f"not manifest columns: {', '.join(unknown)} (add them to MANIFEST_SCHEMA first)")
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        sizes = ", ".join(f"{name}={len(values)}" for name, values in columns.items())
+        raise ValueError(f"manifest columns of different lengths: {sizes}")
+    n = lengths.pop() if lengths else 0
     arrays = [
-        pa.array(columns[f.name], type=f.type) if f.name in columns else pa.nulls(n, type=f.type)
-        for f in MANIFEST_SCHEMA
+        pa.array(columns[f.name], type=f.type) if f.name in columns else pa.nulls(n, type=f.type) for f in schema
     ]
-    return pa.Table.from_arrays(arrays, schema=MANIFEST_SCHEMA)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def conform_table(table: pa.Table) -> pa.Table:
+    """``table`` with exactly the manifest columns in schema order and types, metadata dropped.
+
+    Columns the table lacks (a manifest written before they were added) become null; columns
+    the schema does not know are dropped.
+    """
+    schema = MANIFEST_SCHEMA
+    arrays = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def build_table(columns: dict[str, list] | pa.Table, meta: ManifestMeta) -> pa.Table:
@@ -200,7 +236,7 @@ def read_manifest_table(path: str | os.PathLike) -> tuple[pa.Table, ManifestMeta
             f"{path}: manifest schema version {meta.schema_version}, this dis-audit reads version {SCHEMA_VERSION}; "
             "re-run `dis-audit scan` to rewrite it"
         )
-    missing = [name for name in COLUMNS[:14] if name not in table.column_names]
+    missing = [name for name in CONTRACT_COLUMNS if name not in table.column_names]
     if missing:
         raise ManifestError(f"{path}: manifest lacks columns {', '.join(missing)}")
     return table, meta

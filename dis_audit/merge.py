@@ -21,11 +21,10 @@ from .findings import Finding, RuleSelection, Severity
 from .fingerprint import fingerprint_with_vocabulary, fingerprint_without_vocabulary
 from .layout import DatasetDir, DatasetListing
 from .manifest import (
-    COLUMNS,
-    MANIFEST_SCHEMA,
     METADATA_KEY,
     ManifestError,
     ManifestMeta,
+    conform_table,
     read_findings,
     read_manifest_table,
 )
@@ -113,8 +112,7 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
         if missing:
             raise ManifestError(f"shard {', '.join(f'{i}/{count}' for i in missing)} missing; merge needs all {count}")
 
-    base_schema = MANIFEST_SCHEMA
-    table = pa.concat_tables([t.select(list(COLUMNS)).cast(base_schema) for t in tables]).sort_by("image_path")
+    table = pa.concat_tables([conform_table(t) for t in tables]).sort_by("image_path")
     paths_col = table.column("image_path").to_pylist()
     dupes = sorted({a for a, b in pairwise(paths_col) if a == b})
     if dupes:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,14 +31,12 @@ from .layout import (
     select_datasets,
 )
 from .manifest import (
-    COLUMNS,
-    HEADER_COLUMNS,
     LABEL_OK,
     ManifestError,
     ManifestMeta,
     build_table,
     columns_to_table,
-    empty_columns,
+    conform_table,
     read_manifest_table,
 )
 from .naming import parse_name, split_path
@@ -60,8 +58,6 @@ PARALLEL_THRESHOLD = 4000
 # evenly loaded and the progress bar moving, and a pool pays off almost at once.
 DEEP_CHUNK = 16
 DEEP_PARALLEL_THRESHOLD = 32
-#: Columns a deep scan fills per sample (``dup_group`` comes from the whole manifest).
-SAMPLE_DEEP_COLUMNS: tuple[str, ...] = ("sha1", "phash", "fg_ratio", "mask_kind")
 
 
 class ScanError(Exception):
@@ -126,8 +122,12 @@ def _init_worker(ctx: _Context) -> None:
 
 
 def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, list], list[Finding]]:
-    """Probe (unless prior info is given) and check each pair; return manifest columns and findings."""
-    rows: list[tuple] = []
+    """Probe (unless prior info is given) and check each pair; return manifest columns and findings.
+
+    Columns are filled by name; ``manifest.columns_to_table`` checks them against the schema.
+    """
+    # Appends by column name, measured nearly as fast as the positional tuples they replace.
+    cols: defaultdict[str, list] = defaultdict(list)
     findings: list[Finding] = []
     vocab, root = ctx.vocab, ctx.root
     emitter = Emitter(ctx.selection)
@@ -157,26 +157,40 @@ def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, lis
             check(sample, emitter)
         if emitter.findings:
             findings.extend(emitter.findings)
+
+        # The label: the class the name gives, unless a naming check refused it (then class -1).
         class_field = name.class_field
-        class_id = vocab.id_of(class_field)
         status = emitter.label_status or LABEL_OK
-        if status != LABEL_OK:
-            class_id = -1
-        row = (
-            image_path, mask_path, dataset, difficulty.get(dataset, dataset),
-            class_field if class_field in vocab else None, class_id, status,
-            image.width, image.height, mask.width if mask else None, mask.height if mask else None,
-            image.size, image.mtime_ns, sorted(set(emitter.codes)), class_field,
-            image.format, image.mode,
-            mask.format if mask else None, mask.mode if mask else None,
-            mask.size if mask else None, mask.mtime_ns if mask else None,
-        )
-        if deep is not None:
-            row += (deep.image.sha1 if deep.image else None, deep.phash, deep.fg_ratio, deep.mask_kind)
-        rows.append(row)
-    names = HEADER_COLUMNS + SAMPLE_DEEP_COLUMNS if ctx.deep else HEADER_COLUMNS
-    columns = list(zip(*rows)) if rows else [() for _ in names]
-    return {name: list(values) for name, values in zip(names, columns)}, findings
+        class_id = vocab.id_of(class_field) if status == LABEL_OK else -1
+        class_name = class_field if class_field in vocab else None
+
+        cols["image_path"].append(image_path)
+        cols["mask_path"].append(mask_path)
+        cols["dataset"].append(dataset)
+        cols["difficulty"].append(difficulty.get(dataset, dataset))
+        cols["class_name"].append(class_name)
+        cols["class_id"].append(class_id)
+        cols["label_status"].append(status)
+        cols["class_field"].append(class_field)
+        cols["issues"].append(sorted(set(emitter.codes)))
+        cols["width"].append(image.width)
+        cols["height"].append(image.height)
+        cols["file_size"].append(image.size)
+        cols["mtime_ns"].append(image.mtime_ns)
+        cols["image_format"].append(image.format)
+        cols["image_mode"].append(image.mode)
+        cols["mask_width"].append(mask.width if mask else None)
+        cols["mask_height"].append(mask.height if mask else None)
+        cols["mask_format"].append(mask.format if mask else None)
+        cols["mask_mode"].append(mask.mode if mask else None)
+        cols["mask_file_size"].append(mask.size if mask else None)
+        cols["mask_mtime_ns"].append(mask.mtime_ns if mask else None)
+        if ctx.deep:
+            cols["sha1"].append(deep.image.sha1 if deep and deep.image else None)
+            cols["phash"].append(deep.phash if deep else None)
+            cols["fg_ratio"].append(deep.fg_ratio if deep else None)
+            cols["mask_kind"].append(deep.mask_kind if deep else None)
+    return dict(cols), findings
 
 
 def _evaluate_to_table(tasks: Sequence[_Task], ctx: _Context) -> tuple[pa.Table, list[Finding]]:
@@ -528,9 +542,9 @@ def scan(
     meta = ManifestMeta(vocabulary=list(vocab.names), tool_version=__version__, root=str(root.resolve()), options=options)
     import pyarrow as pa
 
-    table = build_table(pa.concat_tables(parts) if parts else columns_to_table(empty_columns()), meta)
+    table = build_table(pa.concat_tables(parts) if parts else columns_to_table({}), meta)
     if keep:
-        kept = old_table.select(list(COLUMNS)).take(keep).cast(table.schema)
+        kept = conform_table(old_table).take(keep).replace_schema_metadata(table.schema.metadata)
         table = pa.concat_tables([kept, table])
     table = strip_cross_file(table.sort_by("image_path"))
     cross_findings: list[Finding] = []

@@ -14,10 +14,10 @@ from dis_audit.fingerprint import (
     scan_fingerprint,
 )
 
-SETTINGS = dict(
-    tool_version=__version__, vocabulary=["bag", "chair"], select=["DA"], ignore=["DA105"],
-    difficulty={"DIS-TE2": "medium", "DIS-TE1": "easy"},
-)
+SETTINGS = {
+    "tool_version": __version__, "vocabulary": ["bag", "chair"], "select": ["DA"], "ignore": ["DA105"],
+    "difficulty": {"DIS-TE2": "medium", "DIS-TE1": "easy"},
+}
 
 
 def _as_written_before(deep: bool, max_pixels: int) -> str:
