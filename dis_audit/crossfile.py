@@ -6,10 +6,11 @@ on the concatenated parts. Their codes are recomputed each time, so old ones are
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .dupes import DEFAULT_MAX_DISTANCE, with_dup_groups
 from .findings import Emitter, Finding, RuleSelection
+from .manifest import ScanOptions
 from .rules import CROSS_FILE_CODES, FAMILIES
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def strip_cross_file(table: pa.Table) -> pa.Table:
 
 
 def run_manifest_checks(
-    table: pa.Table, selection: RuleSelection, options: dict[str, Any]
+    table: pa.Table, selection: RuleSelection, options: ScanOptions
 ) -> tuple[pa.Table, list[Finding]]:
     """Compute ``dup_group`` and run every family's ``check_manifest`` over the whole table.
 
@@ -39,7 +40,8 @@ def run_manifest_checks(
     """
     import pyarrow as pa
 
-    table = with_dup_groups(table, int(options.get("near_dup_distance") or DEFAULT_MAX_DISTANCE))
+    distance = DEFAULT_MAX_DISTANCE if options.near_dup_distance is None else options.near_dup_distance
+    table = with_dup_groups(table, distance)
     emitter = Emitter(selection)
     for family in FAMILIES:
         family.check_manifest(table, emitter, options)

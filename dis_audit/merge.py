@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .crossfile import run_manifest_checks, strip_cross_file
 from .dupes import parse_eval_datasets
@@ -24,6 +24,7 @@ from .manifest import (
     METADATA_KEY,
     ManifestError,
     ManifestMeta,
+    ScanOptions,
     conform_table,
     read_findings,
     read_manifest_table,
@@ -39,12 +40,11 @@ if TYPE_CHECKING:
 
 # ----------------------------------------------------------------------------- merging
 
-def _listings(options: dict[str, Any]) -> list[DatasetListing]:
+def _listings(options: ScanOptions) -> list[DatasetListing]:
     out = []
-    for item in options.get("listings") or []:
-        ds = DatasetDir(name=item["name"], rel=item.get("rel", ""), image_dir=item.get("image_dir", ""),
-                        mask_dir=item.get("mask_dir"))
-        out.append(DatasetListing(dataset=ds, clutter=int(item.get("clutter", 0))))
+    for item in options.listings or ():
+        ds = DatasetDir(name=item.name, rel=item.rel, image_dir=item.image_dir, mask_dir=item.mask_dir)
+        out.append(DatasetListing(dataset=ds, clutter=item.clutter))
     return out
 
 
@@ -53,15 +53,15 @@ def _merged_vocabulary(metas: list[ManifestMeta], table: pa.Table) -> tuple[list
     extended their own)."""
     vocabs = [list(m.vocabulary) for m in metas]
     if all(v == vocabs[0] for v in vocabs):
-        return vocabs[0], list(metas[0].options.get("extended_classes") or [])
-    sources = {str(m.options.get("classes")) for m in metas}
+        return vocabs[0], list(metas[0].options.extended_classes)
+    sources = {str(m.options.classes) for m in metas}
     if sources == {"infer"}:
         return sorted({name for v in vocabs for name in v}), []
-    bases = {tuple(v[: len(v) - len(m.options.get("extended_classes") or [])]) for v, m in zip(vocabs, metas)}
+    bases = {tuple(v[: len(v) - len(m.options.extended_classes)]) for v, m in zip(vocabs, metas)}
     if len(bases) != 1:
         raise ManifestError("the parts were scanned with different class vocabularies; scan them with the same --classes")
     base = list(next(iter(bases)))
-    extra = {name for m in metas for name in (m.options.get("extended_classes") or [])}
+    extra = {name for m in metas for name in m.options.extended_classes}
     # Order the new classes by where they first appear, as a single scan meets them.
     first_seen: dict[str, str] = {}
     for path, name in zip(table.column("image_path").to_pylist(), table.column("class_name").to_pylist()):
@@ -89,13 +89,13 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
         part_findings.append(read_findings(table))
     # Vocabularies may differ (--classes infer, --extend-vocab see each shard's classes); they are
     # reconciled below. Everything else that decides a row must match.
-    prints = {fingerprint_without_vocabulary(m.options.get("fingerprint")) for m in metas}
+    prints = {fingerprint_without_vocabulary(m.options.fingerprint) for m in metas}
     if len(prints) != 1:
         raise ManifestError(
             "the parts were scanned with different options (vocabulary, rule selection, --deep, --max-pixels or "
             "difficulty map); re-scan them with the same ones"
         )
-    shards = [m.options.get("shard") for m in metas]
+    shards = [m.options.shard for m in metas]
     if any(s is not None for s in shards):
         if any(s is None for s in shards):
             raise ManifestError("some parts are shards and some are whole scans; merge shards of one scan only")
@@ -128,21 +128,21 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
         ]
         i = table.column_names.index("class_id")
         table = table.set_column(i, table.schema.field("class_id"), pa.array(ids, type=pa.int32()))
-    options = {k: v for k, v in metas[0].options.items() if k not in ("shard",)}
-    options["fingerprint"] = fingerprint_with_vocabulary(options.get("fingerprint"), names)
-    options["extended_classes"] = extended
-    options["merged_from"] = len(paths)
+    # The parts agree on everything but the vocabulary (checked above): the first one speaks for all.
+    options = metas[0].options.updated(
+        shard=None, merged_from=len(paths), extended_classes=tuple(extended),
+        fingerprint=fingerprint_with_vocabulary(metas[0].options.fingerprint, names),
+    )
     if eval_datasets is not None:
         parsed_eval = parse_eval_datasets(eval_datasets)
-        options["eval_datasets"] = sorted(parsed_eval) if parsed_eval else None
+        options = options.updated(eval_datasets=tuple(sorted(parsed_eval)) if parsed_eval else None)
     listings, seen_names = [], set()
     for meta in metas:
         for listing in _listings(meta.options):
             if listing.dataset.name not in seen_names:
                 seen_names.add(listing.dataset.name)
                 listings.append(listing)
-    options["listings"] = metas[0].options.get("listings")
-    selection = RuleSelection(tuple(options.get("select") or ("DA",)), tuple(options.get("ignore") or ()))
+    selection = RuleSelection(options.select or ("DA",), options.ignore)
 
     findings: list[Finding] = []
     seen_keys: set[tuple[str, str, str]] = set()
@@ -162,9 +162,9 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
     table, cross = run_manifest_checks(table, selection, options)
     findings.extend(cross)
     findings.sort(key=lambda f: (f.path, f.code))
-    vocab = Vocabulary(tuple(names), source=str(options.get("classes") or "merged"))
+    vocab = Vocabulary(tuple(names), source=str(options.classes or "merged"))
     summary = summarize(table, findings, listings, vocab, extended)
-    if options.get("deep"):
+    if options.deep:
         summary["deep"] = deep_summary(table)
     summary["merged_parts"] = len(paths)
     summary["elapsed_s"] = 0.0

@@ -32,8 +32,10 @@ from .layout import (
 )
 from .manifest import (
     LABEL_OK,
+    ListingRecord,
     ManifestError,
     ManifestMeta,
+    ScanOptions,
     build_table,
     columns_to_table,
     conform_table,
@@ -514,7 +516,7 @@ def scan(
     if incremental is not None and Path(incremental).exists():
         try:
             old_table, old_meta = read_manifest_table(incremental)
-            same = old_meta.options.get("fingerprint") == fingerprint
+            same = old_meta.options.fingerprint == fingerprint
         except ManifestError as exc:
             reuse_note = f"previous manifest not reused: {exc}"
             old_table = None
@@ -524,21 +526,21 @@ def scan(
         keep, tasks = [], [(pair, None, None) for pair in pairs]
     parts, sample_findings = _run_tasks(tasks, ctx, workers, progress)
 
-    options = {
-        "image_dir": image_dir, "mask_dir": mask_dir,
-        "datasets": datasets if isinstance(datasets, (str, type(None))) else list(datasets),
-        "classes": vocab.source, "extend_vocab": extend_vocab, "difficulty_map": ctx.difficulty,
-        "select": list(selection.select), "ignore": list(selection.ignore), "fingerprint": fingerprint,
-        "extended_classes": extended, "deep": deep, "max_pixels": max_pixels if deep else None,
-        "eval_datasets": sorted(eval_names) if eval_names else None, "near_dup_distance": distance,
-        "shard": f"{shard_spec[0]}/{shard_spec[1]}" if shard_spec else None,
+    options = ScanOptions(
+        image_dir=image_dir, mask_dir=mask_dir,
+        datasets=datasets if isinstance(datasets, (str, type(None))) else tuple(datasets),
+        classes=vocab.source, extend_vocab=extend_vocab, difficulty_map=ctx.difficulty,
+        select=tuple(selection.select), ignore=tuple(selection.ignore), fingerprint=fingerprint,
+        extended_classes=tuple(extended), deep=deep, max_pixels=max_pixels if deep else None,
+        eval_datasets=tuple(sorted(eval_names)) if eval_names else None, near_dup_distance=distance,
+        shard=f"{shard_spec[0]}/{shard_spec[1]}" if shard_spec else None,
         # What merge needs to rebuild the per-dataset summary of a sharded scan.
-        "listings": [
-            {"name": l.dataset.name, "rel": l.dataset.rel, "image_dir": l.dataset.image_dir,
-             "mask_dir": l.dataset.mask_dir, "clutter": l.clutter}
+        listings=tuple(
+            ListingRecord(name=l.dataset.name, rel=l.dataset.rel, image_dir=l.dataset.image_dir,
+                          mask_dir=l.dataset.mask_dir, clutter=l.clutter)
             for l in listings
-        ],
-    }
+        ),
+    )
     meta = ManifestMeta(vocabulary=list(vocab.names), tool_version=__version__, root=str(root.resolve()), options=options)
     import pyarrow as pa
 
@@ -557,7 +559,7 @@ def scan(
     if deep:
         summary["deep"] = deep_summary(table)
     if shard_spec is not None:
-        summary["shard"] = options["shard"]
+        summary["shard"] = options.shard
     summary["reused_rows"] = len(keep)
     summary["probed_samples"] = sum(1 for _, prior, _ in tasks if prior is None)
     if reuse_note:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .findings import Finding, Severity
 from .layout import DatasetListing
+from .manifest import ScanOptions
 from .vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ class ScanResult:
     findings: list[Finding]
     vocabulary: Vocabulary
     summary: dict[str, Any]
-    options: dict[str, Any] = field(default_factory=dict)
+    options: ScanOptions = field(default_factory=ScanOptions)
 
     @property
     def rows(self) -> pd.DataFrame:

@@ -43,7 +43,7 @@ def test_shards_partition_the_samples(planted, parts):
     for path in parts:
         table, meta = read_manifest_table(path)
         seen.extend(table.column("image_path").to_pylist())
-        i = int(meta.options["shard"].split("/")[0])
+        i = int(meta.options.shard.split("/")[0])
         assert all(shard_of(p, N) == i for p in table.column("image_path").to_pylist())
         assert table.column("dup_group").null_count == table.num_rows  # cross-file checks wait for merge
     assert sorted(seen) == whole.table.column("image_path").to_pylist()
@@ -61,7 +61,7 @@ def test_merge_equals_single_scan(planted, parts, tmp_path):
     assert merged.vocabulary.names == single.vocabulary.names
     written = merged.write_manifest(tmp_path / "merged.parquet")
     table, meta = read_manifest_table(written)
-    assert meta.options["merged_from"] == N and "shard" not in meta.options
+    assert meta.options.merged_from == N and "shard" not in meta.options.to_dict()
     assert len(read_findings(table)) == len(single.findings)
 
 

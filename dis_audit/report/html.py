@@ -218,7 +218,7 @@ class _Builder:
                 self.row_of[p] = i
         for i, p in enumerate(self.image_paths):
             self.row_of[p] = i
-        self.eval_datasets = list(meta.options.get("eval_datasets") or [])
+        self.eval_datasets = list(meta.options.eval_datasets or [])
 
     # --------------------------------------------------------------- names and previews
 
