@@ -1,21 +1,23 @@
 """The scan orchestrator: discover -> probe (parallel) -> rules -> findings -> manifest table.
 
 It knows no rule by name: it hands each dataset listing and each sample to every family in
-the registry and collects what they emit.
+the registry and collects what they emit. The steps live beside it: ``_evaluate`` (one chunk:
+probe, per-sample checks, rows), ``_pool`` (chunks in worker processes), ``_incremental`` (rows
+of a previous manifest that still hold), ``crossfile`` (whole-manifest checks) and ``summary``.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import __version__
+from ._evaluate import ChunkContext
+from ._incremental import plan_reuse
+from ._pool import ProgressCallback, WorkerDied, run_tasks
 from .crossfile import run_manifest_checks, strip_cross_file
 from .dupes import DEFAULT_MAX_DISTANCE, parse_eval_datasets
 from .findings import Emitter, Finding, RuleSelection
@@ -24,14 +26,12 @@ from .layout import (
     DatasetDir,
     DatasetListing,
     LayoutError,
-    PairTask,
     discover_datasets,
     index_folder,
     pair_dataset,
     select_datasets,
 )
 from .manifest import (
-    LABEL_OK,
     ListingRecord,
     ManifestError,
     ManifestMeta,
@@ -42,24 +42,10 @@ from .manifest import (
     read_manifest_table,
 )
 from .naming import parse_name, split_path
-from .probe import FileInfo, probe_file
-from .rules import ALL_RULES, CROSS_FILE_CODES, FAMILIES, Sample
+from .rules import ALL_RULES, FAMILIES
 from .shards import parse_shard, shard_of
 from .summary import ScanResult, deep_summary, summarize
 from .vocab import Vocabulary, VocabularyError, infer_vocabulary, resolve_vocabulary
-
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-#: ``progress(stage, done, total)``; stages: "list", "probe" (or "decode" with --deep).
-ProgressCallback = Callable[[str, int, int], None]
-CHUNK = 1024
-# Below this many files a process pool costs more than it saves.
-PARALLEL_THRESHOLD = 4000
-# A full decode costs milliseconds per pair, not microseconds: small chunks keep the workers
-# evenly loaded and the progress bar moving, and a pool pays off almost at once.
-DEEP_CHUNK = 16
-DEEP_PARALLEL_THRESHOLD = 32
 
 
 class ScanError(Exception):
@@ -97,190 +83,6 @@ def parse_difficulty_map(spec: str | dict[str, str] | None) -> dict[str, str]:
     return out
 
 
-# ----------------------------------------------------------------------------- workers
-
-@dataclass(frozen=True)
-class _Context:
-    root: str
-    vocab: Vocabulary
-    selection: RuleSelection
-    has_mask_dir: dict[str, bool]
-    difficulty: dict[str, str]
-    deep: bool = False
-    max_pixels: int = 0
-
-
-_WORKER_CONTEXT: _Context | None = None
-# Under fork, workers inherit the task list and take index ranges: nothing is pickled on the way in.
-_FORKED_TASKS: list | None = None
-
-# A task: (pair, prior image info or None, prior mask info or None)
-_Task = tuple[PairTask, FileInfo | None, FileInfo | None]
-
-
-def _init_worker(ctx: _Context) -> None:
-    global _WORKER_CONTEXT
-    _WORKER_CONTEXT = ctx
-
-
-def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, list], list[Finding]]:
-    """Probe (unless prior info is given) and check each pair; return manifest columns and findings.
-
-    Columns are filled by name; ``manifest.columns_to_table`` checks them against the schema.
-    """
-    # Appends by column name, measured nearly as fast as the positional tuples they replace.
-    cols: defaultdict[str, list] = defaultdict(list)
-    findings: list[Finding] = []
-    vocab, root = ctx.vocab, ctx.root
-    emitter = Emitter(ctx.selection)
-    checks = [family.check_sample for family in FAMILIES]
-    has_mask_dir, difficulty = ctx.has_mask_dir, ctx.difficulty
-    if ctx.deep:
-        from .deep import decode_pair
-    deep = None
-    for (dataset, image_path, mask_path, nested), prior_image, prior_mask in tasks:
-        image = prior_image or probe_file(f"{root}/{image_path}")
-        stem, image_ext = split_path(image_path)
-        name = parse_name(stem)
-        if mask_path is None:
-            mask, mask_ext = None, ""
-        else:
-            mask = prior_mask or probe_file(f"{root}/{mask_path}")
-            mask_ext = split_path(mask_path)[1]
-        if ctx.deep:
-            deep = decode_pair(root, image_path, mask_path, image, mask, ctx.max_pixels)
-        sample = Sample(
-            dataset, image_path, mask_path, nested, has_mask_dir.get(dataset, True), name, image, mask, vocab,
-            image_ext, mask_ext, deep,
-        )
-        emitter.reset()
-        emitter.dataset = dataset
-        for check in checks:
-            check(sample, emitter)
-        if emitter.findings:
-            findings.extend(emitter.findings)
-
-        # The label: the class the name gives, unless a naming check refused it (then class -1).
-        class_field = name.class_field
-        status = emitter.label_status or LABEL_OK
-        class_id = vocab.id_of(class_field) if status == LABEL_OK else -1
-        class_name = class_field if class_field in vocab else None
-
-        cols["image_path"].append(image_path)
-        cols["mask_path"].append(mask_path)
-        cols["dataset"].append(dataset)
-        cols["difficulty"].append(difficulty.get(dataset, dataset))
-        cols["class_name"].append(class_name)
-        cols["class_id"].append(class_id)
-        cols["label_status"].append(status)
-        cols["class_field"].append(class_field)
-        cols["issues"].append(sorted(set(emitter.codes)))
-        cols["width"].append(image.width)
-        cols["height"].append(image.height)
-        cols["file_size"].append(image.size)
-        cols["mtime_ns"].append(image.mtime_ns)
-        cols["image_format"].append(image.format)
-        cols["image_mode"].append(image.mode)
-        cols["mask_width"].append(mask.width if mask else None)
-        cols["mask_height"].append(mask.height if mask else None)
-        cols["mask_format"].append(mask.format if mask else None)
-        cols["mask_mode"].append(mask.mode if mask else None)
-        cols["mask_file_size"].append(mask.size if mask else None)
-        cols["mask_mtime_ns"].append(mask.mtime_ns if mask else None)
-        if ctx.deep:
-            cols["sha1"].append(deep.image.sha1 if deep and deep.image else None)
-            cols["phash"].append(deep.phash if deep else None)
-            cols["fg_ratio"].append(deep.fg_ratio if deep else None)
-            cols["mask_kind"].append(deep.mask_kind if deep else None)
-    return dict(cols), findings
-
-
-def _evaluate_to_table(tasks: Sequence[_Task], ctx: _Context) -> tuple[pa.Table, list[Finding]]:
-    # Arrow columns are a fraction of the size of Python lists of str and int: building them in
-    # the worker keeps a million-file scan's main process small, and they pickle as flat buffers.
-    cols, findings = evaluate_chunk(tasks, ctx)
-    return columns_to_table(cols), findings
-
-
-def _evaluate_chunk_in_worker(tasks: Sequence[_Task]) -> tuple[pa.Table, list[Finding]]:
-    assert _WORKER_CONTEXT is not None
-    return _evaluate_to_table(tasks, _WORKER_CONTEXT)
-
-
-def _evaluate_range_in_worker(bounds: tuple[int, int]) -> tuple[pa.Table, list[Finding]]:
-    assert _WORKER_CONTEXT is not None and _FORKED_TASKS is not None
-    return _evaluate_to_table(_FORKED_TASKS[bounds[0] : bounds[1]], _WORKER_CONTEXT)
-
-
-def _run_tasks(
-    tasks: list[_Task], ctx: _Context, workers: int, progress: ProgressCallback | None
-) -> tuple[list[pa.Table], list[Finding]]:
-    """Evaluate every task, in worker processes when there are many; Arrow tables per chunk, and findings."""
-    parts: list[pa.Table] = []
-    findings: list[Finding] = []
-    total = len(tasks)
-    size, threshold, stage = (DEEP_CHUNK, DEEP_PARALLEL_THRESHOLD, "decode") if ctx.deep else (CHUNK, PARALLEL_THRESHOLD, "probe")
-
-    def merge(part: tuple[pa.Table, list[Finding]], done: int) -> int:
-        table, part_findings = part
-        parts.append(table)
-        findings.extend(part_findings)
-        done += table.num_rows
-        if progress:
-            progress(stage, done, total)
-        return done
-
-    done = 0
-    if progress:
-        progress(stage, 0, total)
-    if workers <= 1 or total < threshold:
-        for i in range(0, total, size):
-            done = merge(_evaluate_to_table(tasks[i : i + size], ctx), done)
-        return parts, findings
-    # pyarrow imports pandas on its first array build; doing it once here, before the fork, spares
-    # every worker the import (and a fork never catches a half-done import of another thread).
-    import pandas  # noqa: F401
-
-    global _FORKED_TASKS, _WORKER_CONTEXT
-    # A process pool that notices a dead worker (out of memory, a decoder crash) and says so,
-    # where multiprocessing.Pool would wait for it forever.
-    if "fork" in multiprocessing.get_all_start_methods():
-        _FORKED_TASKS, _WORKER_CONTEXT = tasks, ctx
-        try:
-            jobs = [(i, min(i + size, total)) for i in range(0, total, size)]
-            for part in _pool_results(workers, "fork", None, _evaluate_range_in_worker, jobs):
-                done = merge(part, done)
-        finally:
-            _FORKED_TASKS, _WORKER_CONTEXT = None, None
-        return parts, findings
-    chunks = [tasks[i : i + size] for i in range(0, total, size)]
-    for part in _pool_results(workers, "spawn", ctx, _evaluate_chunk_in_worker, chunks):
-        done = merge(part, done)
-    return parts, findings
-
-
-def _pool_results(workers: int, method: str, ctx: _Context | None, fn: Callable, jobs: list) -> Iterable:
-    """Results of ``fn`` over ``jobs`` in worker processes, as they complete."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    initializer, initargs = (_init_worker, (ctx,)) if ctx is not None else (None, ())
-    with ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context(method), initializer=initializer, initargs=initargs
-    ) as pool:
-        futures = [pool.submit(fn, job) for job in jobs]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        except BrokenProcessPool as exc:
-            for future in futures:
-                future.cancel()
-            raise ScanError(
-                "a worker process died while reading files (out of memory, or a crash in an image decoder); "
-                "rerun with --workers 1 to see which file"
-            ) from exc
-
-
 # ----------------------------------------------------------------------------- listing
 
 def _list_datasets(root: Path, datasets: list[DatasetDir], progress: ProgressCallback | None) -> list[DatasetListing]:
@@ -297,116 +99,6 @@ def _list_datasets(root: Path, datasets: list[DatasetDir], progress: ProgressCal
         if progress:
             progress("list", i + 1, len(datasets))
     return listings
-
-
-# ----------------------------------------------------------------------------- incremental reuse
-
-def _clean_rows(old: pa.Table) -> list[bool]:
-    """Per row: no issue codes besides cross-file ones (vectorised: this runs on every incremental scan)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    issues = old.column("issues").combine_chunks()
-    flat = pc.list_flatten(issues)
-    parents = pc.list_parent_indices(issues).to_numpy()
-    other = pc.invert(pc.is_in(flat, value_set=pa.array(sorted(CROSS_FILE_CODES), pa.string())))
-    dirty = np.zeros(old.num_rows, dtype=bool)
-    dirty[parents[other.to_numpy(zero_copy_only=False)]] = True
-    return (~dirty).tolist()
-
-
-# Under fork, the stat workers inherit what they compare against.
-_FORKED_STAT_INPUT: tuple | None = None
-
-
-def _match_unchanged(bounds: tuple[int, int]) -> list[int]:
-    """For pairs[start:stop]: the old row index when image and mask are unchanged on disk, else -1."""
-    assert _FORKED_STAT_INPUT is not None
-    root, pairs, index, clean, mask_paths, sizes, mtimes, mask_sizes, mask_mtimes = _FORKED_STAT_INPUT
-    out: list[int] = []
-    stat = os.stat
-    for pair in pairs[bounds[0] : bounds[1]]:
-        i = index.get(pair.image_path, -1)
-        if i < 0 or not clean[i] or mask_paths[i] != pair.mask_path:
-            out.append(-1)
-            continue
-        try:
-            st = stat(f"{root}/{pair.image_path}")
-            if st.st_size != sizes[i] or st.st_mtime_ns != mtimes[i]:
-                i = -1
-            elif pair.mask_path is not None:
-                st = stat(f"{root}/{pair.mask_path}")
-                if st.st_size != mask_sizes[i] or st.st_mtime_ns != mask_mtimes[i]:
-                    i = -1
-        except OSError:
-            i = -1
-        out.append(i)
-    return out
-
-
-def _match_unchanged_part(bounds: tuple[int, int]) -> tuple[int, list[int]]:
-    return bounds[0], _match_unchanged(bounds)
-
-
-def _plan_reuse(
-    root: Path, pairs: list[PairTask], old: pa.Table, same_fingerprint: bool, workers: int
-) -> tuple[list[int], list[_Task]]:
-    """Split pairs into old rows to keep as they are and tasks to evaluate (with prior header info).
-
-    Only rows without findings are reused: the manifest keeps codes, not messages, so rows
-    with findings are re-read to report them in full.
-    """
-    import pyarrow as pa
-
-    def col(name: str) -> list:
-        column = old.column(name)
-        if pa.types.is_integer(column.type):
-            # Nulls would turn the whole column into float64 and lose nanosecond mtimes.
-            return [None if v == -1 else v for v in column.fill_null(-1).to_numpy().tolist()]
-        return column.to_numpy(zero_copy_only=False).tolist()
-
-    global _FORKED_STAT_INPUT
-    paths = col("image_path")
-    # Cross-file codes (duplicates, class-area outliers) are recomputed on the whole table anyway,
-    # so they do not make a row dirty.
-    clean = _clean_rows(old)
-    sizes, mtimes, mask_sizes, mask_mtimes = col("file_size"), col("mtime_ns"), col("mask_file_size"), col("mask_mtime_ns")
-    _FORKED_STAT_INPUT = (
-        str(root), pairs, {p: i for i, p in enumerate(paths)}, clean, col("mask_path"),
-        sizes, mtimes, mask_sizes, mask_mtimes,
-    )
-    try:
-        n = len(pairs)
-        if workers > 1 and n >= PARALLEL_THRESHOLD and "fork" in multiprocessing.get_all_start_methods():
-            step = -(-n // (workers * 4))
-            bounds = [(i, min(i + step, n)) for i in range(0, n, step)]
-            # Results come back as they complete; each part is keyed by its start to restore order.
-            by_start = dict(_pool_results(workers, "fork", None, _match_unchanged_part, bounds))
-            matched = [i for start, _ in bounds for i in by_start[start]]
-        else:
-            matched = _match_unchanged((0, n))
-    finally:
-        _FORKED_STAT_INPUT = None
-    keep: list[int] = []
-    tasks: list[_Task] = []
-    if same_fingerprint:
-        for pair, i in zip(pairs, matched):
-            if i < 0:
-                tasks.append((pair, None, None))
-            else:
-                keep.append(i)
-        return keep, tasks
-    fmt, mode, w, h = col("image_format"), col("image_mode"), col("width"), col("height")
-    mfmt, mmode, mw, mh = col("mask_format"), col("mask_mode"), col("mask_width"), col("mask_height")
-    for pair, i in zip(pairs, matched):
-        if i < 0:
-            tasks.append((pair, None, None))
-            continue
-        image = FileInfo(sizes[i], mtimes[i], fmt[i], mode[i], w[i], h[i])
-        mask = FileInfo(mask_sizes[i], mask_mtimes[i], mfmt[i], mmode[i], mw[i], mh[i]) if pair.mask_path else None
-        tasks.append((pair, image, mask))
-    return keep, tasks
 
 
 # ----------------------------------------------------------------------------- the scan
@@ -497,7 +189,7 @@ def scan(
     else:
         extended = []
 
-    ctx = _Context(
+    ctx = ChunkContext(
         root=str(root),
         vocab=vocab,
         selection=selection,
@@ -520,11 +212,14 @@ def scan(
         except ManifestError as exc:
             reuse_note = f"previous manifest not reused: {exc}"
             old_table = None
-    if old_table is not None:
-        keep, tasks = _plan_reuse(root, pairs, old_table, same, workers)
-    else:
-        keep, tasks = [], [(pair, None, None) for pair in pairs]
-    parts, sample_findings = _run_tasks(tasks, ctx, workers, progress)
+    try:
+        if old_table is not None:
+            keep, tasks = plan_reuse(root, pairs, old_table, same, workers)
+        else:
+            keep, tasks = [], [(pair, None, None) for pair in pairs]
+        parts, sample_findings = run_tasks(tasks, ctx, workers, progress)
+    except WorkerDied as exc:
+        raise ScanError(str(exc)) from exc
 
     options = ScanOptions(
         image_dir=image_dir, mask_dir=mask_dir,
