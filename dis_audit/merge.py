@@ -99,7 +99,7 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
     if any(s is not None for s in shards):
         if any(s is None for s in shards):
             raise ManifestError("some parts are shards and some are whole scans; merge shards of one scan only")
-        parsed = [parse_shard(s) for s in shards]
+        parsed = [spec for s in shards if (spec := parse_shard(s)) is not None]
         counts = {n for _, n in parsed}
         if len(counts) != 1:
             raise ManifestError(f"the parts come from different shard counts: {', '.join(map(str, sorted(counts)))}")

@@ -214,6 +214,8 @@ def scan(
             old_table = None
     try:
         if old_table is not None:
+            # By name, with nulls for columns an older manifest lacks.
+            old_table = conform_table(old_table)
             keep, tasks = plan_reuse(root, pairs, old_table, same, workers)
         else:
             keep, tasks = [], [(pair, None, None) for pair in pairs]
@@ -241,7 +243,7 @@ def scan(
 
     table = build_table(pa.concat_tables(parts) if parts else columns_to_table({}), meta)
     if keep:
-        kept = conform_table(old_table).take(keep).replace_schema_metadata(table.schema.metadata)
+        kept = old_table.take(keep).replace_schema_metadata(table.schema.metadata)
         table = pa.concat_tables([kept, table])
     table = strip_cross_file(table.sort_by("image_path"))
     cross_findings: list[Finding] = []
