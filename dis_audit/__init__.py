@@ -9,7 +9,8 @@ __version__ = "0.1.0"
 
 from .findings import Finding, Rule, RuleSelection, Severity  # noqa: E402
 from .manifest import ManifestError, read_manifest, write_manifest  # noqa: E402
-from .scan import ScanError, ScanResult, scan  # noqa: E402
+from .scan import ScanError, scan  # noqa: E402
+from .summary import ScanResult  # noqa: E402
 from .vocab import Vocabulary, builtin_dis5k  # noqa: E402
 
 __all__ = [

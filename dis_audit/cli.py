@@ -79,7 +79,7 @@ def scan(
 ) -> None:
     """Find every sample, check names, images and masks, report findings, write the manifest."""
     from .manifest import ManifestError
-    from .merge import ShardError, parse_shard
+    from .shards import ShardError, parse_shard
     from .scan import ScanError
     from .scan import scan as run_scan
 

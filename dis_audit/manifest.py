@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,43 +26,52 @@ METADATA_KEY = b"dis_audit"
 #: Every finding of the scan as a JSON list, so `dis-audit report` needs no other file.
 FINDINGS_KEY = b"dis_audit_findings"
 
-#: The manifest columns, in order. The first fourteen are the documented contract.
-MANIFEST_SCHEMA = pa.schema(
-    [
-        pa.field("image_path", pa.string(), nullable=False),
-        pa.field("mask_path", pa.string()),
-        pa.field("dataset", pa.string(), nullable=False),
-        pa.field("difficulty", pa.string(), nullable=False),
-        pa.field("class_name", pa.string()),
-        pa.field("class_id", pa.int32(), nullable=False),
-        pa.field("label_status", pa.string(), nullable=False),
-        pa.field("width", pa.int32()),
-        pa.field("height", pa.int32()),
-        pa.field("mask_width", pa.int32()),
-        pa.field("mask_height", pa.int32()),
-        pa.field("file_size", pa.int64()),
-        pa.field("mtime_ns", pa.int64()),
-        pa.field("issues", pa.list_(pa.string()), nullable=False),
-        # Extras that make incremental scans and relabelling possible without re-reading files.
-        pa.field("class_field", pa.string()),
-        pa.field("image_format", pa.string()),
-        pa.field("image_mode", pa.string()),
-        pa.field("mask_format", pa.string()),
-        pa.field("mask_mode", pa.string()),
-        pa.field("mask_file_size", pa.int64()),
-        pa.field("mask_mtime_ns", pa.int64()),
-        # Filled by `scan --deep` (null otherwise).
-        pa.field("sha1", pa.string()),
-        pa.field("phash", pa.uint64()),
-        pa.field("fg_ratio", pa.float32()),
-        pa.field("mask_kind", pa.string()),
-        pa.field("dup_group", pa.int32()),
-    ]
-)
+# The manifest columns, in order, in three groups. Add new columns at the end of the last group
+# (readers and old manifests rely on the positions and names of the others).
+#: The documented contract: every manifest has these, every reader may rely on them.
+_CONTRACT_FIELDS = [
+    pa.field("image_path", pa.string(), nullable=False),
+    pa.field("mask_path", pa.string()),
+    pa.field("dataset", pa.string(), nullable=False),
+    pa.field("difficulty", pa.string(), nullable=False),
+    pa.field("class_name", pa.string()),
+    pa.field("class_id", pa.int32(), nullable=False),
+    pa.field("label_status", pa.string(), nullable=False),
+    pa.field("width", pa.int32()),
+    pa.field("height", pa.int32()),
+    pa.field("mask_width", pa.int32()),
+    pa.field("mask_height", pa.int32()),
+    pa.field("file_size", pa.int64()),
+    pa.field("mtime_ns", pa.int64()),
+    pa.field("issues", pa.list_(pa.string()), nullable=False),
+]
+#: Extras that make incremental scans and relabelling possible without re-reading files.
+_HEADER_EXTRA_FIELDS = [
+    pa.field("class_field", pa.string()),
+    pa.field("image_format", pa.string()),
+    pa.field("image_mode", pa.string()),
+    pa.field("mask_format", pa.string()),
+    pa.field("mask_mode", pa.string()),
+    pa.field("mask_file_size", pa.int64()),
+    pa.field("mask_mtime_ns", pa.int64()),
+]
+#: Filled by `scan --deep` (null otherwise).
+_DEEP_FIELDS = [
+    pa.field("sha1", pa.string()),
+    pa.field("phash", pa.uint64()),
+    pa.field("fg_ratio", pa.float32()),
+    pa.field("mask_kind", pa.string()),
+    pa.field("dup_group", pa.int32()),
+]
+MANIFEST_SCHEMA = pa.schema([*_CONTRACT_FIELDS, *_HEADER_EXTRA_FIELDS, *_DEEP_FIELDS])
 
 COLUMNS: tuple[str, ...] = tuple(MANIFEST_SCHEMA.names)
+#: The documented columns every manifest must have (the rest may be missing from old ones).
+CONTRACT_COLUMNS: tuple[str, ...] = tuple(f.name for f in _CONTRACT_FIELDS)
 #: Columns only a deep scan fills.
-DEEP_COLUMNS: tuple[str, ...] = ("sha1", "phash", "fg_ratio", "mask_kind", "dup_group")
+DEEP_COLUMNS: tuple[str, ...] = tuple(f.name for f in _DEEP_FIELDS)
+#: Columns a deep scan fills per sample (``dup_group`` comes from the whole manifest).
+SAMPLE_DEEP_COLUMNS: tuple[str, ...] = tuple(c for c in DEEP_COLUMNS if c != "dup_group")
 #: Columns every scan fills from names and headers.
 HEADER_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in DEEP_COLUMNS)
 LABEL_OK = "ok"
@@ -69,6 +79,147 @@ LABEL_OK = "ok"
 
 class ManifestError(Exception):
     """A manifest could not be read or written; the message says which file and why."""
+
+
+@dataclass(frozen=True)
+class ListingRecord:
+    """One scanned dataset as the options record it, so ``merge`` can rebuild the per-dataset summary."""
+
+    name: str
+    rel: str = ""
+    image_dir: str = ""
+    mask_dir: str | None = None
+    #: Files in the dataset's folders that are neither images nor masks.
+    clutter: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "rel": self.rel, "image_dir": self.image_dir, "mask_dir": self.mask_dir,
+                "clutter": self.clutter}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ListingRecord:
+        mask_dir = data.get("mask_dir")
+        return cls(
+            name=str(data.get("name", "")), rel=str(data.get("rel") or ""), image_dir=str(data.get("image_dir") or ""),
+            mask_dir=None if mask_dir is None else str(mask_dir), clutter=int(data.get("clutter") or 0),
+        )
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """The options a manifest was made with (written by scan and merge, read by merge, rules and reports).
+
+    Stored as a JSON object in the metadata; ``to_dict``/``from_dict`` keep that object as earlier
+    versions wrote it. Keys this version does not know are kept in ``extra`` and written back.
+    """
+
+    image_dir: str | None = None
+    mask_dir: str | None = None
+    #: ``--datasets`` as given: a comma-separated string or a list of names.
+    datasets: str | tuple[str, ...] | None = None
+    #: The vocabulary's source (``"dis5k"``, ``"infer"``, a file name, ...).
+    classes: str | None = None
+    extend_vocab: bool = False
+    #: dataset -> difficulty, for every scanned dataset.
+    difficulty_map: dict[str, str] = field(default_factory=dict)
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    #: See ``dis_audit.fingerprint``.
+    fingerprint: str | None = None
+    #: Classes ``--extend-vocab`` appended to the base vocabulary.
+    extended_classes: tuple[str, ...] = ()
+    deep: bool = False
+    max_pixels: int | None = None
+    eval_datasets: tuple[str, ...] | None = None
+    near_dup_distance: int | None = None
+    #: ``"i/N"`` for a part manifest of ``scan --shard``.
+    shard: str | None = None
+    listings: tuple[ListingRecord, ...] | None = None
+    #: How many parts ``merge`` combined (merged manifests only; they carry no ``shard``).
+    merged_from: int | None = None
+    #: What ``relabel`` applied (relabelled manifests only).
+    relabel: dict[str, Any] | None = None
+    #: Keys this version does not know (a newer dis-audit wrote them), kept as read.
+    extra: dict[str, Any] = field(default_factory=dict)
+    #: The keys read from disk; ``None`` for options made in memory, which write every key a scan
+    #: writes. Written keys are these plus every option that is set, so a manifest keeps its shape.
+    present: frozenset[str] | None = field(default=None, compare=False, repr=False)
+
+    def updated(self, **changes: Any) -> ScanOptions:
+        """A copy with the given fields changed."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object stored in the manifest metadata."""
+        values: dict[str, Any] = {
+            "image_dir": self.image_dir, "mask_dir": self.mask_dir,
+            "datasets": list(self.datasets) if isinstance(self.datasets, tuple) else self.datasets,
+            "classes": self.classes, "extend_vocab": self.extend_vocab, "difficulty_map": dict(self.difficulty_map),
+            "select": list(self.select), "ignore": list(self.ignore), "fingerprint": self.fingerprint,
+            "extended_classes": list(self.extended_classes), "deep": self.deep, "max_pixels": self.max_pixels,
+            "eval_datasets": None if self.eval_datasets is None else list(self.eval_datasets),
+            "near_dup_distance": self.near_dup_distance, "shard": self.shard,
+            "listings": None if self.listings is None else [item.to_dict() for item in self.listings],
+            "merged_from": self.merged_from, "relabel": self.relabel,
+        }
+        keys = set(_SCAN_KEYS if self.present is None else self.present)
+        keys |= {name for name, value in values.items() if value != _DEFAULT_VALUES[name]}
+        if self.merged_from is not None and self.shard is None:
+            keys.discard("shard")  # a merged manifest is a whole scan, not a shard
+        out = {key: value for key, value in self.extra.items() if key not in values}
+        out.update((name, value) for name, value in values.items() if name in keys)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ScanOptions:
+        """Options as stored; missing keys take their defaults, unknown ones go to ``extra``."""
+        data = data if isinstance(data, Mapping) else {}
+        get = data.get
+        datasets = get("datasets")
+        listings = get("listings")
+        eval_datasets = get("eval_datasets")
+        relabel = get("relabel")
+        return cls(
+            image_dir=_str_or_none(get("image_dir")),
+            mask_dir=_str_or_none(get("mask_dir")),
+            datasets=datasets if datasets is None or isinstance(datasets, str) else tuple(datasets),
+            classes=_str_or_none(get("classes")),
+            extend_vocab=bool(get("extend_vocab", False)),
+            difficulty_map={str(k): str(v) for k, v in (get("difficulty_map") or {}).items()},
+            select=tuple(get("select") or ()),
+            ignore=tuple(get("ignore") or ()),
+            fingerprint=_str_or_none(get("fingerprint")),
+            extended_classes=tuple(get("extended_classes") or ()),
+            deep=bool(get("deep", False)),
+            max_pixels=_int_or_none(get("max_pixels")),
+            eval_datasets=None if eval_datasets is None else tuple(eval_datasets),
+            near_dup_distance=_int_or_none(get("near_dup_distance")),
+            shard=_str_or_none(get("shard")),
+            listings=None if listings is None else tuple(ListingRecord.from_dict(item) for item in listings),
+            merged_from=_int_or_none(get("merged_from")),
+            relabel=dict(relabel) if isinstance(relabel, Mapping) else None,
+            extra={key: value for key, value in data.items() if key not in _DEFAULT_VALUES},
+            present=frozenset(key for key in data if key in _DEFAULT_VALUES),
+        )
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+#: Every stored option key with its value when unset (as ``to_dict`` writes it).
+_DEFAULT_VALUES: dict[str, Any] = {
+    "image_dir": None, "mask_dir": None, "datasets": None, "classes": None, "extend_vocab": False,
+    "difficulty_map": {}, "select": [], "ignore": [], "fingerprint": None, "extended_classes": [], "deep": False,
+    "max_pixels": None, "eval_datasets": None, "near_dup_distance": None, "shard": None, "listings": None,
+    "merged_from": None, "relabel": None,
+}
+#: The keys a scan always writes, set or not.
+_SCAN_KEYS: frozenset[str] = frozenset(_DEFAULT_VALUES) - {"merged_from", "relabel"}
 
 
 @dataclass
@@ -79,7 +230,13 @@ class ManifestMeta:
     schema_version: int = SCHEMA_VERSION
     tool_version: str = ""
     root: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    #: Hand-built metadata writes no options (``{}``), as before.
+    options: ScanOptions = field(default_factory=lambda: ScanOptions(present=frozenset()))
+
+    def __post_init__(self) -> None:
+        # Metadata built by hand may give the options as the JSON object they are stored as.
+        if isinstance(self.options, Mapping):
+            self.options = ScanOptions.from_dict(self.options)
 
     def to_bytes(self) -> bytes:
         return json.dumps(
@@ -88,7 +245,7 @@ class ManifestMeta:
                 "tool_version": self.tool_version,
                 "vocabulary": list(self.vocabulary),
                 "root": self.root,
-                "options": self.options,
+                "options": self.options.to_dict(),
             },
             ensure_ascii=False,
             sort_keys=True,
@@ -102,7 +259,7 @@ class ManifestMeta:
             schema_version=int(data.get("schema_version", 0)),
             tool_version=str(data.get("tool_version", "")),
             root=data.get("root"),
-            options=dict(data.get("options") or {}),
+            options=ScanOptions.from_dict(data.get("options")),
         )
 
 
@@ -111,14 +268,40 @@ def empty_columns(names: tuple[str, ...] = HEADER_COLUMNS) -> dict[str, list]:
     return {name: [] for name in names}
 
 
-def columns_to_table(columns: dict[str, list]) -> pa.Table:
-    """A schema-conforming Arrow table (no metadata) from column lists; missing columns are null."""
-    n = len(columns["image_path"])
+def columns_to_table(columns: Mapping[str, Sequence[Any]]) -> pa.Table:
+    """A schema-conforming Arrow table (no metadata) from column lists keyed by column name.
+
+    The one place rows become a manifest table: columns the schema has but ``columns`` lacks
+    are null; a name the schema does not know, or columns of different lengths, raise ValueError
+    (a builder out of step with the schema must fail, not shift values into the wrong column).
+    """
+    schema = MANIFEST_SCHEMA
+    unknown = [name for name in columns if schema.get_field_index(name) < 0]
+    if unknown:
+        raise ValueError(f"not manifest columns: {', '.join(unknown)} (add them to MANIFEST_SCHEMA first)")
+    lengths = {len(values) for values in columns.values()}
+    if len(lengths) > 1:
+        sizes = ", ".join(f"{name}={len(values)}" for name, values in columns.items())
+        raise ValueError(f"manifest columns of different lengths: {sizes}")
+    n = lengths.pop() if lengths else 0
     arrays = [
-        pa.array(columns[f.name], type=f.type) if f.name in columns else pa.nulls(n, type=f.type)
-        for f in MANIFEST_SCHEMA
+        pa.array(columns[f.name], type=f.type) if f.name in columns else pa.nulls(n, type=f.type) for f in schema
     ]
-    return pa.Table.from_arrays(arrays, schema=MANIFEST_SCHEMA)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def conform_table(table: pa.Table) -> pa.Table:
+    """``table`` with exactly the manifest columns in schema order and types, metadata dropped.
+
+    Columns the table lacks (a manifest written before they were added) become null; columns
+    the schema does not know are dropped.
+    """
+    schema = MANIFEST_SCHEMA
+    arrays = [
+        table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
 def build_table(columns: dict[str, list] | pa.Table, meta: ManifestMeta) -> pa.Table:
@@ -193,14 +376,14 @@ def read_manifest_table(path: str | os.PathLike) -> tuple[pa.Table, ManifestMeta
         raise ManifestError(f"{path} is a parquet file but not a dis-audit manifest (no '{METADATA_KEY.decode()}' metadata)")
     try:
         meta = ManifestMeta.from_bytes(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path}: dis-audit metadata is not valid JSON: {exc}") from exc
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: dis-audit metadata is not valid: {exc}") from exc
     if meta.schema_version != SCHEMA_VERSION:
         raise ManifestError(
             f"{path}: manifest schema version {meta.schema_version}, this dis-audit reads version {SCHEMA_VERSION}; "
             "re-run `dis-audit scan` to rewrite it"
         )
-    missing = [name for name in COLUMNS[:14] if name not in table.column_names]
+    missing = [name for name in CONTRACT_COLUMNS if name not in table.column_names]
     if missing:
         raise ManifestError(f"{path}: manifest lacks columns {', '.join(missing)}")
     return table, meta

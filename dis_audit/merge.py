@@ -1,4 +1,4 @@
-"""Whole-manifest work: cross-file checks, shards, and merging part manifests.
+"""Merging part manifests into one result.
 
 ``scan --shard i/N`` scans the samples whose path hashes to shard ``i`` (0-based) of ``N`` and
 writes a part manifest without cross-file checks; ``merge_manifests`` concatenates the parts,
@@ -9,157 +9,51 @@ whole, so the result equals a single scan of the tree.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 from collections.abc import Sequence
+from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .findings import Emitter, Finding, RuleSelection, Severity
-from .manifest import COLUMNS, MANIFEST_SCHEMA, METADATA_KEY, ManifestError, ManifestMeta, read_findings, read_manifest_table
+from .crossfile import run_manifest_checks, strip_cross_file
+from .findings import Finding, RuleSelection, Severity
+from .fingerprint import fingerprint_with_vocabulary, fingerprint_without_vocabulary
+from .layout import DatasetDir, DatasetListing
+from .manifest import (
+    METADATA_KEY,
+    ManifestError,
+    ManifestMeta,
+    ScanOptions,
+    conform_table,
+    read_findings,
+    read_manifest_table,
+)
+from .rules import ALL_RULES, CROSS_FILE_CODES
+from .shards import parse_shard
+from .splits import parse_eval_datasets
+from .summary import ScanResult, deep_summary, listings_from_options, summarize
+from .vocab import Vocabulary
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from .scan import ScanResult
-
-_SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
-
-
-class ShardError(ValueError):
-    """A --shard value is not ``i/N`` with 0 <= i < N."""
-
-
-def parse_shard(spec: str | tuple[int, int] | None) -> tuple[int, int] | None:
-    """``"2/8"`` -> ``(2, 8)``; shard indexes are 0-based (Slurm array and Kubernetes job indexes)."""
-    if spec is None:
-        return None
-    if isinstance(spec, tuple):
-        index, count = spec
-    else:
-        match = _SHARD.match(spec)
-        if not match:
-            raise ShardError(f"--shard {spec!r} is not INDEX/COUNT (e.g. 0/8)")
-        index, count = int(match.group(1)), int(match.group(2))
-    if count < 1:
-        raise ShardError(f"--shard {index}/{count}: the shard count must be at least 1")
-    if not 0 <= index < count:
-        raise ShardError(f"--shard {index}/{count}: the index is 0-based, from 0 to {count - 1}")
-    return index, count
-
-
-def shard_of(image_path: str, count: int) -> int:
-    """The shard (0..count-1) a sample belongs to: a hash of its image path, stable across runs and machines."""
-    digest = hashlib.blake2b(image_path.encode("utf-8", "surrogateescape"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % count
-
-
-# ----------------------------------------------------------------------------- cross-file checks
-
-def strip_cross_file(table: pa.Table) -> pa.Table:
-    """Drop cross-file codes from ``issues`` and clear ``dup_group``: both are recomputed on the whole."""
-    import pyarrow as pa
-
-    from .rules import CROSS_FILE_CODES
-
-    issues = table.column("issues").to_pylist()
-    if any(code in CROSS_FILE_CODES for codes in issues for code in codes):
-        cleaned = [[c for c in codes if c not in CROSS_FILE_CODES] for codes in issues]
-        i = table.column_names.index("issues")
-        table = table.set_column(i, table.schema.field("issues"), pa.array(cleaned, type=pa.list_(pa.string())))
-    i = table.column_names.index("dup_group")
-    return table.set_column(i, table.schema.field("dup_group"), pa.nulls(table.num_rows, pa.int32()))
-
-
-def run_manifest_checks(
-    table: pa.Table, selection: RuleSelection, options: dict[str, Any]
-) -> tuple[pa.Table, list[Finding]]:
-    """Compute ``dup_group`` and run every family's ``check_manifest`` over the whole table.
-
-    Returns the table with the groups set and the new codes added to each row's ``issues``,
-    and the findings. ``options`` carries ``near_dup_distance`` and ``eval_datasets``.
-    """
-    import pyarrow as pa
-
-    from .dupes import DEFAULT_MAX_DISTANCE, with_dup_groups
-    from .rules import FAMILIES
-
-    table = with_dup_groups(table, int(options.get("near_dup_distance") or DEFAULT_MAX_DISTANCE))
-    emitter = Emitter(selection)
-    for family in FAMILIES:
-        family.check_manifest(table, emitter, options)
-    if not emitter.findings:
-        return table, []
-    # A finding names an image or a mask path; either leads to its row.
-    row_of: dict[str, int] = {}
-    for i, (image, mask) in enumerate(zip(table.column("image_path").to_pylist(), table.column("mask_path").to_pylist())):
-        row_of[image] = i
-        if mask is not None:
-            row_of.setdefault(mask, i)
-    issues = table.column("issues").to_pylist()
-    for finding in emitter.findings:
-        row = row_of.get(finding.path)
-        if row is not None and finding.code not in issues[row]:
-            issues[row] = sorted([*issues[row], finding.code])
-    i = table.column_names.index("issues")
-    table = table.set_column(i, table.schema.field("issues"), pa.array(issues, type=pa.list_(pa.string())))
-    return table, list(emitter.findings)
-
-
-def deep_summary(table: pa.Table) -> dict[str, Any]:
-    """Mask kinds, per-class foreground-area statistics and duplicate counts of a deep manifest."""
-    import pyarrow.compute as pc
-
-    kinds = {
-        item["values"]: int(item["counts"])
-        for item in pc.value_counts(table.column("mask_kind")).to_pylist() if item["values"] is not None
-    }
-    df = table.select(["class_name", "fg_ratio", "mask_kind", "dup_group"]).to_pandas()
-    shaped = df[df["fg_ratio"].notna() & df["class_name"].notna() & ~df["mask_kind"].isin(["empty", "full"])]
-    per_class: dict[str, dict[str, float]] = {}
-    for name, series in shaped.groupby("class_name")["fg_ratio"]:
-        per_class[str(name)] = {
-            "n": int(series.size), "mean": round(float(series.mean()), 4),
-            "std": round(float(series.std(ddof=0)), 4),
-            "min": round(float(series.min()), 4), "max": round(float(series.max()), 4),
-        }
-    groups = df["dup_group"].dropna()
-    return {
-        "mask_kinds": dict(sorted(kinds.items())),
-        "fg_ratio_by_class": per_class,
-        "dup_groups": int(groups.nunique()),
-        "rows_in_dup_groups": int(groups.size),
-    }
-
 
 # ----------------------------------------------------------------------------- merging
-
-def _listings(options: dict[str, Any]):
-    from .layout import DatasetDir, DatasetListing
-
-    out = []
-    for item in options.get("listings") or []:
-        ds = DatasetDir(name=item["name"], rel=item.get("rel", ""), image_dir=item.get("image_dir", ""),
-                        mask_dir=item.get("mask_dir"))
-        out.append(DatasetListing(dataset=ds, clutter=int(item.get("clutter", 0))))
-    return out
-
 
 def _merged_vocabulary(metas: list[ManifestMeta], table: pa.Table) -> tuple[list[str], list[str]]:
     """The merged vocabulary and the classes it extends the base with (parts may have inferred or
     extended their own)."""
     vocabs = [list(m.vocabulary) for m in metas]
     if all(v == vocabs[0] for v in vocabs):
-        return vocabs[0], list(metas[0].options.get("extended_classes") or [])
-    sources = {str(m.options.get("classes")) for m in metas}
+        return vocabs[0], list(metas[0].options.extended_classes)
+    sources = {str(m.options.classes) for m in metas}
     if sources == {"infer"}:
         return sorted({name for v in vocabs for name in v}), []
-    bases = {tuple(v[: len(v) - len(m.options.get("extended_classes") or [])]) for v, m in zip(vocabs, metas)}
+    bases = {tuple(v[: len(v) - len(m.options.extended_classes)]) for v, m in zip(vocabs, metas)}
     if len(bases) != 1:
         raise ManifestError("the parts were scanned with different class vocabularies; scan them with the same --classes")
     base = list(next(iter(bases)))
-    extra = {name for m in metas for name in (m.options.get("extended_classes") or [])}
+    extra = {name for m in metas for name in m.options.extended_classes}
     # Order the new classes by where they first appear, as a single scan meets them.
     first_seen: dict[str, str] = {}
     for path, name in zip(table.column("image_path").to_pylist(), table.column("class_name").to_pylist()):
@@ -169,20 +63,6 @@ def _merged_vocabulary(metas: list[ManifestMeta], table: pa.Table) -> tuple[list
     return base + added, added
 
 
-def _fingerprint_with_vocab(fingerprint: str | None, names: list[str] | None) -> str | None:
-    """The scan fingerprint (a JSON list whose second item is the vocabulary) with that item replaced."""
-    import json
-
-    if fingerprint is None:
-        return None
-    try:
-        items = json.loads(fingerprint)
-        items[1] = names
-    except (ValueError, TypeError, IndexError):
-        return fingerprint
-    return json.dumps(items)
-
-
 def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequence[str] | str | None = None) -> ScanResult:
     """Combine part manifests (from ``scan --shard``, or whole manifests of one tree) into one result.
 
@@ -190,10 +70,6 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
     options, a shard is missing or given twice, or one sample appears in two parts.
     """
     import pyarrow as pa
-
-    from .scan import ScanResult, summarize
-    from .splits import parse_eval_datasets
-    from .vocab import Vocabulary
 
     if not paths:
         raise ManifestError("no part manifests given")
@@ -205,17 +81,17 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
         part_findings.append(read_findings(table))
     # Vocabularies may differ (--classes infer, --extend-vocab see each shard's classes); they are
     # reconciled below. Everything else that decides a row must match.
-    prints = {_fingerprint_with_vocab(m.options.get("fingerprint"), None) for m in metas}
+    prints = {fingerprint_without_vocabulary(m.options.fingerprint) for m in metas}
     if len(prints) != 1:
         raise ManifestError(
             "the parts were scanned with different options (vocabulary, rule selection, --deep, --max-pixels or "
             "difficulty map); re-scan them with the same ones"
         )
-    shards = [m.options.get("shard") for m in metas]
+    shards = [m.options.shard for m in metas]
     if any(s is not None for s in shards):
         if any(s is None for s in shards):
             raise ManifestError("some parts are shards and some are whole scans; merge shards of one scan only")
-        parsed = [parse_shard(s) for s in shards]
+        parsed = [spec for s in shards if (spec := parse_shard(s)) is not None]
         counts = {n for _, n in parsed}
         if len(counts) != 1:
             raise ManifestError(f"the parts come from different shard counts: {', '.join(map(str, sorted(counts)))}")
@@ -228,12 +104,9 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
         if missing:
             raise ManifestError(f"shard {', '.join(f'{i}/{count}' for i in missing)} missing; merge needs all {count}")
 
-    from .rules import ALL_RULES, CROSS_FILE_CODES
-
-    base_schema = MANIFEST_SCHEMA
-    table = pa.concat_tables([t.select(list(COLUMNS)).cast(base_schema) for t in tables]).sort_by("image_path")
+    table = pa.concat_tables([conform_table(t) for t in tables]).sort_by("image_path")
     paths_col = table.column("image_path").to_pylist()
-    dupes = sorted({a for a, b in zip(paths_col, paths_col[1:]) if a == b})
+    dupes = sorted({a for a, b in pairwise(paths_col) if a == b})
     if dupes:
         raise ManifestError(f"{len(dupes)} sample(s) appear in more than one part, e.g. {dupes[0]}")
     table = strip_cross_file(table)
@@ -247,21 +120,21 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
         ]
         i = table.column_names.index("class_id")
         table = table.set_column(i, table.schema.field("class_id"), pa.array(ids, type=pa.int32()))
-    options = {k: v for k, v in metas[0].options.items() if k not in ("shard",)}
-    options["fingerprint"] = _fingerprint_with_vocab(options.get("fingerprint"), names)
-    options["extended_classes"] = extended
-    options["merged_from"] = len(paths)
+    # The parts agree on everything but the vocabulary (checked above): the first one speaks for all.
+    options = metas[0].options.updated(
+        shard=None, merged_from=len(paths), extended_classes=tuple(extended),
+        fingerprint=fingerprint_with_vocabulary(metas[0].options.fingerprint, names),
+    )
     if eval_datasets is not None:
         parsed_eval = parse_eval_datasets(eval_datasets)
-        options["eval_datasets"] = sorted(parsed_eval) if parsed_eval else None
+        options = options.updated(eval_datasets=tuple(sorted(parsed_eval)) if parsed_eval else None)
     listings, seen_names = [], set()
     for meta in metas:
-        for listing in _listings(meta.options):
+        for listing in listings_from_options(meta.options):
             if listing.dataset.name not in seen_names:
                 seen_names.add(listing.dataset.name)
                 listings.append(listing)
-    options["listings"] = metas[0].options.get("listings")
-    selection = RuleSelection(tuple(options.get("select") or ("DA",)), tuple(options.get("ignore") or ()))
+    selection = RuleSelection(options.select or ("DA",), options.ignore)
 
     findings: list[Finding] = []
     seen_keys: set[tuple[str, str, str]] = set()
@@ -281,9 +154,9 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
     table, cross = run_manifest_checks(table, selection, options)
     findings.extend(cross)
     findings.sort(key=lambda f: (f.path, f.code))
-    vocab = Vocabulary(tuple(names), source=str(options.get("classes") or "merged"))
+    vocab = Vocabulary(tuple(names), source=str(options.classes or "merged"))
     summary = summarize(table, findings, listings, vocab, extended)
-    if options.get("deep"):
+    if options.deep:
         summary["deep"] = deep_summary(table)
     summary["merged_parts"] = len(paths)
     summary["elapsed_s"] = 0.0

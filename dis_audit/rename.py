@@ -888,7 +888,7 @@ def _naming_view(table: pa.Table):
     from .rules import ALL_RULES
 
     meta = ManifestMeta.from_bytes(table.schema.metadata[METADATA_KEY])
-    selection = RuleSelection.parse(meta.options.get("select") or None, meta.options.get("ignore") or None, ALL_RULES)
+    selection = RuleSelection.parse(meta.options.select or None, meta.options.ignore or None, ALL_RULES)
     return meta, selection, ALL_RULES
 
 
@@ -1078,7 +1078,7 @@ def relabel_manifest(
         cols["class_name"][i], cols["class_id"][i], cols["label_status"][i] = res.class_name, cid, status
         if cid < 0:
             blocked += 1
-    meta.options = dict(meta.options, relabel={"class_from": [s.name for s in sources], "extend_vocab": extend_vocab})
+    meta.options = meta.options.updated(relabel={"class_from": [s.name for s in sources], "extend_vocab": extend_vocab})
     out = _replace_columns(table, cols, meta, None)
     if not dry_run:
         try:

@@ -1,54 +1,52 @@
 """The scan orchestrator: discover -> probe (parallel) -> rules -> findings -> manifest table.
 
 It knows no rule by name: it hands each dataset listing and each sample to every family in
-the registry and collects what they emit.
+the registry and collects what they emit. The steps live beside it: ``_evaluate`` (one chunk:
+probe, per-sample checks, rows), ``_pool`` (chunks in worker processes), ``_incremental`` (rows
+of a previous manifest that still hold), ``crossfile`` (whole-manifest checks) and ``summary``.
 """
 
 from __future__ import annotations
 
-import json
-import multiprocessing
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .findings import Emitter, Finding, RuleSelection, Severity
+from ._evaluate import ChunkContext
+from ._incremental import plan_reuse
+from ._pool import ProgressCallback, WorkerDied, run_tasks
+from .crossfile import run_manifest_checks, strip_cross_file
 from .dupes import DEFAULT_MAX_DISTANCE
+from .findings import Emitter, Finding, RuleSelection
+from .fingerprint import scan_fingerprint
 from .layout import (
-    DatasetDir, DatasetListing, LayoutError, PairTask, discover_datasets, index_folder, pair_dataset,
+    DatasetDir,
+    DatasetListing,
+    LayoutError,
+    discover_datasets,
+    index_folder,
+    pair_dataset,
     select_datasets,
 )
 from .manifest import (
-    COLUMNS, HEADER_COLUMNS, LABEL_OK, ManifestError, ManifestMeta, build_table, columns_to_table, empty_columns,
+    ListingRecord,
+    ManifestError,
+    ManifestMeta,
+    ScanOptions,
+    build_table,
+    columns_to_table,
+    conform_table,
     read_manifest_table,
 )
-from .merge import deep_summary, parse_shard, run_manifest_checks, shard_of, strip_cross_file
 from .naming import parse_name, split_path
-from .probe import FileInfo, probe_file
-from .rules import ALL_RULES, CROSS_FILE_CODES, FAMILIES, Sample
+from .rules import ALL_RULES, FAMILIES
+from .shards import parse_shard, shard_of
+from .summary import ScanResult, deep_summary, summarize
 from .splits import parse_eval_datasets
 from .vocab import Vocabulary, VocabularyError, infer_vocabulary, resolve_vocabulary
-
-if TYPE_CHECKING:
-    import pandas as pd
-    import pyarrow as pa
-
-#: ``progress(stage, done, total)``; stages: "list", "probe" (or "decode" with --deep).
-ProgressCallback = Callable[[str, int, int], None]
-CHUNK = 1024
-# Below this many files a process pool costs more than it saves.
-PARALLEL_THRESHOLD = 4000
-# A full decode costs milliseconds per pair, not microseconds: small chunks keep the workers
-# evenly loaded and the progress bar moving, and a pool pays off almost at once.
-DEEP_CHUNK = 16
-DEEP_PARALLEL_THRESHOLD = 32
-#: Columns a deep scan fills per sample (``dup_group`` comes from the whole manifest).
-SAMPLE_DEEP_COLUMNS: tuple[str, ...] = ("sha1", "phash", "fg_ratio", "mask_kind")
 
 
 class ScanError(Exception):
@@ -86,200 +84,6 @@ def parse_difficulty_map(spec: str | dict[str, str] | None) -> dict[str, str]:
     return out
 
 
-@dataclass
-class ScanResult:
-    """What a scan found: the manifest table, every finding, the vocabulary and a summary."""
-
-    root: Path
-    table: pa.Table
-    findings: list[Finding]
-    vocabulary: Vocabulary
-    summary: dict[str, Any]
-    options: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def rows(self) -> pd.DataFrame:
-        """The manifest rows as a pandas DataFrame."""
-        return self.table.to_pandas()
-
-    @property
-    def has_errors(self) -> bool:
-        return any(f.severity is Severity.ERROR for f in self.findings)
-
-    def write_manifest(self, path: str | os.PathLike | None = None) -> Path:
-        """Write the manifest atomically (default: ``manifest.parquet`` in the root), findings included."""
-        from .manifest import with_findings, write_manifest
-
-        table = with_findings(self.table, [f.to_dict() for f in self.findings])
-        return write_manifest(table, Path(path) if path else self.root / "manifest.parquet")
-
-
-# ----------------------------------------------------------------------------- workers
-
-@dataclass(frozen=True)
-class _Context:
-    root: str
-    vocab: Vocabulary
-    selection: RuleSelection
-    has_mask_dir: dict[str, bool]
-    difficulty: dict[str, str]
-    deep: bool = False
-    max_pixels: int = 0
-
-
-_WORKER_CONTEXT: _Context | None = None
-# Under fork, workers inherit the task list and take index ranges: nothing is pickled on the way in.
-_FORKED_TASKS: list | None = None
-
-# A task: (pair, prior image info or None, prior mask info or None)
-_Task = tuple[PairTask, FileInfo | None, FileInfo | None]
-
-
-def _init_worker(ctx: _Context) -> None:
-    global _WORKER_CONTEXT
-    _WORKER_CONTEXT = ctx
-
-
-def evaluate_chunk(tasks: Iterable[_Task], ctx: _Context) -> tuple[dict[str, list], list[Finding]]:
-    """Probe (unless prior info is given) and check each pair; return manifest columns and findings."""
-    rows: list[tuple] = []
-    findings: list[Finding] = []
-    vocab, root = ctx.vocab, ctx.root
-    emitter = Emitter(ctx.selection)
-    checks = [family.check_sample for family in FAMILIES]
-    has_mask_dir, difficulty = ctx.has_mask_dir, ctx.difficulty
-    if ctx.deep:
-        from .deep import decode_pair
-    deep = None
-    for (dataset, image_path, mask_path, nested), prior_image, prior_mask in tasks:
-        image = prior_image or probe_file(f"{root}/{image_path}")
-        stem, image_ext = split_path(image_path)
-        name = parse_name(stem)
-        if mask_path is None:
-            mask, mask_ext = None, ""
-        else:
-            mask = prior_mask or probe_file(f"{root}/{mask_path}")
-            mask_ext = split_path(mask_path)[1]
-        if ctx.deep:
-            deep = decode_pair(root, image_path, mask_path, image, mask, ctx.max_pixels)
-        sample = Sample(
-            dataset, image_path, mask_path, nested, has_mask_dir.get(dataset, True), name, image, mask, vocab,
-            image_ext, mask_ext, deep,
-        )
-        emitter.reset()
-        emitter.dataset = dataset
-        for check in checks:
-            check(sample, emitter)
-        if emitter.findings:
-            findings.extend(emitter.findings)
-        class_field = name.class_field
-        class_id = vocab.id_of(class_field)
-        status = emitter.label_status or LABEL_OK
-        if status != LABEL_OK:
-            class_id = -1
-        row = (
-            image_path, mask_path, dataset, difficulty.get(dataset, dataset),
-            class_field if class_field in vocab else None, class_id, status,
-            image.width, image.height, mask.width if mask else None, mask.height if mask else None,
-            image.size, image.mtime_ns, sorted(set(emitter.codes)), class_field,
-            image.format, image.mode,
-            mask.format if mask else None, mask.mode if mask else None,
-            mask.size if mask else None, mask.mtime_ns if mask else None,
-        )
-        if deep is not None:
-            row += (deep.image.sha1 if deep.image else None, deep.phash, deep.fg_ratio, deep.mask_kind)
-        rows.append(row)
-    names = HEADER_COLUMNS + SAMPLE_DEEP_COLUMNS if ctx.deep else HEADER_COLUMNS
-    columns = list(zip(*rows)) if rows else [() for _ in names]
-    return {name: list(values) for name, values in zip(names, columns)}, findings
-
-
-def _evaluate_to_table(tasks: Sequence[_Task], ctx: _Context) -> tuple[pa.Table, list[Finding]]:
-    # Arrow columns are a fraction of the size of Python lists of str and int: building them in
-    # the worker keeps a million-file scan's main process small, and they pickle as flat buffers.
-    cols, findings = evaluate_chunk(tasks, ctx)
-    return columns_to_table(cols), findings
-
-
-def _evaluate_chunk_in_worker(tasks: Sequence[_Task]) -> tuple[pa.Table, list[Finding]]:
-    assert _WORKER_CONTEXT is not None
-    return _evaluate_to_table(tasks, _WORKER_CONTEXT)
-
-
-def _evaluate_range_in_worker(bounds: tuple[int, int]) -> tuple[pa.Table, list[Finding]]:
-    assert _WORKER_CONTEXT is not None and _FORKED_TASKS is not None
-    return _evaluate_to_table(_FORKED_TASKS[bounds[0] : bounds[1]], _WORKER_CONTEXT)
-
-
-def _run_tasks(
-    tasks: list[_Task], ctx: _Context, workers: int, progress: ProgressCallback | None
-) -> tuple[list[pa.Table], list[Finding]]:
-    """Evaluate every task, in worker processes when there are many; Arrow tables per chunk, and findings."""
-    parts: list[pa.Table] = []
-    findings: list[Finding] = []
-    total = len(tasks)
-    size, threshold, stage = (DEEP_CHUNK, DEEP_PARALLEL_THRESHOLD, "decode") if ctx.deep else (CHUNK, PARALLEL_THRESHOLD, "probe")
-
-    def merge(part: tuple[pa.Table, list[Finding]], done: int) -> int:
-        table, part_findings = part
-        parts.append(table)
-        findings.extend(part_findings)
-        done += table.num_rows
-        if progress:
-            progress(stage, done, total)
-        return done
-
-    done = 0
-    if progress:
-        progress(stage, 0, total)
-    if workers <= 1 or total < threshold:
-        for i in range(0, total, size):
-            done = merge(_evaluate_to_table(tasks[i : i + size], ctx), done)
-        return parts, findings
-    # pyarrow imports pandas on its first array build; doing it once here, before the fork, spares
-    # every worker the import (and a fork never catches a half-done import of another thread).
-    import pandas  # noqa: F401
-
-    global _FORKED_TASKS, _WORKER_CONTEXT
-    # A process pool that notices a dead worker (out of memory, a decoder crash) and says so,
-    # where multiprocessing.Pool would wait for it forever.
-    if "fork" in multiprocessing.get_all_start_methods():
-        _FORKED_TASKS, _WORKER_CONTEXT = tasks, ctx
-        try:
-            jobs = [(i, min(i + size, total)) for i in range(0, total, size)]
-            for part in _pool_results(workers, "fork", None, _evaluate_range_in_worker, jobs):
-                done = merge(part, done)
-        finally:
-            _FORKED_TASKS, _WORKER_CONTEXT = None, None
-        return parts, findings
-    chunks = [tasks[i : i + size] for i in range(0, total, size)]
-    for part in _pool_results(workers, "spawn", ctx, _evaluate_chunk_in_worker, chunks):
-        done = merge(part, done)
-    return parts, findings
-
-
-def _pool_results(workers: int, method: str, ctx: _Context | None, fn: Callable, jobs: list) -> Iterable:
-    """Results of ``fn`` over ``jobs`` in worker processes, as they complete."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-    from concurrent.futures.process import BrokenProcessPool
-
-    initializer, initargs = (_init_worker, (ctx,)) if ctx is not None else (None, ())
-    with ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context(method), initializer=initializer, initargs=initargs
-    ) as pool:
-        futures = [pool.submit(fn, job) for job in jobs]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        except BrokenProcessPool as exc:
-            for future in futures:
-                future.cancel()
-            raise ScanError(
-                "a worker process died while reading files (out of memory, or a crash in an image decoder); "
-                "rerun with --workers 1 to see which file"
-            ) from exc
-
-
 # ----------------------------------------------------------------------------- listing
 
 def _list_datasets(root: Path, datasets: list[DatasetDir], progress: ProgressCallback | None) -> list[DatasetListing]:
@@ -296,128 +100,6 @@ def _list_datasets(root: Path, datasets: list[DatasetDir], progress: ProgressCal
         if progress:
             progress("list", i + 1, len(datasets))
     return listings
-
-
-# ----------------------------------------------------------------------------- incremental reuse
-
-def _fingerprint(
-    vocab: Vocabulary, selection: RuleSelection, difficulty: dict[str, str], deep: bool = False, max_pixels: int = 0
-) -> str:
-    """What, besides a file's bytes, decides its row; rows are reused whole only when it matches."""
-    items: list[Any] = [
-        __version__, list(vocab.names), list(selection.select), list(selection.ignore), sorted(difficulty.items())
-    ]
-    if deep:  # a header-only fingerprint stays as it was, so older manifests keep being reused
-        items.append(["deep", max_pixels])
-    return json.dumps(items)
-
-
-def _clean_rows(old: pa.Table) -> list[bool]:
-    """Per row: no issue codes besides cross-file ones (vectorised: this runs on every incremental scan)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    issues = old.column("issues").combine_chunks()
-    flat = pc.list_flatten(issues)
-    parents = pc.list_parent_indices(issues).to_numpy()
-    other = pc.invert(pc.is_in(flat, value_set=pa.array(sorted(CROSS_FILE_CODES), pa.string())))
-    dirty = np.zeros(old.num_rows, dtype=bool)
-    dirty[parents[other.to_numpy(zero_copy_only=False)]] = True
-    return (~dirty).tolist()
-
-
-# Under fork, the stat workers inherit what they compare against.
-_FORKED_STAT_INPUT: tuple | None = None
-
-
-def _match_unchanged(bounds: tuple[int, int]) -> list[int]:
-    """For pairs[start:stop]: the old row index when image and mask are unchanged on disk, else -1."""
-    assert _FORKED_STAT_INPUT is not None
-    root, pairs, index, clean, mask_paths, sizes, mtimes, mask_sizes, mask_mtimes = _FORKED_STAT_INPUT
-    out: list[int] = []
-    stat = os.stat
-    for pair in pairs[bounds[0] : bounds[1]]:
-        i = index.get(pair.image_path, -1)
-        if i < 0 or not clean[i] or mask_paths[i] != pair.mask_path:
-            out.append(-1)
-            continue
-        try:
-            st = stat(f"{root}/{pair.image_path}")
-            if st.st_size != sizes[i] or st.st_mtime_ns != mtimes[i]:
-                i = -1
-            elif pair.mask_path is not None:
-                st = stat(f"{root}/{pair.mask_path}")
-                if st.st_size != mask_sizes[i] or st.st_mtime_ns != mask_mtimes[i]:
-                    i = -1
-        except OSError:
-            i = -1
-        out.append(i)
-    return out
-
-
-def _match_unchanged_part(bounds: tuple[int, int]) -> tuple[int, list[int]]:
-    return bounds[0], _match_unchanged(bounds)
-
-
-def _plan_reuse(
-    root: Path, pairs: list[PairTask], old: pa.Table, same_fingerprint: bool, workers: int
-) -> tuple[list[int], list[_Task]]:
-    """Split pairs into old rows to keep as they are and tasks to evaluate (with prior header info).
-
-    Only rows without findings are reused: the manifest keeps codes, not messages, so rows
-    with findings are re-read to report them in full.
-    """
-    import pyarrow as pa
-
-    def col(name: str) -> list:
-        column = old.column(name)
-        if pa.types.is_integer(column.type):
-            # Nulls would turn the whole column into float64 and lose nanosecond mtimes.
-            return [None if v == -1 else v for v in column.fill_null(-1).to_numpy().tolist()]
-        return column.to_numpy(zero_copy_only=False).tolist()
-
-    global _FORKED_STAT_INPUT
-    paths = col("image_path")
-    # Cross-file codes (duplicates, class-area outliers) are recomputed on the whole table anyway,
-    # so they do not make a row dirty.
-    clean = _clean_rows(old)
-    sizes, mtimes, mask_sizes, mask_mtimes = col("file_size"), col("mtime_ns"), col("mask_file_size"), col("mask_mtime_ns")
-    _FORKED_STAT_INPUT = (
-        str(root), pairs, {p: i for i, p in enumerate(paths)}, clean, col("mask_path"),
-        sizes, mtimes, mask_sizes, mask_mtimes,
-    )
-    try:
-        n = len(pairs)
-        if workers > 1 and n >= PARALLEL_THRESHOLD and "fork" in multiprocessing.get_all_start_methods():
-            step = -(-n // (workers * 4))
-            bounds = [(i, min(i + step, n)) for i in range(0, n, step)]
-            # Results come back as they complete; each part is keyed by its start to restore order.
-            by_start = dict(_pool_results(workers, "fork", None, _match_unchanged_part, bounds))
-            matched = [i for start, _ in bounds for i in by_start[start]]
-        else:
-            matched = _match_unchanged((0, n))
-    finally:
-        _FORKED_STAT_INPUT = None
-    keep: list[int] = []
-    tasks: list[_Task] = []
-    if same_fingerprint:
-        for pair, i in zip(pairs, matched):
-            if i < 0:
-                tasks.append((pair, None, None))
-            else:
-                keep.append(i)
-        return keep, tasks
-    fmt, mode, w, h = col("image_format"), col("image_mode"), col("width"), col("height")
-    mfmt, mmode, mw, mh = col("mask_format"), col("mask_mode"), col("mask_width"), col("mask_height")
-    for pair, i in zip(pairs, matched):
-        if i < 0:
-            tasks.append((pair, None, None))
-            continue
-        image = FileInfo(sizes[i], mtimes[i], fmt[i], mode[i], w[i], h[i])
-        mask = FileInfo(mask_sizes[i], mask_mtimes[i], mfmt[i], mmode[i], mw[i], mh[i]) if pair.mask_path else None
-        tasks.append((pair, image, mask))
-    return keep, tasks
 
 
 # ----------------------------------------------------------------------------- the scan
@@ -508,7 +190,7 @@ def scan(
     else:
         extended = []
 
-    ctx = _Context(
+    ctx = ChunkContext(
         root=str(root),
         vocab=vocab,
         selection=selection,
@@ -517,44 +199,52 @@ def scan(
         deep=deep,
         max_pixels=max_pixels or 0,
     )
-    fingerprint = _fingerprint(vocab, selection, ctx.difficulty, deep, max_pixels or 0)
+    fingerprint = scan_fingerprint(
+        tool_version=__version__, vocabulary=vocab.names, select=selection.select, ignore=selection.ignore,
+        difficulty=ctx.difficulty, deep=deep, max_pixels=max_pixels or 0,
+    )
 
     old_table = None
     reuse_note = None
     if incremental is not None and Path(incremental).exists():
         try:
             old_table, old_meta = read_manifest_table(incremental)
-            same = old_meta.options.get("fingerprint") == fingerprint
+            same = old_meta.options.fingerprint == fingerprint
         except ManifestError as exc:
             reuse_note = f"previous manifest not reused: {exc}"
             old_table = None
-    if old_table is not None:
-        keep, tasks = _plan_reuse(root, pairs, old_table, same, workers)
-    else:
-        keep, tasks = [], [(pair, None, None) for pair in pairs]
-    parts, sample_findings = _run_tasks(tasks, ctx, workers, progress)
+    try:
+        if old_table is not None:
+            # By name, with nulls for columns an older manifest lacks.
+            old_table = conform_table(old_table)
+            keep, tasks = plan_reuse(root, pairs, old_table, same, workers)
+        else:
+            keep, tasks = [], [(pair, None, None) for pair in pairs]
+        parts, sample_findings = run_tasks(tasks, ctx, workers, progress)
+    except WorkerDied as exc:
+        raise ScanError(str(exc)) from exc
 
-    options = {
-        "image_dir": image_dir, "mask_dir": mask_dir,
-        "datasets": datasets if isinstance(datasets, (str, type(None))) else list(datasets),
-        "classes": vocab.source, "extend_vocab": extend_vocab, "difficulty_map": ctx.difficulty,
-        "select": list(selection.select), "ignore": list(selection.ignore), "fingerprint": fingerprint,
-        "extended_classes": extended, "deep": deep, "max_pixels": max_pixels if deep else None,
-        "eval_datasets": sorted(eval_names) if eval_names else None, "near_dup_distance": distance,
-        "shard": f"{shard_spec[0]}/{shard_spec[1]}" if shard_spec else None,
+    options = ScanOptions(
+        image_dir=image_dir, mask_dir=mask_dir,
+        datasets=datasets if isinstance(datasets, (str, type(None))) else tuple(datasets),
+        classes=vocab.source, extend_vocab=extend_vocab, difficulty_map=ctx.difficulty,
+        select=tuple(selection.select), ignore=tuple(selection.ignore), fingerprint=fingerprint,
+        extended_classes=tuple(extended), deep=deep, max_pixels=max_pixels if deep else None,
+        eval_datasets=tuple(sorted(eval_names)) if eval_names else None, near_dup_distance=distance,
+        shard=f"{shard_spec[0]}/{shard_spec[1]}" if shard_spec else None,
         # What merge needs to rebuild the per-dataset summary of a sharded scan.
-        "listings": [
-            {"name": l.dataset.name, "rel": l.dataset.rel, "image_dir": l.dataset.image_dir,
-             "mask_dir": l.dataset.mask_dir, "clutter": l.clutter}
+        listings=tuple(
+            ListingRecord(name=l.dataset.name, rel=l.dataset.rel, image_dir=l.dataset.image_dir,
+                          mask_dir=l.dataset.mask_dir, clutter=l.clutter)
             for l in listings
-        ],
-    }
+        ),
+    )
     meta = ManifestMeta(vocabulary=list(vocab.names), tool_version=__version__, root=str(root.resolve()), options=options)
     import pyarrow as pa
 
-    table = build_table(pa.concat_tables(parts) if parts else columns_to_table(empty_columns()), meta)
+    table = build_table(pa.concat_tables(parts) if parts else columns_to_table({}), meta)
     if keep:
-        kept = old_table.select(list(COLUMNS)).take(keep).cast(table.schema)
+        kept = old_table.take(keep).replace_schema_metadata(table.schema.metadata)
         table = pa.concat_tables([kept, table])
     table = strip_cross_file(table.sort_by("image_path"))
     cross_findings: list[Finding] = []
@@ -567,68 +257,10 @@ def scan(
     if deep:
         summary["deep"] = deep_summary(table)
     if shard_spec is not None:
-        summary["shard"] = options["shard"]
+        summary["shard"] = options.shard
     summary["reused_rows"] = len(keep)
     summary["probed_samples"] = sum(1 for _, prior, _ in tasks if prior is None)
     if reuse_note:
         summary["note"] = reuse_note
     summary["elapsed_s"] = round(time.perf_counter() - started, 3)
     return ScanResult(root=root, table=table, findings=findings, vocabulary=vocab, summary=summary, options=options)
-
-
-def summarize(
-    table: pa.Table, findings: list[Finding], listings: list[DatasetListing], vocab: Vocabulary, extended: list[str]
-) -> dict[str, Any]:
-    """Counts for the report: per dataset, per class, per rule, and classes outside the vocabulary."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    # Vectorised counts: a million-row table never becomes a million Python strings here.
-    def counts(column: pa.ChunkedArray) -> dict[str, int]:
-        return {item["values"]: int(item["counts"]) for item in pc.value_counts(column).to_pylist()}
-
-    class_ids = table.column("class_id").to_numpy()
-    labelled_mask = pc.greater_equal(table.column("class_id"), 0)
-    per_ds_samples = counts(table.column("dataset"))
-    per_ds_labelled = counts(pc.filter(table.column("dataset"), labelled_mask))
-    fields = pc.drop_null(table.column("class_field"))
-    outside = pc.filter(fields, pc.invert(pc.is_in(fields, value_set=pa.array(list(vocab.names), pa.string()))))
-    unknown = counts(outside)
-    sev_by_ds: dict[str, Counter] = {}
-    for f in findings:
-        sev_by_ds.setdefault(f.dataset or "", Counter())[f.severity.value] += 1
-    ds_rows = []
-    for listing in listings:
-        name = listing.dataset.name
-        sev = sev_by_ds.get(name, Counter())
-        ds_rows.append({
-            "name": name,
-            "path": listing.dataset.rel or ".",
-            "image_dir": listing.dataset.image_dir,
-            "mask_dir": listing.dataset.mask_dir,
-            "samples": per_ds_samples.get(name, 0),
-            "labelled": per_ds_labelled.get(name, 0),
-            "unlabelled": per_ds_samples.get(name, 0) - per_ds_labelled.get(name, 0),
-            "skipped_files": listing.clutter,
-            "errors": sev.get("error", 0), "warnings": sev.get("warning", 0), "infos": sev.get("info", 0),
-        })
-    by_id = counts(pc.filter(table.column("class_id"), labelled_mask))
-    class_counts = dict(sorted(((vocab.names[i], n) for i, n in by_id.items()), key=lambda kv: (-kv[1], kv[0])))
-    severity = Counter(f.severity.value for f in findings)
-    n = table.num_rows
-    labelled = int((class_ids >= 0).sum()) if n else 0
-    return {
-        "samples": n,
-        "labelled": labelled,
-        "unlabelled": n - labelled,
-        "skipped_files": sum(l.clutter for l in listings),
-        "datasets": ds_rows,
-        "findings": {"error": severity.get("error", 0), "warning": severity.get("warning", 0), "info": severity.get("info", 0)},
-        "by_rule": dict(sorted(Counter(f.code for f in findings).items())),
-        "class_counts": class_counts,
-        "unknown_classes": dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "suggestions": {c: s for c in unknown if (s := vocab.suggest(c))},
-        "vocabulary_source": vocab.source,
-        "vocabulary_size": len(vocab),
-        "extended_classes": extended,
-    }

@@ -87,14 +87,14 @@ def test_a_dead_worker_is_an_error_not_a_hang(tmp_path):
     code = """
 import os, sys
 import dis_audit
-scan_module = sys.modules["dis_audit.scan"]
-scan_module.PARALLEL_THRESHOLD, scan_module.CHUNK = 1, 2
-real_probe = scan_module.probe_file
+pool_module, evaluate_module = sys.modules["dis_audit._pool"], sys.modules["dis_audit._evaluate"]
+pool_module.PARALLEL_THRESHOLD, pool_module.CHUNK = 1, 2
+real_probe = evaluate_module.probe_file
 def crashing_probe(path):
     if path.endswith("#7_o.jpg"):
         os._exit(139)
     return real_probe(path)
-scan_module.probe_file = crashing_probe
+evaluate_module.probe_file = crashing_probe
 try:
     dis_audit.scan(sys.argv[1], workers=2)
 except dis_audit.ScanError as exc:

@@ -6,14 +6,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from deep_trees import build_planted
 from typer.testing import CliRunner
 
 from dis_audit.cli import app
 from dis_audit.manifest import ManifestError, read_findings, read_manifest_table
-from dis_audit.merge import ShardError, merge_manifests, parse_shard, shard_of
+from dis_audit.merge import merge_manifests
 from dis_audit.scan import ScanError, scan
-
-from deep_trees import build_planted
+from dis_audit.shards import ShardError, parse_shard, shard_of
 
 N = 3
 
@@ -43,7 +43,7 @@ def test_shards_partition_the_samples(planted, parts):
     for path in parts:
         table, meta = read_manifest_table(path)
         seen.extend(table.column("image_path").to_pylist())
-        i = int(meta.options["shard"].split("/")[0])
+        i = int(meta.options.shard.split("/")[0])
         assert all(shard_of(p, N) == i for p in table.column("image_path").to_pylist())
         assert table.column("dup_group").null_count == table.num_rows  # cross-file checks wait for merge
     assert sorted(seen) == whole.table.column("image_path").to_pylist()
@@ -61,7 +61,7 @@ def test_merge_equals_single_scan(planted, parts, tmp_path):
     assert merged.vocabulary.names == single.vocabulary.names
     written = merged.write_manifest(tmp_path / "merged.parquet")
     table, meta = read_manifest_table(written)
-    assert meta.options["merged_from"] == N and "shard" not in meta.options
+    assert meta.options.merged_from == N and "shard" not in meta.options.to_dict()
     assert len(read_findings(table)) == len(single.findings)
 
 

@@ -29,12 +29,9 @@ import pyarrow.compute as pc
 
 from ..findings import Finding, Rule, Severity
 from ..layout import DatasetDir, DatasetListing
-from ..manifest import ManifestError, ManifestMeta, read_findings
+from ..manifest import ManifestError, ManifestMeta, ScanOptions, read_findings
 
-# The one place the report layer names the summary's builders (and the listing metadata reader).
-from ..merge import _listings as listings_from_options
-from ..merge import deep_summary
-from ..scan import ScanResult, summarize
+from ..summary import ScanResult, deep_summary, listings_from_options, summarize
 from ..splits import dataset_role as split_of
 from ..vocab import Vocabulary, VocabularyError
 
@@ -138,7 +135,7 @@ class ReportModel:
     table: pa.Table
     findings: list[Finding]
     vocabulary: Vocabulary
-    options: dict[str, Any]
+    options: ScanOptions
     #: The ``summarize`` dict (plus ``deep`` and whatever the run added: elapsed time, notes, ...).
     summary: dict[str, Any]
 
@@ -154,9 +151,9 @@ class ReportModel:
         Raises ManifestError when the metadata contradicts the rows (a class id outside the
         vocabulary, a vocabulary with a name twice, a finding with an unknown severity).
         """
-        options = dict(meta.options)
+        options = meta.options
         try:
-            vocab = Vocabulary(tuple(meta.vocabulary), source=str(options.get("classes") or "manifest"))
+            vocab = Vocabulary(tuple(meta.vocabulary), source=str(options.classes or "manifest"))
         except VocabularyError as exc:
             raise ManifestError(f"the manifest's vocabulary is unusable: {exc}") from exc
         ids = table.column("class_id")
@@ -171,8 +168,8 @@ class ReportModel:
         seen = {d for d in table.column("dataset").unique().to_pylist() if d is not None}
         seen |= {f.dataset for f in findings if f.dataset}
         listings += [DatasetListing(DatasetDir(name, "", "", None)) for name in sorted(seen - listed, key=natural_key)]
-        summary = summarize(table, findings, listings, vocab, list(options.get("extended_classes") or []))
-        if _has_mask_stats(table) or options.get("deep"):
+        summary = summarize(table, findings, listings, vocab, list(options.extended_classes))
+        if _has_mask_stats(table) or options.deep:
             summary["deep"] = deep_summary(table)
         return cls(table, findings, vocab, options, summary)
 
@@ -186,7 +183,7 @@ class ReportModel:
     @cached_property
     def eval_datasets(self) -> list[str]:
         """The ``--eval-datasets`` the scan was given (empty: roles come from the names)."""
-        return list(self.options.get("eval_datasets") or [])
+        return list(self.options.eval_datasets or [])
 
     @cached_property
     def image_paths(self) -> list[str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ..findings import Emitter, Rule
 from ..layout import DatasetListing
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from ..deep import DeepInfo
+    from ..manifest import ScanOptions
 
 
 @dataclass(slots=True)
@@ -57,5 +58,5 @@ class CheckFamily:
     def check_sample(self, sample: Sample, emit: Emitter) -> None:
         return None
 
-    def check_manifest(self, table: pa.Table, emit: Emitter, options: dict[str, Any]) -> None:
+    def check_manifest(self, table: pa.Table, emit: Emitter, options: ScanOptions) -> None:
         return None

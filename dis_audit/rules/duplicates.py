@@ -19,6 +19,8 @@ from .base import CheckFamily
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from ..manifest import ScanOptions
+
 EXACT_DUPLICATE = Rule(
     "DA501", "exact-duplicate", Severity.WARNING,
     "Byte-identical image files (same SHA-1) within the training data or within one evaluation dataset.",
@@ -59,7 +61,7 @@ class DuplicateChecks(CheckFamily):
     rules = (EXACT_DUPLICATE, NEAR_DUPLICATE, TRAIN_EVAL_LEAKAGE, CROSS_EVAL_DUPLICATE)
     cross_file = ("DA501", "DA502", "DA503", "DA504")
 
-    def check_manifest(self, table: pa.Table, emit: Emitter, options: dict[str, Any]) -> None:
+    def check_manifest(self, table: pa.Table, emit: Emitter, options: ScanOptions) -> None:
         if "dup_group" not in table.column_names or table.column("dup_group").null_count == table.num_rows:
             return
         cols = table.select(["image_path", "dataset", "sha1", "dup_group"]).to_pydict()
@@ -67,8 +69,8 @@ class DuplicateChecks(CheckFamily):
         for row, group in enumerate(cols["dup_group"]):
             if group is not None:
                 members[group].append(row)
-        eval_names = options.get("eval_datasets")
-        distance = options.get("near_dup_distance")
+        eval_names = options.eval_datasets
+        distance = options.near_dup_distance
         role = {ds: dataset_role(ds, eval_names) for ds in set(cols["dataset"])}
         for group in sorted(members):
             rows = members[group]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -12,6 +12,8 @@ from .images import extension_format_mismatch
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from ..manifest import ScanOptions
 
 UNREADABLE_MASK = Rule(
     "DA401", "unreadable-mask", Severity.ERROR,
@@ -184,7 +186,7 @@ class MaskChecks(CheckFamily):
         elif deep.mask_kind == "grey":
             emit.emit(GREY_MASK, path, "more than half of the mask's pixels are neither 0 nor 255", related=related)
 
-    def check_manifest(self, table: pa.Table, emit: Emitter, options: dict[str, Any]) -> None:
+    def check_manifest(self, table: pa.Table, emit: Emitter, options: ScanOptions) -> None:
         if "mask_kind" not in table.column_names or table.column("mask_kind").null_count == table.num_rows:
             return
         cols = table.select(["image_path", "mask_path", "dataset", "class_name", "mask_kind", "fg_ratio"]).to_pydict()
