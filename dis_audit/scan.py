@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
+from ._version import __version__
 from ._evaluate import ChunkContext
 from ._incremental import plan_reuse
 from ._pool import ProgressCallback, WorkerDied, run_tasks

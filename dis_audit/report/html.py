@@ -29,7 +29,7 @@ from typing import Any, TypeAlias
 
 import pyarrow as pa
 
-from .. import __version__
+from .._version import __version__
 from ..manifest import (
     METADATA_KEY,
     ManifestError,
