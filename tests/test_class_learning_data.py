@@ -1,9 +1,8 @@
-"""The generated class-learning benchmark: deterministic, long-tailed, and it scans clean."""
+"""The generated class-learning data (experiments/class_learning/data.py): deterministic, long-tailed, clean."""
 
 from __future__ import annotations
 
 import hashlib
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,13 +10,7 @@ import pytest
 
 from dis_audit import scan
 from dis_audit.naming import parse_name
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-sys.path.insert(0, str(REPO / "benchmarks"))  # benchmark scripts are not a package
-
-import class_learning_data as data  # noqa: E402
+from experiments.class_learning import data
 
 
 def _digest(root: Path) -> dict[str, str]:
