@@ -45,8 +45,16 @@ class Config:
 
 
 #: ``--quick``: tiny data, tiny net, 2 seeds (a smoke run in seconds).
-QUICK: dict[str, Any] = {"samples": 160, "batch_size": 8, "train_size": 32, "image_size": 64, "width": 4,
-                         "seeds": (0, 1), "test_per_class": 2, "data_scale": 0.05}
+QUICK: dict[str, Any] = {
+    "samples": 160,
+    "batch_size": 8,
+    "train_size": 32,
+    "image_size": 64,
+    "width": 4,
+    "seeds": (0, 1),
+    "test_per_class": 2,
+    "data_scale": 0.05,
+}
 
 
 @dataclass
@@ -64,4 +72,4 @@ class RunResult:
     wall_s: float
     samples_seen: int
     difficulty_iou: dict[str, float] = field(default_factory=dict)
-    epoch_log: list[dict[str, float]] = field(default_factory=list)
+    epoch_log: list[dict[str, float | None]] = field(default_factory=list)  # None: NaN (no sample)

@@ -80,7 +80,7 @@ def _texture(rng: np.random.Generator, size: int, colour: np.ndarray, amount: fl
     coarse = rng.normal(0, 1, size=(6, 6, 3)).astype(np.float32)
     low = np.asarray(
         Image.fromarray(((coarse - coarse.min()) / (np.ptp(coarse) or 1) * 255).astype(np.uint8)).resize(
-            (size, size), Image.BICUBIC
+            (size, size), Image.Resampling.BICUBIC
         ),
         dtype=np.float32,
     )
@@ -91,7 +91,9 @@ def _texture(rng: np.random.Generator, size: int, colour: np.ndarray, amount: fl
     return tex
 
 
-def render_sample(class_id: int, difficulty: str, rng: np.random.Generator, size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def render_sample(
+    class_id: int, difficulty: str, rng: np.random.Generator, size: int = 256
+) -> tuple[np.ndarray, np.ndarray]:
     """One ``(image HxWx3 uint8, mask HxW uint8 0/255)`` of class ``class_id`` at ``difficulty``.
 
     Shapes are drawn at twice the size and averaged down, so image edges are antialiased; the
@@ -101,16 +103,18 @@ def render_sample(class_id: int, difficulty: str, rng: np.random.Generator, size
     t = _THICKNESS[difficulty]
     canvas = Image.new("L", (S, S), 0)
     CLASSES[class_id].paint(ImageDraw.Draw(canvas), rng, S, t)
-    coverage = np.asarray(canvas.resize((size, size), Image.BOX), dtype=np.float32) / 255.0
+    coverage = np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32) / 255.0
     if coverage.max() < 0.5:  # a painter that drew (almost) nothing: fall back to a visible blob
         canvas = Image.new("L", (S, S), 0)
         paint_blob(ImageDraw.Draw(canvas), rng, S, t)
-        coverage = np.asarray(canvas.resize((size, size), Image.BOX), dtype=np.float32) / 255.0
+        coverage = np.asarray(canvas.resize((size, size), Image.Resampling.BOX), dtype=np.float32) / 255.0
 
     clutter = Image.new("L", (S, S), 0)
     lo, hi = _DISTRACTORS[difficulty]
     draw_distractors(ImageDraw.Draw(clutter), rng, S, int(rng.integers(lo, hi + 1)), t)
-    clutter_cover = np.asarray(clutter.resize((size, size), Image.BOX), dtype=np.float32)[..., None] / 255.0
+    clutter_cover = (
+        np.asarray(clutter.resize((size, size), Image.Resampling.BOX), dtype=np.float32)[..., None] / 255.0
+    )
 
     bg_colour = rng.uniform(40, 215, 3).astype(np.float32)
     contrast = rng.uniform(*_CONTRAST[difficulty])
@@ -221,7 +225,9 @@ def preview(path: str | Path, tile: int = 96, seed: int = 7) -> Path:
         for difficulty in DIFFICULTIES:
             image, mask = render_sample(class_id, difficulty, np.random.default_rng([seed, class_id]), 256)
             cells += [image, np.repeat(mask[..., None], 3, axis=2)]
-        row = np.concatenate([np.asarray(Image.fromarray(c).resize((tile, tile), Image.BOX)) for c in cells], axis=1)
+        row = np.concatenate(
+            [np.asarray(Image.fromarray(c).resize((tile, tile), Image.Resampling.BOX)) for c in cells], axis=1
+        )
         rows.append(row)
     # Two columns of classes keep the sheet roughly square.
     half = (len(rows) + 1) // 2
@@ -232,15 +238,23 @@ def preview(path: str | Path, tile: int = 96, seed: int = 7) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out", type=Path, nargs="?", help="output folder (must not hold a train/ or test/ split yet)")
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.class_learning.data", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "out", type=Path, nargs="?", help="output folder (must not hold a train/ or test/ split yet)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="training split seed")
     parser.add_argument("--test-seed", type=int, default=1000, help="test split seed")
     parser.add_argument("--test-per-class", type=int, default=12)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the training counts")
-    parser.add_argument("--preview", type=Path, default=None,
-                        help="only write a PNG contact sheet (every class at every difficulty) to this path")
+    parser.add_argument(
+        "--preview",
+        type=Path,
+        default=None,
+        help="only write a PNG contact sheet (every class at every difficulty) to this path",
+    )
     args = parser.parse_args(argv)
     if args.preview is not None:
         print(f"wrote {preview(args.preview)}")
@@ -248,13 +262,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.out is None:
         parser.error("the output folder OUT is required (or --preview PATH)")
     try:
-        bench = generate(args.out, seed=args.seed, test_seed=args.test_seed, test_per_class=args.test_per_class,
-                         size=args.size, scale=args.scale, progress=True)
+        bench = generate(
+            args.out,
+            seed=args.seed,
+            test_seed=args.test_seed,
+            test_per_class=args.test_per_class,
+            size=args.size,
+            scale=args.scale,
+            progress=True,
+        )
     except (FileExistsError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"train: {sum(bench.train_counts)} samples, test: {bench.test_per_class * len(CLASSES)} samples "
-          f"under {bench.root}")
+    print(
+        f"train: {sum(bench.train_counts)} samples, test: {bench.test_per_class * len(CLASSES)} samples "
+        f"under {bench.root}"
+    )
     return 0
 
 

@@ -52,20 +52,33 @@ def aggregate(runs: Sequence[RunResult]) -> dict[str, dict[str, tuple[float, flo
     return out
 
 
-def paired_differences(runs: Sequence[RunResult], baseline: str,
-                       key: str = "mean_iou") -> dict[str, tuple[float, float]]:
-    """Per condition: mean and sample std over seeds of ``metric(condition) - metric(baseline)`` (same seed)."""
+def paired_differences(
+    runs: Sequence[RunResult], baseline: str, key: str = "mean_iou"
+) -> dict[str, tuple[float, float]]:
+    """Per condition: mean and sample std over seeds of ``metric(condition) - metric(baseline)``.
+
+    Only seeds that both conditions ran are paired.
+    """
     by = {(r.condition, r.seed): getattr(r, key) for r in runs}
     out = {}
     for cond in dict.fromkeys(r.condition for r in runs):
-        diffs = np.array([by[(cond, s)] - by[(baseline, s)] for (c, s) in by if c == cond and (baseline, s) in by])
+        diffs = np.array(
+            [by[(cond, s)] - by[(baseline, s)] for (c, s) in by if c == cond and (baseline, s) in by]
+        )
         if len(diffs):
             out[cond] = (float(diffs.mean()), float(diffs.std(ddof=1)) if len(diffs) > 1 else 0.0)
     return out
 
 
 def all_paired_differences(runs: Sequence[RunResult]) -> dict[str, dict[str, tuple[float, float]]]:
-    """``{"<metric>_vs_<a|b>": paired_differences(...)}`` for the summary IoUs, against (a) and (b) when run."""
+    """``{"<metric>_vs_<a|b>": paired_differences(...)}`` for the summary IoUs.
+
+    Against (a) and against (b), each when it was run (and something else was run beside it).
+    """
     conditions = {r.condition for r in runs}
-    return {f"{key}_vs_{base}": paired_differences(runs, base, key)
-            for base in ("a", "b") if base in conditions and len(conditions) > 1 for key in PAIRED_KEYS}
+    return {
+        f"{key}_vs_{base}": paired_differences(runs, base, key)
+        for base in ("a", "b")
+        if base in conditions and len(conditions) > 1
+        for key in PAIRED_KEYS
+    }

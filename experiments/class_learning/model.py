@@ -9,8 +9,12 @@ from torch import nn
 
 def _block(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
-        nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
     )
 
 
@@ -24,8 +28,12 @@ class SmallUNet(nn.Module):
     def __init__(self, num_classes: int, width: int = 8, detach_head: bool = False) -> None:
         super().__init__()
         w = [width * 2**i for i in range(4)]
-        self.enc = nn.ModuleList([_block(3, w[0]), _block(w[0], w[1]), _block(w[1], w[2]), _block(w[2], w[3])])
-        self.dec = nn.ModuleList([_block(w[3] + w[2], w[2]), _block(w[2] + w[1], w[1]), _block(w[1] + w[0], w[0])])
+        self.enc = nn.ModuleList(
+            [_block(3, w[0]), _block(w[0], w[1]), _block(w[1], w[2]), _block(w[2], w[3])]
+        )
+        self.dec = nn.ModuleList(
+            [_block(w[3] + w[2], w[2]), _block(w[2] + w[1], w[1]), _block(w[1] + w[0], w[0])]
+        )
         self.out = nn.Conv2d(w[0], 1, 1)
         self.cls = nn.Linear(w[3], num_classes)
         self.detach_head = detach_head

@@ -28,23 +28,45 @@ RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
 
 def prepare_data(data_dir: Path, cfg: Config) -> data.GeneratedBenchmark:
     """Generate the benchmark data once; reuse it when it was generated with the same parameters."""
-    params = {"seed": cfg.data_seed, "test_seed": cfg.test_seed, "test_per_class": cfg.test_per_class,
-              "size": cfg.image_size, "scale": cfg.data_scale, "generator": 2}
+    params = {
+        "seed": cfg.data_seed,
+        "test_seed": cfg.test_seed,
+        "test_per_class": cfg.test_per_class,
+        "size": cfg.image_size,
+        "scale": cfg.data_scale,
+        "generator": 2,
+    }
     stamp = data_dir / "params.json"
     if stamp.exists():
         if json.loads(stamp.read_text()) != params:
-            raise SystemExit(f"error: {data_dir} holds data generated with other parameters; use another --data")
+            raise SystemExit(
+                f"error: {data_dir} holds data generated with other parameters; use another --data"
+            )
         counts = data.train_counts(scale=cfg.data_scale)
-        return data.GeneratedBenchmark(data_dir, data_dir / "train", data_dir / "test", data_dir / "classes.txt",
-                                       counts, cfg.test_per_class)
+        return data.GeneratedBenchmark(
+            data_dir,
+            data_dir / "train",
+            data_dir / "test",
+            data_dir / "classes.txt",
+            counts,
+            cfg.test_per_class,
+        )
     print(f"generating the benchmark data in {data_dir} ...", file=sys.stderr)
-    bench = data.generate(data_dir, seed=cfg.data_seed, test_seed=cfg.test_seed, test_per_class=cfg.test_per_class,
-                          size=cfg.image_size, scale=cfg.data_scale)
+    bench = data.generate(
+        data_dir,
+        seed=cfg.data_seed,
+        test_seed=cfg.test_seed,
+        test_per_class=cfg.test_per_class,
+        size=cfg.image_size,
+        scale=cfg.data_scale,
+    )
     write_text(stamp, json.dumps(params))
     return bench
 
 
-def run_experiment(cfg: Config, out: Path, data_dir: Path, log: Callable[[str], None] = print) -> list[RunResult]:
+def run_experiment(
+    cfg: Config, out: Path, data_dir: Path, log: Callable[[str], None] = print
+) -> list[RunResult]:
     """Generate/scan the data, run every (condition, seed), write results.json, table.md and the SVG."""
     torch.set_num_threads(cfg.threads)
     out.mkdir(parents=True, exist_ok=True)
@@ -58,24 +80,40 @@ def run_experiment(cfg: Config, out: Path, data_dir: Path, log: Callable[[str], 
     test = load_split(test_scan.table, bench.test_root, None)
     test_inputs = normalize(load_split(test_scan.table, bench.test_root, cfg.train_size).images)
     counts = np.bincount(train.labels, minlength=len(class_names)).tolist()
-    log(f"train {len(train.labels)} samples ({min(counts)}..{max(counts)} per class), "
-        f"test {len(test.labels)} ({cfg.test_per_class} per class); scans clean")
+    log(
+        f"train {len(train.labels)} samples ({min(counts)}..{max(counts)} per class), "
+        f"test {len(test.labels)} ({cfg.test_per_class} per class); scans clean"
+    )
 
-    machine = {"python": platform.python_version(), "torch": torch.__version__, "cpu": platform.processor() or
-               platform.machine(), "cores": os.cpu_count(), "threads": cfg.threads}
+    machine = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "threads": cfg.threads,
+    }
     runs: list[RunResult] = []
     total = len(cfg.seeds) * len(cfg.conditions)
     for seed in cfg.seeds:
         for cond in cfg.conditions:
             r = train_and_evaluate(cond, seed, train, test, test_inputs, class_names, counts, cfg, log)
             runs.append(r)
-            log(f"({cond}) seed {seed}: mean IoU {r.mean_iou:.3f}, rarest-5 {r.rarest5_iou:.3f}, "
+            log(
+                f"({cond}) seed {seed}: mean IoU {r.mean_iou:.3f}, rarest-5 {r.rarest5_iou:.3f}, "
                 f"worst-5 {r.worst5_iou:.3f}, pixel {r.pixel_iou:.3f}, aux acc {r.aux_accuracy:.3f}, "
-                f"{r.wall_s:.0f} s [{len(runs)}/{total}]")
+                f"{r.wall_s:.0f} s [{len(runs)}/{total}]"
+            )
             # Saved after every run, so an interrupted experiment keeps what it finished.
-            report = {"config": asdict(cfg), "machine": machine, "class_names": class_names, "train_counts": counts,
-                      "complete": len(runs) == total, "aggregate": aggregate(runs),
-                      "paired": all_paired_differences(runs), "runs": [asdict(r) for r in runs]}
+            report = {
+                "config": asdict(cfg),
+                "machine": machine,
+                "class_names": class_names,
+                "train_counts": counts,
+                "complete": len(runs) == total,
+                "aggregate": aggregate(runs),
+                "paired": all_paired_differences(runs),
+                "runs": [asdict(r) for r in runs],
+            }
             write_text(out / "results.json", json.dumps(report, indent=1))
     log("\n" + write_outputs(report, out))
     return runs
@@ -90,21 +128,37 @@ def _positive_int(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m experiments.class_learning [options]``; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m experiments.class_learning",
-                                     description=DESCRIPTION)
-    parser.add_argument("--quick", action="store_true", help="tiny data, tiny net, 2 seeds: a smoke run in seconds")
-    parser.add_argument("--out", type=Path, default=None, help="results folder (default benchmarks/results/class_learning"
-                        "[-quick])")
+    parser = argparse.ArgumentParser(prog="python -m experiments.class_learning", description=DESCRIPTION)
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny data, tiny net, 2 seeds: a smoke run in seconds"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results folder (default benchmarks/results/class_learning[-quick])",
+    )
     parser.add_argument("--data", type=Path, default=None, help="generated data folder (default OUT/data)")
     parser.add_argument("--seeds", type=int, nargs="+", default=None)
     parser.add_argument("--conditions", nargs="+", choices=sorted(CONDITIONS), default=None)
     parser.add_argument("--samples", type=_positive_int, default=None, help="training samples seen per run")
-    parser.add_argument("--retable", action="store_true",
-                        help="only rebuild table.md and the SVG from OUT/results.json (no training)")
-    parser.add_argument("--aux-weight", type=float, default=None, help="weight of the auxiliary class loss (0.3)")
-    parser.add_argument("--weight-scheme", choices=("effective", "sqrt", "inverse"), default=None,
-                        help="class_weights scheme of condition (c) (effective)")
-    parser.add_argument("--weight-beta", type=float, default=None, help="beta of the effective-number scheme (0.999)")
+    parser.add_argument(
+        "--retable",
+        action="store_true",
+        help="only rebuild table.md and the SVG from OUT/results.json (no training)",
+    )
+    parser.add_argument(
+        "--aux-weight", type=float, default=None, help="weight of the auxiliary class loss (0.3)"
+    )
+    parser.add_argument(
+        "--weight-scheme",
+        choices=("effective", "sqrt", "inverse"),
+        default=None,
+        help="class_weights scheme of condition (c) (effective)",
+    )
+    parser.add_argument(
+        "--weight-beta", type=float, default=None, help="beta of the effective-number scheme (0.999)"
+    )
     parser.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default 2)")
     args = parser.parse_args(argv)
 
@@ -135,4 +189,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"total {time.perf_counter() - started:.0f} s; results in {out}")
     return 0
-

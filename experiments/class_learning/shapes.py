@@ -150,10 +150,23 @@ def _tree(draw, rng, S, t):
         if depth == 0:
             return
         for _ in range(int(rng.integers(2, 4))):
-            grow(x2, y2, angle + rng.uniform(-0.8, 0.8), length * rng.uniform(0.55, 0.8), width * 0.65, depth - 1)
+            grow(
+                x2,
+                y2,
+                angle + rng.uniform(-0.8, 0.8),
+                length * rng.uniform(0.55, 0.8),
+                width * 0.65,
+                depth - 1,
+            )
 
-    grow(S * rng.uniform(0.4, 0.6), S * 0.88, -np.pi / 2 + rng.uniform(-0.2, 0.2), S * rng.uniform(0.2, 0.28),
-         base_w, int(rng.integers(3, 5)))
+    grow(
+        S * rng.uniform(0.4, 0.6),
+        S * 0.88,
+        -np.pi / 2 + rng.uniform(-0.2, 0.2),
+        S * rng.uniform(0.2, 0.28),
+        base_w,
+        int(rng.integers(3, 5)),
+    )
 
 
 def _fern(draw, rng, S, t):
@@ -289,7 +302,9 @@ def _honeycomb(draw, rng, S, t):
                 continue
             hx = cx + side * 1.5 * q
             hy = cy + side * math.sqrt(3) * (r + q / 2)
-            hexagon = [(hx + side * math.cos(k * np.pi / 3), hy + side * math.sin(k * np.pi / 3)) for k in range(7)]
+            hexagon = [
+                (hx + side * math.cos(k * np.pi / 3), hy + side * math.sin(k * np.pi / 3)) for k in range(7)
+            ]
             draw.line(hexagon, fill=255, width=w, joint="curve")
 
 
@@ -333,7 +348,9 @@ GROUP_IDS = {g: i for i, g in enumerate(dict.fromkeys(c.group for c in CLASSES))
 # ----------------------------------------------------------------------------- clutter
 
 
-def draw_distractors(draw: ImageDraw.ImageDraw, rng: np.random.Generator, S: int, count: int, t: float) -> None:
+def draw_distractors(
+    draw: ImageDraw.ImageDraw, rng: np.random.Generator, S: int, count: int, t: float
+) -> None:
     """Short strokes, small rings and specks: clutter that is not the object."""
     for _ in range(count):
         x, y = rng.uniform(0, S, 2)
@@ -348,4 +365,3 @@ def draw_distractors(draw: ImageDraw.ImageDraw, rng: np.random.Generator, S: int
         else:
             r = rng.uniform(0.006, 0.02) * S
             draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
-

@@ -7,9 +7,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import pyarrow as pa
+import pyarrow as pa  # type: ignore[import-untyped]
 import torch
 import torch.nn.functional as F
 
@@ -110,17 +111,21 @@ def count_steps(condition: str, n: int, cfg: Config) -> int:
     return steps
 
 
-def batches(condition: str, train: Split, cfg: Config, seed: int,
-            hard: HardExampleSampler | None) -> Iterator[tuple[int, np.ndarray]]:
+def batches(
+    condition: str, train: Split, cfg: Config, seed: int, hard: HardExampleSampler | None
+) -> Iterator[tuple[int, np.ndarray]]:
     """``(epoch, indices)`` batches until ``cfg.samples`` samples were drawn."""
     n = len(train.labels)
     per_round, rounds_per_epoch = _round_lengths(condition, n, cfg.batch_size)
     rounds = math.ceil(cfg.samples / per_round)
     epochs = math.ceil(rounds / rounds_per_epoch)
+    sampler: Any  # each condition's own sampler type; (a) and (b) need none
     if condition in ("c", "f"):
         sampler = ClassBalancedSampler(train.labels, power=cfg.balance_power, seed=seed)
     elif condition == "e":
-        sampler = DifficultyMixBatchSampler(train.difficulties, cfg.batch_size, schedule=curriculum(epochs), seed=seed)
+        sampler = DifficultyMixBatchSampler(
+            train.difficulties, cfg.batch_size, schedule=curriculum(epochs), seed=seed
+        )
     else:
         sampler = hard
     left = cfg.samples
@@ -139,7 +144,9 @@ def batches(condition: str, train: Split, cfg: Config, seed: int,
         left -= len(order)
 
 
-def _augment(images: torch.Tensor, masks: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _augment(
+    images: torch.Tensor, masks: torch.Tensor, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random horizontal and vertical flips per sample."""
     for dim in (3, 2):
         flip = torch.rand(len(images), generator=gen) < 0.5
@@ -155,9 +162,17 @@ def normalize(images: torch.Tensor) -> torch.Tensor:
     return ((images.float() / 255 - mean) / std).contiguous(memory_format=torch.channels_last)
 
 
-def train_and_evaluate(condition: str, seed: int, train: Split, test: Split, test_inputs: torch.Tensor,
-                       class_names: Sequence[str], train_counts: Sequence[int], cfg: Config,
-                       log: Callable[[str], None] | None = None) -> RunResult:
+def train_and_evaluate(
+    condition: str,
+    seed: int,
+    train: Split,
+    test: Split,
+    test_inputs: torch.Tensor,
+    class_names: Sequence[str],
+    train_counts: Sequence[int],
+    cfg: Config,
+    log: Callable[[str], None] | None = None,
+) -> RunResult:
     """Train one condition from seed ``seed`` and measure it on the test split.
 
     ``log`` gets one progress line per epoch (mean pixel loss and the class that is hardest to segment).
@@ -165,25 +180,37 @@ def train_and_evaluate(condition: str, seed: int, train: Split, test: Split, tes
     started = time.perf_counter()
     torch.manual_seed(seed)  # same initial weights for every condition of one seed
     n_classes = len(class_names)
-    model = SmallUNet(n_classes, cfg.width, detach_head=condition == "a").to(memory_format=torch.channels_last)
+    # Module.to accepts memory_format at run time; the type stubs leave it out.
+    model = SmallUNet(n_classes, cfg.width, detach_head=condition == "a").to(
+        memory_format=torch.channels_last
+    )  # type: ignore[call-overload]
     steps = count_steps(condition, len(train.labels), cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
-    weight = class_weights(np.bincount(train.labels, minlength=n_classes), cfg.weight_scheme, beta=cfg.weight_beta) \
-        if condition == "c" else None
+    weight = (
+        class_weights(np.bincount(train.labels, minlength=n_classes), cfg.weight_scheme, beta=cfg.weight_beta)
+        if condition == "c"
+        else None
+    )
     hard = hard_example_sampler(train.labels, cfg, seed) if condition == "d" else None
     tracker = PerClassLossTracker(class_names, difficulties=DIFFICULTIES)
     gen = torch.Generator().manual_seed(seed)
-    epoch_log: list[dict[str, float]] = []
+    epoch_log: list[dict[str, float | None]] = []
     current, seen = 0, 0
 
     def close_epoch(epoch: int) -> None:
         row = {"epoch": epoch, **tracker.compute()}
         if log is not None:
-            seg = {k.split("/", 1)[1]: v for k, v in row.items() if k.startswith("loss_seg/") and not math.isnan(v)}
-            hardest = max(seg, key=seg.get)
-            log(f"  ({condition}) seed {seed} epoch {epoch}: pixel loss {np.mean(list(seg.values())):.3f} "
-                f"(class mean), hardest class {hardest} {seg[hardest]:.3f}")
+            seg = {
+                k.split("/", 1)[1]: v
+                for k, v in row.items()
+                if k.startswith("loss_seg/") and not math.isnan(v)
+            }
+            hardest = max(seg, key=lambda name: seg[name])
+            log(
+                f"  ({condition}) seed {seed} epoch {epoch}: pixel loss {np.mean(list(seg.values())):.3f} "
+                f"(class mean), hardest class {hardest} {seg[hardest]:.3f}"
+            )
         epoch_log.append({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
         tracker.reset()
 
@@ -209,8 +236,12 @@ def train_and_evaluate(condition: str, seed: int, train: Split, test: Split, tes
             hard.update(idx, pix.detach())
         difficulty = [str(d) for d in train.difficulties[idx]]
         tracker.update(pix.detach(), labels, difficulty=difficulty, loss="seg")
-        tracker.update(F.cross_entropy(logits_cls.detach(), labels, reduction="none"), labels, difficulty=difficulty,
-                       loss="cls")
+        tracker.update(
+            F.cross_entropy(logits_cls.detach(), labels, reduction="none"),
+            labels,
+            difficulty=difficulty,
+            loss="cls",
+        )
         seen += len(idx)
     close_epoch(current)
 
@@ -236,7 +267,9 @@ def train_and_evaluate(condition: str, seed: int, train: Split, test: Split, tes
         aux_accuracy=float(np.concatenate(correct).mean()),
         wall_s=time.perf_counter() - started,
         samples_seen=seen,
-        difficulty_iou={d: float(image_iou[test.difficulties == d].mean()) for d in np.unique(test.difficulties)},
+        difficulty_iou={
+            d: float(image_iou[test.difficulties == d].mean()) for d in np.unique(test.difficulties)
+        },
         epoch_log=epoch_log,
         **metrics,
     )

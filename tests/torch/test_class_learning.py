@@ -45,7 +45,8 @@ def test_summary_metrics_use_the_rarest_and_worst_classes():
     assert m["worst5_iou"] == pytest.approx((0.1 + 0.2 + 0.3) / 3)
     with_missing = summary_metrics(np.array([np.nan, 0.4, 0.6]), [1, 2, 3], k=2)
     assert with_missing["mean_iou"] == pytest.approx(0.5)  # a class without test images is left out
-    assert with_missing["rarest5_iou"] == pytest.approx(0.4) and with_missing["worst5_iou"] == pytest.approx(0.5)
+    assert with_missing["rarest5_iou"] == pytest.approx(0.4)
+    assert with_missing["worst5_iou"] == pytest.approx(0.5)
 
 
 def _run(cond: str, seed: int, mean_iou: float) -> RunResult:
@@ -103,7 +104,8 @@ def test_quick_run_writes_the_table_plot_and_logs(tmp_path):
     assert [c.strip() for c in header.strip("|").split("|")] == list(TABLE_COLUMNS)
     svg = ET.parse(out / "per_class_iou.svg").getroot()
     assert svg.tag.endswith("svg") and len(svg.findall(".//{http://www.w3.org/2000/svg}polyline")) == 5
-    assert set(report["paired"]) == {f"{k}_vs_{b}" for k in ("mean_iou", "rarest5_iou", "worst5_iou") for b in "ab"}
+    summaries = ("mean_iou", "rarest5_iou", "worst5_iou")
+    assert set(report["paired"]) == {f"{k}_vs_{b}" for k in summaries for b in "ab"}
     assert set(report["paired"]["worst5_iou_vs_a"]) == set(DEFAULT_CONDITIONS)
     # A second run reuses the generated data (same parameters) instead of regenerating it, and
     # reproduces the first run's numbers for the same condition and seed.
