@@ -24,7 +24,8 @@ wall time. Per-class pixel and class losses are logged per epoch with PerClassLo
     python -m experiments.class_learning --quick        # a smoke run in seconds
 
 Writes ``results.json``, ``table.md`` and ``per_class_iou.svg`` into ``--out``. Modules: ``shapes`` and
-``data`` (the generator), ``config`` (conditions, settings, the per-run record), ``model``, ``train`` (sampling order, one run), ``metrics`` (what only this
-experiment measures; per-image and per-class IoU come from :mod:`dis_audit.torch.metrics`), ``report``
-(tables, SVG) and ``run`` (the command line). Run from the repository root.
+``data`` (the generator), ``config`` (conditions, settings, the per-run record), ``model``, ``train``
+(sampling order, one run), ``metrics`` (what only this experiment measures; per-image and per-class IoU
+come from :mod:`dis_audit.torch.metrics`), ``report`` (tables, SVG) and ``run`` (the command line).
+Run from the repository root.
 """
