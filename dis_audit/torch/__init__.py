@@ -1,4 +1,4 @@
-"""PyTorch training on dis-audit manifests: Dataset, samplers, class weights, loss tracking.
+"""PyTorch training on dis-audit manifests: Dataset, samplers, class weights, loss tracking, metrics.
 
 This subpackage is the only part of dis_audit that imports torch (``pip install
 'dis-audit[torch]'``); torchvision is imported only by :class:`GpuDecode`
@@ -15,6 +15,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 from ._decode import IMAGENET_MEAN, IMAGENET_STD
 from .dataset import ManifestDataset, SampleReadError, collate_encoded
 from .gpu import GpuDecode, GpuNormalize
+from .metrics import per_class_mean, per_image_iou, rarest_k_mean, worst_k_mean
 from .samplers import ClassBalancedSampler, DifficultyMixBatchSampler, HardExampleSampler
 from .tracker import PerClassLossTracker
 from .weights import class_weights
@@ -32,4 +33,8 @@ __all__ = [
     "SampleReadError",
     "class_weights",
     "collate_encoded",
+    "per_class_mean",
+    "per_image_iou",
+    "rarest_k_mean",
+    "worst_k_mean",
 ]
