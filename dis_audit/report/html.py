@@ -41,6 +41,7 @@ from ..manifest import (
     read_findings,
     read_manifest_table,
 )
+from ..paths import printable_text
 from .thumbs import THUMB_SIZE, Thumb, ThumbJob, make_thumbs
 
 #: Defaults chosen so the worst case (every rule firing, every group shown) stays near 2-3 MB.
@@ -55,8 +56,6 @@ _SEVERITY_RANK = {"error": 0, "warning": 1, "info": 2}
 # Dataset names that mark a training split or an evaluation split (DIS-TR, DIS-TE1, DIS-VD, train, val ...).
 _TRAIN_TOKEN = re.compile(r"^(tr|train|training)\d*$")
 _EVAL_TOKEN = re.compile(r"^(te|vd|val|valid|validation|test|testing|eval)\d*$")
-# C0/C1 control characters other than tab and newline: not allowed in HTML text, and a trick in file names.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 class ReportError(Exception):
@@ -79,23 +78,9 @@ class HtmlReport:
 # ----------------------------------------------------------------------------- escaping
 
 
-def _printable(value: object) -> str:
-    """``value`` as text that is valid UTF-8 and free of control characters (escaped as ``\\xNN``)."""
-    text = str(value)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Undecodable file names arrive as surrogate escapes; show their bytes as \xNN like display_path does.
-        try:
-            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:
-            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
 def _e(value: object) -> str:
     """Escape data for HTML text and attribute values (quotes included)."""
-    return html.escape(_printable(value), quote=True)
+    return html.escape(printable_text(value), quote=True)
 
 
 def _natural_key(text: str) -> list[Any]:
