@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from .findings import Emitter, Finding, RuleSelection
 from .layout import PairTask
-from .manifest import LABEL_OK, columns_to_table
+from .manifest import columns_to_table
 from .naming import parse_name, split_path
 from .probe import FileInfo, probe_file
 from .rules import FAMILIES, Sample
+from .rules.labels import label_row
 from .vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -77,9 +78,7 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
 
         # The label: the class the name gives, unless a naming check refused it (then class -1).
         class_field = name.class_field
-        status = emitter.label_status or LABEL_OK
-        class_id = vocab.id_of(class_field) if status == LABEL_OK else -1
-        class_name = class_field if class_field in vocab else None
+        class_name, class_id, status = label_row(class_field, vocab, emitter.label_status)
 
         cols["image_path"].append(image_path)
         cols["mask_path"].append(mask_path)

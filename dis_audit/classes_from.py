@@ -28,41 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .naming import parse_name, sanitize_field
+from .paths import check_relative_path
 from .vocab import Vocabulary
 
 
 class ClassSourceError(ValueError):
     """A ``--class-from`` value cannot be used (unknown source, bad regex, unreadable map)."""
-
-
-class UnsafePathError(ClassSourceError):
-    """A path in a map or plan file would leave the root (absolute, ``..``, NUL, backslash)."""
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-# Anything check_relative_path may refuse: control characters, backslash, a leading '/' or
-# drive letter, and '', '.' or '..' components (at the start, the end or between slashes).
-_BAD_PATH = re.compile(r"[\x00-\x1f\x7f\\]|^/|^[A-Za-z]:|//|(?:^|/)\.\.?(?:/|$)|/$")
-
-
-def check_relative_path(path: str, what: str = "path") -> str:
-    """Return ``path`` if it is a plain relative POSIX path that stays inside its root; raise otherwise.
-
-    Refused: empty, absolute (``/x``, ``C:x``, ``//host``), any ``..``/``.``/empty component,
-    NUL or other control characters, and backslashes (a Windows separator that would
-    let ``..\\x`` through a POSIX-only check).
-    """
-    if not isinstance(path, str) or not path:
-        raise UnsafePathError(f"{what} is empty")
-    if _BAD_PATH.search(path) is None:  # the common case, one regex pass (plans have 200k rows)
-        return path
-    if _CONTROL.search(path):
-        raise UnsafePathError(f"{what} {path!r} contains NUL or control characters")
-    if "\\" in path:
-        raise UnsafePathError(f"{what} {path!r} contains a backslash")
-    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-        raise UnsafePathError(f"{what} {path!r} is absolute")
-    raise UnsafePathError(f"{what} {path!r} has an empty, '.' or '..' component")
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +202,8 @@ class MapSource(ClassSource):
 
     A key is matched, most specific first: the image path relative to ROOT (with or without
     extension), the mask path, the stem, then globs (``*?[``) in file order against the
-    image path and the file name.
+    image path and the file name. A key that would leave ROOT refuses the whole map with
+    ``paths.UnsafePathError``; other problems raise ``ClassSourceError``.
     """
 
     path: Path
@@ -300,7 +272,9 @@ def parse_class_from(specs: Iterable[str] | None, base: str | os.PathLike | None
 
     ``name`` is always consulted: first unless the user lists it at another position
     (``--class-from map:f.csv --class-from name`` lets the map override names). Relative
-    map paths are resolved against ``base`` (default: the working directory).
+    map paths are resolved against ``base`` (default: the working directory). Raises
+    ``ClassSourceError`` for an unusable value and ``paths.UnsafePathError`` for a map key
+    that leaves ROOT.
     """
     sources: list[ClassSource] = []
     seen: set[str] = set()

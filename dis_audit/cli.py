@@ -253,8 +253,9 @@ def rename(
     from rich.console import Console
 
     from . import rename as rn
-    from .classes_from import UnsafePathError
-    from .journal import JournalError
+    from .paths import UnsafePathError
+    from .rename.journal import JournalError
+    from .report.terminal import render_plan
 
     if sum((apply, resume, undo)) > 1:
         fail("use one of --apply, --resume, --undo")
@@ -277,7 +278,7 @@ def rename(
             if plan_out:
                 the_plan.to_csv(plan_out)
             if not json_out:
-                rn.render_plan(the_plan, console, max_rows=max_rows)
+                render_plan(the_plan, console, max_rows=max_rows)
             result = rn.apply_plan(the_plan, manifest=mf, progress=progress) if apply and not the_plan.problems else None
     except (rn.RenameError, OSError) as exc:
         fail(str(exc))
@@ -305,7 +306,7 @@ def relabel(
     """Write classes from --class-from sources into the manifest only; files are not touched."""
     import json
 
-    from .classes_from import UnsafePathError
+    from .paths import UnsafePathError
     from .rename import RenameError, relabel_manifest
 
     path = manifest or root / "manifest.parquet"

@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
 from pathlib import Path
+from typing import NamedTuple
 
 from .naming import BIREFNET_EXTENSIONS, IMAGE_EXTENSIONS, split_stem
+from .paths import display_path
 
 #: Known image/mask folder pairs, matched case-insensitively, most common first.
 KNOWN_DIR_PAIRS: tuple[tuple[str, str], ...] = (
@@ -66,11 +67,6 @@ class DatasetListing:
     clutter: int = 0
     unreadable: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
     undecodable: list[str] = field(default_factory=list)  # display forms of non-UTF-8 names
-
-
-def display_path(path: str) -> str:
-    """A printable form of a path that may hold undecodable bytes (surrogate escapes)."""
-    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _is_undecodable(name: str) -> bool:

@@ -12,11 +12,10 @@ from dis_audit.classes_from import (
     ClassResolver,
     ClassSourceError,
     SampleRef,
-    UnsafePathError,
-    check_relative_path,
     parse_class_from,
     parse_cod10k,
 )
+from dis_audit.paths import UnsafePathError, check_relative_path
 from dis_audit.vocab import Vocabulary, builtin_dis5k
 
 VOCAB = Vocabulary(("Airplane", "Bag", "BicycleFrame", "Cat", "Dog"), source="test")

@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from corpus_paths import CORPORA
 
 from dis_audit.cli import app
-from dis_audit.journal import read_journal
 from dis_audit.manifest import read_manifest
 from dis_audit.rename import (
     GroupTable,
@@ -26,6 +25,7 @@ from dis_audit.rename import (
     relabel_manifest,
     undo,
 )
+from dis_audit.rename.journal import read_journal
 from dis_audit.scan import scan
 from dis_audit.synth import make_pair
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from dis_audit.journal import JournalError, NoClobberRenamer, list_journals, read_journal, replay_move
 from dis_audit.manifest import read_manifest
 from dis_audit.rename import plan_rename, resume, undo
+from dis_audit.rename.journal import JournalError, NoClobberRenamer, list_journals, read_journal, replay_move
 from dis_audit.scan import scan
 from dis_audit.synth import make_pair
 
@@ -26,7 +26,8 @@ CLASSES = ("Bag", "Chair", "Kite", "Umbrella")
 
 CHILD = r"""
 import sys, time
-from dis_audit import journal, rename
+from dis_audit import rename
+from dis_audit.rename import journal
 root, mode = sys.argv[1], sys.argv[2]
 real = journal.replay_move
 def slow(*args):
@@ -159,7 +160,7 @@ def test_kill9_then_resume_or_undo(base, tmp_path, trial):
 
 def test_crash_after_moves_before_manifest_rewrite(base, tmp_path, monkeypatch):
     """Deterministic version of the last window: every file moved, manifest not yet rewritten."""
-    from dis_audit import rename
+    from dis_audit.rename import apply as rename_apply
 
     src, original, expected, manifest_bytes, _ = base
     root = tmp_path / "data"
@@ -168,9 +169,9 @@ def test_crash_after_moves_before_manifest_rewrite(base, tmp_path, monkeypatch):
     def die(*args, **kwargs):
         raise KeyboardInterrupt  # stands in for the kill: nothing after this point runs
 
-    monkeypatch.setattr(rename, "_finish_manifest", die)
+    monkeypatch.setattr(rename_apply, "_finish_manifest", die)
     with pytest.raises(KeyboardInterrupt):
-        rename.apply_plan(plan_rename(root, class_from=[f"map:{root / 'classes.csv'}"]))
+        rename_apply.apply_plan(plan_rename(root, class_from=[f"map:{root / 'classes.csv'}"]))
     monkeypatch.undo()
     assert tree_hash(root) == expected
     assert (root / "manifest.parquet").read_bytes() == manifest_bytes  # still the old one
@@ -186,7 +187,7 @@ def test_torn_journal_append_is_ignored(base, tmp_path):
     root = tmp_path / "data"
     shutil.copytree(src, root)
     plan = plan_rename(root, class_from=[f"map:{root / 'classes.csv'}"])
-    from dis_audit.journal import JournalWriter, create_journal, run_moves
+    from dis_audit.rename.journal import JournalWriter, create_journal, run_moves
 
     journal = create_journal(root, plan.moves, {"manifest": None})
     with JournalWriter(journal) as w:

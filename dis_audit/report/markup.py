@@ -8,25 +8,8 @@ undecodable bytes.
 from __future__ import annotations
 
 import html
-import re
 
-# C0/C1 control characters other than tab and newline: not allowed in HTML text, and a trick in file names.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable_text(value: object) -> str:
-    """``value`` as text that is valid UTF-8 and free of control characters (escaped as ``\\xNN``)."""
-    text = str(value)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        # Undecodable file names arrive as surrogate escapes; show their bytes as \xNN like display_path does.
-        try:
-            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        except UnicodeEncodeError:
-            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
+from ..paths import printable_text
 
 def esc(value: object) -> str:
     """Escape data for HTML text and attribute values (quotes included)."""

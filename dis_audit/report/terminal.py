@@ -9,10 +9,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..findings import Severity
-from ..layout import display_path
+from ..paths import display_path
 from .model import ReportModel
 
 if TYPE_CHECKING:
+    from ..rename import RenamePlan
     from .model import ScanResult
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
@@ -95,3 +96,32 @@ def render_model(
 
 def _count(n: int, severity: Severity) -> str:
     return f"[{_STYLE[severity]}]{n}[/]" if n else "0"
+
+
+def render_plan(plan: RenamePlan, console: Console, max_rows: int = 20) -> None:
+    """A rich table of the first ``max_rows`` moves of a rename plan, then the counts and the unresolved files."""
+    moves = [e for e in plan.entries if e.status == "rename"]
+    s = plan.summary()
+    if moves:
+        table = Table("dataset", "old", "new", "class", "source", title="rename plan", title_justify="left")
+        for e in moves[:max_rows]:
+            table.add_row(e.dataset, e.old, (e.new or "").rsplit("/", 1)[-1], e.class_name or "", e.source or "")
+        console.print(table)
+        if len(moves) > max_rows:
+            console.print(f"... and {len(moves) - max_rows} more file(s) (--plan-out FILE writes the full plan)")
+    console.print(
+        f"{s['pairs_to_rename']} sample(s) / {s['files_to_rename']} file(s) to rename, "
+        f"{s['unchanged_files']} file(s) already conform, {s['unresolved_pairs']} sample(s) without a class, "
+        f"{s['refused_pairs']} with a refused class"
+    )
+    if plan.extended:
+        console.print(f"vocabulary extended at the end with: {', '.join(plan.extended)}")
+    bad = [e for e in plan.entries if e.status != "rename" and e.kind == "image"]
+    for e in bad[:max_rows]:
+        console.print(f"  [yellow]{e.status}[/]: {e.old}: {e.note}")
+    if len(bad) > max_rows:
+        console.print(f"  ... and {len(bad) - max_rows} more")
+    if plan.problems:
+        console.print(f"[red]plan refused[/] ({len(plan.problems)} problem(s)); nothing was changed:")
+        for p in plan.problems[:max_rows]:
+            console.print(f"  {p}")

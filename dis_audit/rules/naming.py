@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..findings import Emitter, LabelEffect, Rule, Severity
 from ..layout import DatasetListing
-from ..naming import FIELD_COUNT
+from ..naming import FIELD_COUNT, ParsedName, parse_name, split_path
+from ..vocab import Vocabulary
 from .base import CheckFamily, Sample
 
 TOO_FEW_FIELDS = Rule(
@@ -65,32 +66,48 @@ class NamingChecks(CheckFamily):
             emit.emit(UNDECODABLE_NAME, path, "file name is not valid UTF-8; left out of the manifest")
 
     def check_sample(self, sample: Sample, emit: Emitter) -> None:
-        name = sample.name
-        count = name.field_count
-        if count < FIELD_COUNT - 1:
-            emit.emit(
-                TOO_FEW_FIELDS, sample.image_path,
-                f"name has {count} '#' field{'s' if count != 1 else ''}, the convention needs 5 "
-                f"(<groupIdx>#<Group>#<classIdx>#<Class>#<originalId>)",
-            )
-            return
-        if count == FIELD_COUNT - 1:
-            emit.emit(
-                CLASS_FIELD_HAS_EXTENSION, sample.image_path,
-                f"name has 4 '#' fields; BiRefNet would read the class as {name.fields[3] + (sample.mask_ext or '.png')!r}",
-            )
-            return
-        if count > FIELD_COUNT:
-            emit.emit(EXTRA_FIELDS, sample.image_path, f"name has {count} '#' fields; the original id contains '#'")
-        for label, value in (("group index", name.group_index), ("class index", name.class_index)):
-            if value is not None and not value.isdigit():
-                emit.emit(NON_NUMERIC_INDEX, sample.image_path, f"{label} {value!r} is not a whole number")
-        cls = name.class_field
-        if cls is not None and cls not in sample.vocab:
-            suggestion = sample.vocab.suggest(cls) if cls else None
-            what = "empty class field" if not cls else f"class {cls!r} is not in the {sample.vocab.source} vocabulary"
-            emit.emit(
-                UNKNOWN_CLASS, sample.image_path,
-                what + (f"; did you mean {suggestion!r}?" if suggestion else ""),
-                fix=f"rename the class field to {suggestion!r}" if suggestion else None,
-            )
+        check_name(emit, sample.image_path, sample.vocab, name=sample.name, mask_ext=sample.mask_ext)
+
+
+def check_name(
+    emit: Emitter, image_path: str, vocab: Vocabulary, *, name: ParsedName | None = None, mask_ext: str = "",
+) -> ParsedName:
+    """Run the DA1xx checks of one image name; return the parsed name.
+
+    The one place a name is judged against the convention and the vocabulary: ``scan`` runs
+    it for every sample (through ``NamingChecks``), ``rename`` and ``relabel`` for a new
+    name, with no probed file behind it. ``image_path`` is relative to the root; the dataset
+    of the findings is ``emit.dataset``. ``name``: the already parsed stem, to skip parsing
+    it again; ``mask_ext`` (with the dot) only shapes the DA102 message.
+    """
+    if name is None:
+        name = parse_name(split_path(image_path)[0])
+    count = name.field_count
+    if count < FIELD_COUNT - 1:
+        emit.emit(
+            TOO_FEW_FIELDS, image_path,
+            f"name has {count} '#' field{'s' if count != 1 else ''}, the convention needs 5 "
+            f"(<groupIdx>#<Group>#<classIdx>#<Class>#<originalId>)",
+        )
+        return name
+    if count == FIELD_COUNT - 1:
+        emit.emit(
+            CLASS_FIELD_HAS_EXTENSION, image_path,
+            f"name has 4 '#' fields; BiRefNet would read the class as {name.fields[3] + (mask_ext or '.png')!r}",
+        )
+        return name
+    if count > FIELD_COUNT:
+        emit.emit(EXTRA_FIELDS, image_path, f"name has {count} '#' fields; the original id contains '#'")
+    for label, value in (("group index", name.group_index), ("class index", name.class_index)):
+        if value is not None and not value.isdigit():
+            emit.emit(NON_NUMERIC_INDEX, image_path, f"{label} {value!r} is not a whole number")
+    cls = name.class_field
+    if cls is not None and cls not in vocab:
+        suggestion = vocab.suggest(cls) if cls else None
+        what = "empty class field" if not cls else f"class {cls!r} is not in the {vocab.source} vocabulary"
+        emit.emit(
+            UNKNOWN_CLASS, image_path,
+            what + (f"; did you mean {suggestion!r}?" if suggestion else ""),
+            fix=f"rename the class field to {suggestion!r}" if suggestion else None,
+        )
+    return name

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 JOURNAL_DIRNAME = ".dis-audit"
 JOURNAL_VERSION = 1
@@ -277,7 +277,7 @@ class JournalWriter:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self._fh = open(self.path, "a", encoding="ascii")
+        self._fh = open(self.path, "a", encoding="ascii")  # noqa: SIM115 - held open across batches; closed by close()/__exit__
 
     def mark(self, record: dict[str, Any]) -> None:
         self._fh.write(_dump(record))
@@ -287,7 +287,7 @@ class JournalWriter:
     def close(self) -> None:
         self._fh.close()
 
-    def __enter__(self) -> JournalWriter:
+    def __enter__(self) -> JournalWriter:  # noqa: PYI034 - typing.Self needs Python 3.11; 3.10 is supported
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -322,6 +322,14 @@ def root_lock(root: str | os.PathLike) -> Iterator[None]:
         os.close(fd)
 
 
+class MoveCounts(NamedTuple):
+    """What ``run_moves`` did: files moved, files found already moved, and how (``NoClobberRenamer.method``)."""
+
+    moved: int
+    already: int
+    method: str
+
+
 def run_moves(
     root: str | os.PathLike,
     moves: Sequence[tuple[str, str]],
@@ -334,11 +342,12 @@ def run_moves(
     progress: Callable[[str, int, int], None] | None = None,
     stage: str = "rename",
     renamer: NoClobberRenamer | None = None,
-) -> dict[str, int]:
+) -> MoveCounts:
     """Replay ``moves[start:]`` in order, appending a durable ``record`` mark per batch.
 
     Each mark is ``{"type": record, "upto"/"count": n}`` meaning the first n moves are done
-    (their folders fsync'd first). Returns counts of moved and already-done files.
+    (their folders fsync'd first). Returns counts of moved and already-done files, and the
+    rename method used.
     """
     rename = renamer or NoClobberRenamer()
     root_s = str(root)
@@ -369,5 +378,4 @@ def run_moves(
     flush(total)
     if progress:
         progress(stage, total, total)
-    counts["method"] = rename.method  # type: ignore[assignment]
-    return counts
+    return MoveCounts(counts["moved"], counts["already"], rename.method)

@@ -1,0 +1,253 @@
+"""Applying a validated plan beside its journal: ``apply_plan``, ``resume``, ``undo``.
+
+Every move is journalled (``journal``) before the first one; files move with a no-clobber
+rename; the manifest is rewritten last, from a backup taken before the journal exists, so a
+resume can redo that step and an undo can restore it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .journal import (
+    JOURNAL_SUFFIX,
+    JournalError,
+    JournalState,
+    JournalWriter,
+    create_journal,
+    journal_dir,
+    list_journals,
+    new_journal_name,
+    read_journal,
+    root_lock,
+    run_moves,
+)
+from .plan import PlanRefused, ProgressCallback, RenamePlan
+from .relabel import remap_manifest
+from .validate import validate_plan
+
+
+@dataclass
+class ApplyResult:
+    """What an apply, resume or undo did."""
+
+    journal: Path | None  # None when there was nothing to do
+    action: str  # "apply", "resume" or "undo"
+    moved: int = 0
+    already: int = 0
+    method: str = ""
+    manifest: Path | None = None
+    seconds: float = 0.0
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action, "journal": str(self.journal) if self.journal else None, "moved": self.moved, "already_done": self.already,
+            "method": self.method, "manifest": str(self.manifest) if self.manifest else None,
+            "seconds": round(self.seconds, 3), "note": self.note,
+        }
+
+
+def _sha256(path: str | os.PathLike) -> str | None:
+    try:
+        with open(path, "rb") as fh:
+            return hashlib.file_digest(fh, "sha256").hexdigest() if hasattr(hashlib, "file_digest") else (
+                hashlib.sha256(fh.read()).hexdigest()
+            )
+    except FileNotFoundError:
+        return None
+
+
+def apply_plan(
+    plan: RenamePlan,
+    *,
+    manifest: str | os.PathLike | None = None,
+    progress: ProgressCallback | None = None,
+    batch: int = 4096,
+) -> ApplyResult:
+    """Execute a validated plan: journal it, move every file, rewrite the manifest.
+
+    ``manifest``: the manifest to keep true (default: ``ROOT/manifest.parquet`` when it
+    exists; pass ``False``-y path ``""`` to skip). Raises PlanRefused when the plan has
+    problems, RenameError/JournalError on IO trouble (the journal then allows resume/undo).
+    """
+    root = plan.root
+    if not plan.validated:
+        validate_plan(plan)
+    if plan.problems:
+        raise PlanRefused(plan.problems)
+    moves = plan.moves
+    started = time.perf_counter()
+    if not moves:  # nothing to do: no journal, no lock folder, the tree stays exactly as it is
+        return ApplyResult(None, "apply", note="nothing to rename")
+    manifest_path = _manifest_path(root, manifest)
+    with root_lock(root):
+        name = new_journal_name()
+        header: dict[str, Any] = {"type": "header", "root": str(Path(root).resolve()), "extended": list(plan.extended), "manifest": None}
+        if manifest_path is not None:
+            # The backup is complete before the journal exists, so every journal can restore it.
+            backup = journal_dir(root) / (name[: -len(JOURNAL_SUFFIX)] + ".manifest.parquet")
+            shutil.copyfile(manifest_path, backup)
+            header["manifest"] = str(Path(manifest_path).resolve())
+            header["manifest_backup"] = backup.name
+            header["manifest_sha256"] = _sha256(manifest_path)
+        journal = create_journal(root, moves, header, name=name)
+        result = ApplyResult(journal, "apply")
+        with JournalWriter(journal) as writer:
+            counts = run_moves(root, moves, writer, batch=batch, progress=progress, stage="rename")
+            writer.mark({"type": "complete"})
+            result.moved, result.already, result.method = counts
+            if manifest_path is not None:
+                result.manifest = _finish_manifest(JournalState(journal, header, moves), writer)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _manifest_path(root: Path, manifest: str | os.PathLike | None) -> Path | None:
+    if manifest == "":
+        return None
+    path = Path(manifest) if manifest is not None else Path(root) / "manifest.parquet"
+    return path if path.is_file() else None
+
+
+def _finish_manifest(state: JournalState, writer: JournalWriter) -> Path | None:
+    """After all moves: rewrite the manifest from its backup (deterministic, so a resume can redo it)."""
+    header = state.header
+    if not header.get("manifest"):
+        return None
+    from ..manifest import read_manifest_table, write_manifest
+
+    backup = state.path.parent / header["manifest_backup"]
+    table, _ = read_manifest_table(backup)
+    mapping = dict(state.moves)
+    table = remap_manifest(table, mapping, extra_classes=header.get("extended") or [])
+    path = write_manifest(table, header["manifest"])
+    writer.mark({"type": "manifest", "sha256": _sha256(path)})
+    return path
+
+
+def find_journal(root: str | os.PathLike, journal: str | os.PathLike | None, want: str) -> JournalState:
+    """The journal to resume (``want="resume"``) or undo (``want="undo"``): the named one, or the latest that fits."""
+    root = Path(root)
+    if journal is not None:
+        path = Path(journal)
+        if not path.is_absolute() and not path.exists():
+            path = journal_dir(root) / path
+        return read_journal(path)
+    candidates = list_journals(root)
+    if not candidates:
+        raise JournalError(f"no rename journal under {journal_dir(root)}")
+    for path in reversed(candidates):
+        try:
+            state = read_journal(path)
+        except JournalError:
+            continue  # a journal whose plan was never fully written: nothing moved under it
+        if want == "undo" and state.status != "undone":
+            return state
+        if want == "resume" and not state.undone and (not state.complete or _manifest_pending(state)):
+            return state
+    raise JournalError(
+        "no rename to undo (every journal is undone)" if want == "undo" else "no interrupted rename to resume"
+    )
+
+
+def _manifest_pending(state: JournalState) -> bool:
+    return bool(state.header.get("manifest")) and state.last("manifest") is None
+
+
+def _precheck(root: Path, moves: Sequence[tuple[str, str]]) -> None:
+    """Before touching anything: every move must be done, or not done, or half-done by the link fallback."""
+    bad = []
+    for src, dst in moves:
+        s, d = os.path.lexists(os.path.join(root, src)), os.path.lexists(os.path.join(root, dst))
+        if s and d:
+            try:
+                if os.path.samefile(os.path.join(root, src), os.path.join(root, dst)):
+                    continue
+            except OSError:
+                pass
+            bad.append(f"both {src} and {dst} exist")
+        elif not s and not d:
+            bad.append(f"neither {src} nor {dst} exists")
+        if len(bad) >= 20:
+            break
+    if bad:
+        raise JournalError("the tree no longer matches the journal; nothing was changed: " + "; ".join(bad))
+
+
+def resume(
+    root: str | os.PathLike, journal: str | os.PathLike | None = None, *, progress: ProgressCallback | None = None,
+) -> ApplyResult:
+    """Complete an interrupted apply (default: the latest unfinished journal)."""
+    root = Path(root)
+    started = time.perf_counter()
+    with root_lock(root):
+        state = find_journal(root, journal, "resume")
+        if state.undone:
+            raise JournalError(f"{state.path.name} was (partly) undone; run --undo again to finish restoring")
+        result = ApplyResult(state.path, "resume")
+        with JournalWriter(state.path) as writer:
+            if not state.complete:
+                _precheck(root, state.moves[state.done:])
+                counts = run_moves(root, state.moves, writer, start=state.done, progress=progress, stage="resume")
+                writer.mark({"type": "complete"})
+                result.moved, result.already, result.method = counts
+                result.already += state.done
+            else:
+                result.note = "all moves were already done"
+            if _manifest_pending(read_journal(state.path)):
+                result.manifest = _finish_manifest(read_journal(state.path), writer)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def undo(
+    root: str | os.PathLike, journal: str | os.PathLike | None = None, *, progress: ProgressCallback | None = None,
+) -> ApplyResult:
+    """Restore the original names of a journal (default: the latest not yet undone), and the manifest."""
+    root = Path(root)
+    started = time.perf_counter()
+    with root_lock(root):
+        state = find_journal(root, journal, "undo")
+        if state.undo_complete:
+            raise JournalError(f"{state.path.name} is already undone")
+        reverse = [(dst, src) for src, dst in reversed(state.moves)]
+        _precheck(root, reverse[state.undone:])
+        result = ApplyResult(state.path, "undo")
+        with JournalWriter(state.path) as writer:
+            counts = run_moves(root, reverse, writer, start=state.undone, record="undo-done", progress=progress,
+                               stage="undo")
+            result.moved, result.already, result.method = counts
+            result.manifest = _undo_manifest(state, dict(reverse))
+            writer.mark({"type": "undone"})
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _undo_manifest(state: JournalState, reverse: dict[str, str]) -> Path | None:
+    """Put the manifest back: the backup itself when the manifest is still what apply wrote, else remap it."""
+    header = state.header
+    if not header.get("manifest"):
+        return None
+    from ..manifest import atomic_write_bytes, read_manifest_table, write_manifest
+
+    path = Path(header["manifest"])
+    backup = state.path.parent / header["manifest_backup"]
+    current = _sha256(path)
+    written = state.last("manifest")
+    if current is not None and current == header.get("manifest_sha256"):
+        return path  # apply never got to rewrite it: it is the original
+    if current is None or (written is not None and current == written.get("sha256")):
+        data = backup.read_bytes()
+        atomic_write_bytes(path, lambda tmp: Path(tmp).write_bytes(data))
+        return path
+    # Rewritten since (e.g. re-scanned): keep the user's rows, put the old paths and labels back.
+    table, _ = read_manifest_table(path)
+    return write_manifest(remap_manifest(table, reverse), path)
