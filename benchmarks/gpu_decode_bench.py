@@ -29,13 +29,12 @@ from multiprocessing import get_context
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from torch_common import REPO, baseline_from_manifest, machine, make_tree  # noqa: E402
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from torch_common import REPO, baseline_from_manifest, machine, make_tree
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
-
-from dis_audit.torch import GpuDecode, GpuNormalize, ManifestDataset  # noqa: E402
+from dis_audit.torch import GpuDecode, GpuNormalize, ManifestDataset
 
 
 def _gen(args):
@@ -134,7 +133,7 @@ def main() -> int:
         print("no CUDA device: run with --dry-run on a CPU machine", file=sys.stderr)
         return 2
     info = {"machine": machine(), "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
-            "command": "PYTHONPATH=. python " + " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:]),
+            "command": "PYTHONPATH=. python " + " ".join([os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]]),
             "args": {k: str(v) for k, v in vars(args).items()}}
     try:
         import torchvision
@@ -155,15 +154,13 @@ def main() -> int:
               flush=True)
         info["jpeg_mb"] = round(mb, 2)
 
-        mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)
-        std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1)
         to_dev = lambda b: (b[0].to(device, non_blocking=True), b[1].to(device, non_blocking=True), b[2])  # noqa: E731
         normalize = GpuNormalize(device)
         decoder = pil_decoder if args.dry_run else None
         gpu_step = GpuDecode(size, device=device, decoder=decoder)
         pin = device.type == "cuda"
-        common = dict(batch_size=args.batch_size, num_workers=args.workers, pin_memory=pin, shuffle=False,
-                      prefetch_factor=4 if args.workers else None, persistent_workers=False)
+        common = {"batch_size": args.batch_size, "num_workers": args.workers, "pin_memory": pin, "shuffle": False,
+                      "prefetch_factor": 4 if args.workers else None, "persistent_workers": False}
         ds_gpu = ManifestDataset(manifest, size=size, decode="gpu")
         setups = {
             "birefnet_cv2": (baseline_from_manifest(manifest, size), None, to_dev),

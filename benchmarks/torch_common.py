@@ -79,13 +79,13 @@ def make_tree(root: Path, count: int, width: int, height: int, unique: int = 8, 
             shutil.copyfile(src_im, im)
             shutil.copyfile(src_gt, gt)
         st = im.stat()
-        row = dict(
-            image_path=f"{dataset}/im/{stem}.jpg", mask_path=f"{dataset}/gt/{stem}.png", dataset=dataset,
-            difficulty=dataset, class_name=cls, class_id=vocab.index(cls), label_status="ok",
-            width=width, height=height, mask_width=width, mask_height=height, file_size=st.st_size,
-            mtime_ns=st.st_mtime_ns, issues=[], class_field=cls, image_format="JPEG", image_mode="RGB",
-            mask_format="PNG", mask_mode="L", mask_file_size=gt.stat().st_size, mask_mtime_ns=gt.stat().st_mtime_ns,
-        )
+        row = {
+            "image_path": f"{dataset}/im/{stem}.jpg", "mask_path": f"{dataset}/gt/{stem}.png", "dataset": dataset,
+            "difficulty": dataset, "class_name": cls, "class_id": vocab.index(cls), "label_status": "ok",
+            "width": width, "height": height, "mask_width": width, "mask_height": height, "file_size": st.st_size,
+            "mtime_ns": st.st_mtime_ns, "issues": [], "class_field": cls, "image_format": "JPEG", "image_mode": "RGB",
+            "mask_format": "PNG", "mask_mode": "L", "mask_file_size": gt.stat().st_size, "mask_mtime_ns": gt.stat().st_mtime_ns,
+        }
         for key, value in row.items():
             cols[key].append(value)
     table = build_table(cols, ManifestMeta(vocabulary=vocab, root=str(root), tool_version="bench"))
@@ -149,4 +149,4 @@ def machine() -> str:
 
 
 def command() -> str:
-    return "python " + " ".join([os.path.relpath(sys.argv[0], REPO)] + sys.argv[1:])
+    return "python " + " ".join([os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])

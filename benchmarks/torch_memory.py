@@ -18,7 +18,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from torch_common import command, machine
 
 from dis_audit.manifest import ManifestMeta, build_table, write_manifest

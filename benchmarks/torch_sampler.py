@@ -11,7 +11,6 @@ import argparse
 import time
 
 import numpy as np
-
 from torch_common import command, machine
 
 from dis_audit.torch import ClassBalancedSampler, DifficultyMixBatchSampler, HardExampleSampler

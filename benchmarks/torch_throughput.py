@@ -18,7 +18,6 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-
 from torch_common import baseline_from_manifest, command, machine, make_tree
 
 from dis_audit.torch import ManifestDataset
@@ -57,7 +56,7 @@ def main() -> None:
                 "manifest_uint8": ManifestDataset(manifest, size=(1024, 1024), output="uint8"),
                 "manifest_float": ManifestDataset(manifest, size=(1024, 1024), output="float"),
             }
-            best = {name: 0.0 for name in loaders}
+            best = dict.fromkeys(loaders, 0.0)
             for _ in range(args.repeats):  # interleaved so drift hits every loader alike
                 for name, ds in loaders.items():
                     best[name] = max(best[name], rate(ds, args.workers, args.batch_size))

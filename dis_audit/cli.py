@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -21,7 +21,7 @@ app = typer.Typer(
 )
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error on stderr and exit (no traceback)."""
     typer.echo(f"dis-audit: error: {message}", err=True)
     raise typer.Exit(code)
@@ -34,13 +34,13 @@ def progress_bar(enabled: bool):
         yield None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=Console(stderr=True), transient=True,
     ) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -56,32 +56,32 @@ Root = Annotated[Path, typer.Argument(help="Dataset root: a folder of dataset fo
 @app.command()
 def scan(
     root: Root,
-    image_dir: Annotated[Optional[str], typer.Option(help="Image folder name (default: auto-detect).")] = None,
-    mask_dir: Annotated[Optional[str], typer.Option(help="Mask folder name (default: auto-detect).")] = None,
-    datasets: Annotated[Optional[str], typer.Option(help="Datasets to scan, BiRefNet style: 'DIS-TR+DIS-VD'.")] = None,
+    image_dir: Annotated[str | None, typer.Option(help="Image folder name (default: auto-detect).")] = None,
+    mask_dir: Annotated[str | None, typer.Option(help="Mask folder name (default: auto-detect).")] = None,
+    datasets: Annotated[str | None, typer.Option(help="Datasets to scan, BiRefNet style: 'DIS-TR+DIS-VD'.")] = None,
     classes: Annotated[str, typer.Option(help="'dis5k' (built-in), 'infer', or a file with one class a line.")] = "dis5k",
     extend_vocab: Annotated[bool, typer.Option("--extend-vocab", help="Append unknown classes at the end (ids stay).")] = False,
-    difficulty_map: Annotated[Optional[str], typer.Option(help="'DIS-TE1=easy,DIS-TE4=hard' or a file of such lines.")] = None,
-    select: Annotated[Optional[list[str]], typer.Option(help="Rule codes or prefixes to report (e.g. DA1,DA403).")] = None,
-    ignore: Annotated[Optional[list[str]], typer.Option(help="Rule codes or prefixes to leave out.")] = None,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="Processes for header reads (default: all cores).")] = None,
-    manifest: Annotated[Optional[Path], typer.Option(help="Where to write the manifest (default: ROOT/manifest.parquet).")] = None,
+    difficulty_map: Annotated[str | None, typer.Option(help="'DIS-TE1=easy,DIS-TE4=hard' or a file of such lines.")] = None,
+    select: Annotated[list[str] | None, typer.Option(help="Rule codes or prefixes to report (e.g. DA1,DA403).")] = None,
+    ignore: Annotated[list[str] | None, typer.Option(help="Rule codes or prefixes to leave out.")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Processes for header reads (default: all cores).")] = None,
+    manifest: Annotated[Path | None, typer.Option(help="Where to write the manifest (default: ROOT/manifest.parquet).")] = None,
     no_manifest: Annotated[bool, typer.Option("--no-manifest", help="Do not write a manifest.")] = False,
     incremental: Annotated[bool, typer.Option("--incremental", help="Reuse manifest rows of unchanged files.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")] = False,
     max_examples: Annotated[int, typer.Option(min=0, help="Findings shown per rule in the report.")] = 10,
-    html: Annotated[Optional[Path], typer.Option("--html", help="Also write the visual HTML report to this file.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write the visual HTML report to this file.")] = None,
     deep: Annotated[bool, typer.Option("--deep", help="Decode every image and mask: corruption, EXIF, mask quality, duplicates, leakage.")] = False,
-    max_pixels: Annotated[Optional[int], typer.Option(min=1, help="With --deep: files with more pixels are not decoded (default: Pillow's bomb limit).")] = None,
-    eval_datasets: Annotated[Optional[str], typer.Option(help="Evaluation datasets for the leakage check, 'DIS-VD+DIS-TE1' (default: by name: TE/VD/test/val).")] = None,
-    near_dup_distance: Annotated[Optional[int], typer.Option(min=0, max=16, help="Largest pHash distance (bits of 64) of a near duplicate (default 6).")] = None,
-    shard: Annotated[Optional[str], typer.Option(help="Scan shard INDEX/COUNT (0-based, e.g. 0/8) into a part manifest; combine with `dis-audit merge`.")] = None,
+    max_pixels: Annotated[int | None, typer.Option(min=1, help="With --deep: files with more pixels are not decoded (default: Pillow's bomb limit).")] = None,
+    eval_datasets: Annotated[str | None, typer.Option(help="Evaluation datasets for the leakage check, 'DIS-VD+DIS-TE1' (default: by name: TE/VD/test/val).")] = None,
+    near_dup_distance: Annotated[int | None, typer.Option(min=0, max=16, help="Largest pHash distance (bits of 64) of a near duplicate (default 6).")] = None,
+    shard: Annotated[str | None, typer.Option(help="Scan shard INDEX/COUNT (0-based, e.g. 0/8) into a part manifest; combine with `dis-audit merge`.")] = None,
 ) -> None:
     """Find every sample, check names, images and masks, report findings, write the manifest."""
     from .manifest import ManifestError
-    from .shards import ShardError, parse_shard
     from .scan import ScanError
     from .scan import scan as run_scan
+    from .shards import ShardError, parse_shard
 
     try:
         shard_spec = parse_shard(shard)
@@ -117,7 +117,7 @@ def scan(
     _render(result, written, json_out, max_examples, html)
 
 
-def _render(result, written: Optional[Path], json_out: bool, max_examples: int, html: Optional[Path] = None) -> None:
+def _render(result, written: Path | None, json_out: bool, max_examples: int, html: Path | None = None) -> None:
     """Print a scan or merge result (report or JSON) and exit 1 when it has an error finding."""
     if json_out:
         from .report.json import scan_to_json
@@ -153,12 +153,12 @@ def _write_html(source, out: Path, root: Path | None = None, **options):
 @app.command()
 def report(
     manifest: Annotated[Path, typer.Argument(help="A manifest written by `dis-audit scan`.")],
-    html: Annotated[Optional[Path], typer.Option("--html", help="Write the self-contained HTML report here.")] = None,
-    root: Annotated[Optional[Path], typer.Option(help="Dataset root for previews (default: the scan's root).")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write the self-contained HTML report here.")] = None,
+    root: Annotated[Path | None, typer.Option(help="Dataset root for previews (default: the scan's root).")] = None,
     max_thumbs_per_rule: Annotated[int, typer.Option(min=0, help="Findings with a preview per rule.")] = 6,
     max_thumbs: Annotated[int, typer.Option(min=0, help="Previews in the whole page (keeps it a few MB).")] = 240,
     thumb_size: Annotated[int, typer.Option(min=16, max=512, help="Longest side of a preview panel, px.")] = 128,
-    workers: Annotated[Optional[int], typer.Option(min=1, help="Processes for previews (default: all cores).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Processes for previews (default: all cores).")] = None,
 ) -> None:
     """Turn a manifest into a report: today the self-contained HTML page (--html)."""
     if html is None:
@@ -177,7 +177,7 @@ def report(
 def merge(
     parts: Annotated[list[Path], typer.Argument(help="Part manifests (from `scan --shard i/N`), all of one scan.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the merged manifest.")] = Path("manifest.parquet"),
-    eval_datasets: Annotated[Optional[str], typer.Option(help="Evaluation datasets for the leakage check (default: as scanned).")] = None,
+    eval_datasets: Annotated[str | None, typer.Option(help="Evaluation datasets for the leakage check (default: as scanned).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")] = False,
     max_examples: Annotated[int, typer.Option(min=0, help="Findings shown per rule in the report.")] = 10,
 ) -> None:
@@ -197,7 +197,7 @@ def merge(
 
 @app.command()
 def rules(
-    code: Annotated[Optional[str], typer.Argument(help="A rule code for its full entry.")] = None,
+    code: Annotated[str | None, typer.Argument(help="A rule code for its full entry.")] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the full reference as Markdown.")] = False,
 ) -> None:
     """List every rule, or explain one: what it checks, why it matters, how to fix it."""
@@ -227,22 +227,22 @@ def rules(
 @app.command()
 def rename(
     root: Root,
-    journal: Annotated[Optional[str], typer.Argument(help="Journal for --undo/--resume (default: the latest).")] = None,
-    class_from: Annotated[Optional[list[str]], typer.Option(
+    journal: Annotated[str | None, typer.Argument(help="Journal for --undo/--resume (default: the latest).")] = None,
+    class_from: Annotated[list[str] | None, typer.Option(
         "--class-from", help="Class source, repeatable, first match wins: name, fuzzy, map:FILE, regex:PATTERN, "
         "cod10k, folder, dataset. 'name' is first unless listed elsewhere.")] = None,
-    classes: Annotated[Optional[str], typer.Option(help="'dis5k', 'infer' or a class file (default: the manifest's, else dis5k).")] = None,
+    classes: Annotated[str | None, typer.Option(help="'dis5k', 'infer' or a class file (default: the manifest's, else dis5k).")] = None,
     extend_vocab: Annotated[bool, typer.Option("--extend-vocab", help="Accept classes outside the vocabulary (appended at the end).")] = False,
-    groups: Annotated[Optional[Path], typer.Option(help="CSV class,group[,group_idx] for the group fields.")] = None,
-    image_dir: Annotated[Optional[str], typer.Option(help="Image folder name (default: auto-detect).")] = None,
-    mask_dir: Annotated[Optional[str], typer.Option(help="Mask folder name (default: auto-detect).")] = None,
-    datasets: Annotated[Optional[str], typer.Option(help="Datasets to rename, BiRefNet style: 'DIS-TR+DIS-VD'.")] = None,
-    plan_out: Annotated[Optional[Path], typer.Option("--plan-out", help="Write the full plan as CSV.")] = None,
-    plan: Annotated[Optional[Path], typer.Option("--plan", help="Use this (reviewed or edited) plan CSV instead of planning.")] = None,
+    groups: Annotated[Path | None, typer.Option(help="CSV class,group[,group_idx] for the group fields.")] = None,
+    image_dir: Annotated[str | None, typer.Option(help="Image folder name (default: auto-detect).")] = None,
+    mask_dir: Annotated[str | None, typer.Option(help="Mask folder name (default: auto-detect).")] = None,
+    datasets: Annotated[str | None, typer.Option(help="Datasets to rename, BiRefNet style: 'DIS-TR+DIS-VD'.")] = None,
+    plan_out: Annotated[Path | None, typer.Option("--plan-out", help="Write the full plan as CSV.")] = None,
+    plan: Annotated[Path | None, typer.Option("--plan", help="Use this (reviewed or edited) plan CSV instead of planning.")] = None,
     apply: Annotated[bool, typer.Option("--apply", help="Execute the plan (default: only show it).")] = False,
     resume: Annotated[bool, typer.Option("--resume", help="Finish an interrupted --apply.")] = False,
     undo: Annotated[bool, typer.Option("--undo", help="Restore the names before an --apply (default: the latest).")] = False,
-    manifest: Annotated[Optional[Path], typer.Option(help="Manifest to keep true (default: ROOT/manifest.parquet if it exists).")] = None,
+    manifest: Annotated[Path | None, typer.Option(help="Manifest to keep true (default: ROOT/manifest.parquet if it exists).")] = None,
     no_manifest: Annotated[bool, typer.Option("--no-manifest", help="Leave any manifest alone.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     max_rows: Annotated[int, typer.Option(min=0, help="Plan rows shown in the table.")] = 20,
@@ -266,15 +266,23 @@ def rename(
     try:
         with progress_bar(not json_out) as progress:
             if resume or undo:
-                result = (rn.undo if undo else rn.resume)(root, journal, progress=progress)
-                typer.echo(json.dumps(result.to_dict())) if json_out else console.print(
-                    f"{result.action}: {result.moved} file(s) moved, {result.already} already done; "
-                    f"journal {result.journal}" + (f"; manifest {result.manifest}" if result.manifest else ""))
+                done = (rn.undo if undo else rn.resume)(root, journal, progress=progress)
+                typer.echo(json.dumps(done.to_dict())) if json_out else console.print(
+                    f"{done.action}: {done.moved} file(s) moved, {done.already} already done; "
+                    f"journal {done.journal}" + (f"; manifest {done.manifest}" if done.manifest else ""))
                 raise typer.Exit(0)
-            opts = dict(classes=classes, extend_vocab=extend_vocab, image_dir=image_dir, mask_dir=mask_dir,
-                        datasets=datasets, manifest=None if no_manifest else (manifest or root / "manifest.parquet"))
-            the_plan = (rn.load_plan(plan, root, **opts) if plan else
-                        rn.plan_rename(root, class_from=class_from, groups=groups, progress=progress, **opts))
+            plan_manifest = None if no_manifest else (manifest or root / "manifest.parquet")
+            if plan:
+                the_plan = rn.load_plan(
+                    plan, root, classes=classes, extend_vocab=extend_vocab, image_dir=image_dir, mask_dir=mask_dir,
+                    datasets=datasets, manifest=plan_manifest,
+                )
+            else:
+                the_plan = rn.plan_rename(
+                    root, class_from=class_from, groups=groups, progress=progress, classes=classes,
+                    extend_vocab=extend_vocab, image_dir=image_dir, mask_dir=mask_dir, datasets=datasets,
+                    manifest=plan_manifest,
+                )
             if plan_out:
                 the_plan.to_csv(plan_out)
             if not json_out:
@@ -297,10 +305,10 @@ def rename(
 @app.command()
 def relabel(
     root: Root,
-    class_from: Annotated[Optional[list[str]], typer.Option(
+    class_from: Annotated[list[str] | None, typer.Option(
         "--class-from", help="Class source, repeatable, first match wins (as for rename).")] = None,
     extend_vocab: Annotated[bool, typer.Option("--extend-vocab", help="Accept classes outside the vocabulary (appended at the end).")] = False,
-    manifest: Annotated[Optional[Path], typer.Option(help="The manifest to relabel (default: ROOT/manifest.parquet).")] = None,
+    manifest: Annotated[Path | None, typer.Option(help="The manifest to relabel (default: ROOT/manifest.parquet).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Write classes from --class-from sources into the manifest only; files are not touched."""

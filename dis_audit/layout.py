@@ -85,10 +85,8 @@ def _match_pair(subdirs: dict[str, str], image_dir: str | None, mask_dir: str | 
         if image_dir and img is None:
             return None
         if img is None:  # only --mask-dir given: find the image folder among the known names
-            for i_name, m_name in KNOWN_DIR_PAIRS:
-                if m_name == mask_dir.casefold() and i_name in subdirs:
-                    img = subdirs[i_name]
-                    break
+            folded = (mask_dir or "").casefold()
+            img = next((subdirs[i] for i, m in KNOWN_DIR_PAIRS if m == folded and i in subdirs), None)
             if img is None:
                 return None
         if msk is None and not mask_dir:
@@ -163,8 +161,9 @@ def discover_datasets(root: str | Path, image_dir: str | None = None, mask_dir: 
     datasets = []
     for (rel, img, msk), last in zip(found, last_names):
         name = last if last_names.count(last) == 1 else (rel or last)
-        join = (lambda d: f"{rel}/{d}" if rel else d)
-        datasets.append(DatasetDir(name=name, rel=rel, image_dir=join(img), mask_dir=join(msk) if msk else None))
+        image_dir = f"{rel}/{img}" if rel else img
+        mask_dir = (f"{rel}/{msk}" if rel else msk) if msk else None
+        datasets.append(DatasetDir(name=name, rel=rel, image_dir=image_dir, mask_dir=mask_dir))
     return datasets
 
 
@@ -173,7 +172,7 @@ def select_datasets(datasets: list[DatasetDir], spec: str | Iterable[str] | None
     if spec is None:
         return datasets
     wanted = [s for s in (spec.split("+") if isinstance(spec, str) else spec) if s]
-    chosen = []
+    chosen: list[DatasetDir] = []
     for want in wanted:
         match = [d for d in datasets if want in (d.name, d.rel)]
         if not match:

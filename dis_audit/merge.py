@@ -18,12 +18,10 @@ from typing import TYPE_CHECKING
 from .crossfile import run_manifest_checks, strip_cross_file
 from .findings import Finding, RuleSelection, Severity
 from .fingerprint import fingerprint_with_vocabulary, fingerprint_without_vocabulary
-from .layout import DatasetDir, DatasetListing
 from .manifest import (
     METADATA_KEY,
     ManifestError,
     ManifestMeta,
-    ScanOptions,
     conform_table,
     read_findings,
     read_manifest_table,

@@ -14,10 +14,10 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._version import __version__
 from ._evaluate import ChunkContext
 from ._incremental import plan_reuse
 from ._pool import ProgressCallback, WorkerDied, run_tasks
+from ._version import __version__
 from .crossfile import run_manifest_checks, strip_cross_file
 from .dupes import DEFAULT_MAX_DISTANCE
 from .findings import Emitter, Finding, RuleSelection
@@ -44,8 +44,8 @@ from .manifest import (
 from .naming import parse_name, split_path
 from .rules import ALL_RULES, FAMILIES
 from .shards import parse_shard, shard_of
-from .summary import ScanResult, deep_summary, summarize
 from .splits import parse_eval_datasets
+from .summary import ScanResult, deep_summary, summarize
 from .vocab import Vocabulary, VocabularyError, infer_vocabulary, resolve_vocabulary
 
 
@@ -65,7 +65,7 @@ def parse_difficulty_map(spec: str | dict[str, str] | None) -> dict[str, str]:
             items = Path(spec).read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise ScanError(f"cannot read difficulty map {spec}: {exc}") from exc
-        separators = ("=", ",", ":")
+        separators: tuple[str, ...] = ("=", ",", ":")
     else:
         items = spec.split(",")
         separators = ("=", ":")
@@ -194,8 +194,11 @@ def scan(
         root=str(root),
         vocab=vocab,
         selection=selection,
-        has_mask_dir={l.dataset.name: l.dataset.mask_dir is not None for l in listings},
-        difficulty={l.dataset.name: difficulty.get(l.dataset.name, difficulty.get(l.dataset.rel, l.dataset.name)) for l in listings},
+        has_mask_dir={ls.dataset.name: ls.dataset.mask_dir is not None for ls in listings},
+        difficulty={
+            ls.dataset.name: difficulty.get(ls.dataset.name, difficulty.get(ls.dataset.rel, ls.dataset.name))
+            for ls in listings
+        },
         deep=deep,
         max_pixels=max_pixels or 0,
     )
@@ -234,16 +237,16 @@ def scan(
         shard=f"{shard_spec[0]}/{shard_spec[1]}" if shard_spec else None,
         # What merge needs to rebuild the per-dataset summary of a sharded scan.
         listings=tuple(
-            ListingRecord(name=l.dataset.name, rel=l.dataset.rel, image_dir=l.dataset.image_dir,
-                          mask_dir=l.dataset.mask_dir, clutter=l.clutter)
-            for l in listings
+            ListingRecord(name=ls.dataset.name, rel=ls.dataset.rel, image_dir=ls.dataset.image_dir,
+                          mask_dir=ls.dataset.mask_dir, clutter=ls.clutter)
+            for ls in listings
         ),
     )
     meta = ManifestMeta(vocabulary=list(vocab.names), tool_version=__version__, root=str(root.resolve()), options=options)
     import pyarrow as pa
 
     table = build_table(pa.concat_tables(parts) if parts else columns_to_table({}), meta)
-    if keep:
+    if keep and old_table is not None:
         kept = old_table.take(keep).replace_schema_metadata(table.schema.metadata)
         table = pa.concat_tables([kept, table])
     table = strip_cross_file(table.sort_by("image_path"))

@@ -65,7 +65,7 @@ def summarize(
     import pyarrow.compute as pc
 
     # Vectorised counts: a million-row table never becomes a million Python strings here.
-    def counts(column: pa.ChunkedArray) -> dict[str, int]:
+    def counts(column: pa.ChunkedArray) -> dict[Any, int]:
         return {item["values"]: int(item["counts"]) for item in pc.value_counts(column).to_pylist()}
 
     class_ids = table.column("class_id").to_numpy()
@@ -102,7 +102,7 @@ def summarize(
         "samples": n,
         "labelled": labelled,
         "unlabelled": n - labelled,
-        "skipped_files": sum(l.clutter for l in listings),
+        "skipped_files": sum(listing.clutter for listing in listings),
         "datasets": ds_rows,
         "findings": {"error": severity.get("error", 0), "warning": severity.get("warning", 0), "info": severity.get("info", 0)},
         "by_rule": dict(sorted(Counter(f.code for f in findings).items())),

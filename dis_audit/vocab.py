@@ -7,6 +7,7 @@ the end (``extended``); existing ids never move.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -117,14 +118,14 @@ def infer_vocabulary(class_fields: Iterable[str | None]) -> Vocabulary:
     return Vocabulary(tuple(sorted({c for c in class_fields if c})), source="infer")
 
 
-def resolve_vocabulary(spec: str | Path | Vocabulary | Iterable[str] | None) -> Vocabulary | None:
+def resolve_vocabulary(spec: str | os.PathLike | Vocabulary | Iterable[str] | None) -> Vocabulary | None:
     """Turn a ``--classes`` value into a Vocabulary; ``"infer"`` returns None (decided after discovery)."""
     if spec is None:
         return builtin_dis5k()
     if isinstance(spec, Vocabulary):
         return spec
-    if isinstance(spec, (str, Path)):
-        text = str(spec)
+    if isinstance(spec, (str, os.PathLike)):
+        text = os.fspath(spec)
         if text == "infer":
             return None
         if text == "dis5k":

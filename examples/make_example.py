@@ -15,10 +15,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from dis_audit.synth import image_array, make_pair, write_image
+from dis_audit.testing import image_array, make_pair, write_image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from deep_defects import plant as plant_deep_defects  # noqa: E402
+from deep_defects import plant as plant_deep_defects
 
 CLEAN = {
     "DIS-TR": [

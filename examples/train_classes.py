@@ -20,14 +20,14 @@ from pathlib import Path
 # Run from a checkout without installing: make the repo root importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from rich.console import Console  # noqa: E402
-from torch import nn  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
+import torch
+import torch.nn.functional as F
+from rich.console import Console
+from torch import nn
+from torch.utils.data import DataLoader
 
-from dis_audit.manifest import ManifestError  # noqa: E402
-from dis_audit.torch import (  # noqa: E402
+from dis_audit.manifest import ManifestError
+from dis_audit.torch import (
     ClassBalancedSampler,
     HardExampleSampler,
     ManifestDataset,

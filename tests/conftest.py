@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from corpus_paths import CORPORA, REPO, shipped_dis5k_classes
 
 

@@ -6,7 +6,7 @@ True the tree holds the defect the rule describes and the function returns the p
 defect repaired) and returns None. tests/test_rules.py runs every code of the registry through
 this table, so a rule without a fixture fails the tests.
 
-Built from the project's own builders: ``dis_audit.synth`` for header-level trees and
+Built from the project's own builders: ``dis_audit.testing`` for header-level trees and
 ``examples/deep_defects.py`` (photo-like pairs, bomb headers) for what only ``scan --deep`` sees.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 from deep_trees import deep_defects
 from PIL import Image
 
-from dis_audit.synth import image_array, make_pair, write_image
+from dis_audit.testing import image_array, make_pair, write_image
 
 GOOD = "1#Accessories#1#Bag#26345192014_f722d1ef0b_o"
 TR = "DIS-TR"

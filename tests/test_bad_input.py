@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from dis_audit import scan
-from dis_audit.synth import make_pair
+from dis_audit.testing import make_pair
 
 REPO = Path(__file__).resolve().parents[1]
 GOOD = "1#Accessories#1#Bag#26345192014_f722d1ef0b_o"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
 from corpus_paths import CORPORA
 
 from dis_audit.classes_from import (
@@ -112,7 +109,7 @@ def test_outside_vocabulary_refused_unless_extend():
     assert res.refused and "extend-vocab" in res.reason
     resolver = ClassResolver(parse_class_from(["dataset"]), VOCAB, extend_vocab=True)
     assert resolver.resolve(ref("x", dataset="Zebra")).ok
-    assert resolver.final_vocabulary().names == VOCAB.names + ("Zebra",)  # appended, ids stable
+    assert resolver.final_vocabulary().names == (*VOCAB.names, "Zebra")  # appended, ids stable
     # same class up to case/punctuation: the vocabulary's spelling
     assert resolve(["dataset"], ref("x", dataset="bicycle_frame")).class_name == "BicycleFrame"
     # a misspelling is a typo, never a new class, even with --extend-vocab

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from dis_audit.cli import app
 from dis_audit.manifest import COLUMNS, read_manifest_table
-from dis_audit.synth import make_pair
+from dis_audit.testing import make_pair
 
 REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()

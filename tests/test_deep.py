@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from deep_trees import build_planted, deep_defects
 from PIL import Image
 
 import dis_audit
@@ -16,8 +17,6 @@ from dis_audit import deep as deep_mod
 from dis_audit.deep import hamming, mask_stats, phash_image
 from dis_audit.rules.images import loader_conversion
 from dis_audit.scan import scan
-
-from deep_trees import build_planted, deep_defects
 
 TR, VD, TE = "DIS-TR", "DIS-VD", "DIS-TE1"
 
@@ -88,7 +87,7 @@ def test_duplicate_groups_hold_exactly_the_planted_copies(deep_result):
     assert groups == expected  # and so no distinct image is grouped
     leak = grouped[grouped["image_path"].str.contains("Octopus")]
     assert set(leak["issues"].iloc[0]) >= {"DA503"}
-    related = [f.related for f in deep_result.findings if f.code == "DA503" and f.path.startswith(TE)][0]
+    related = next(f.related for f in deep_result.findings if f.code == "DA503" and f.path.startswith(TE))
     assert related == (f"{TR}/im/3#Aquatic#9#Octopus#90000006_aa00000006_o.jpg",)
 
 

@@ -19,7 +19,7 @@ from dis_audit.manifest import ManifestMeta, build_table, read_manifest_table, w
 from dis_audit.report.html import ReportError, build_html, render_html, split_of
 from dis_audit.report.markup import esc
 from dis_audit.report.thumbs import ThumbJob, make_thumb, make_thumbs
-from dis_audit.synth import make_pair, write_image
+from dis_audit.testing import make_pair, write_image
 
 REPO = Path(__file__).resolve().parents[1]
 # A file name that would inject markup (and an event handler) if any string reached the page unescaped.

@@ -65,7 +65,7 @@ class DevTools:
         self.proc = subprocess.Popen(
             [CHROMIUM, *FLAGS, f"--user-data-dir={user_data_dir}", "--remote-debugging-pipe", "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            preexec_fn=wire_fds, close_fds=False,  # noqa: PLW1509 - fds 3/4 must be wired between fork and exec
+            preexec_fn=wire_fds, close_fds=False,
         )
         os.close(child_in)
         os.close(child_out)
@@ -138,7 +138,7 @@ class DevTools:
     def close(self) -> None:
         try:
             self.call("Browser.close")
-        except Exception:  # noqa: BLE001, S110 - the browser may be gone already; the kill below settles it
+        except Exception:
             pass
         try:
             self.proc.wait(timeout=10)

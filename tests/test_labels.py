@@ -10,7 +10,7 @@ from dis_audit.rules import ALL_RULES
 from dis_audit.rules.labels import RowLabel, first_label_code, label_row
 from dis_audit.rules.naming import check_name
 from dis_audit.scan import scan
-from dis_audit.synth import make_pair
+from dis_audit.testing import make_pair
 from dis_audit.vocab import Vocabulary, builtin_dis5k
 
 VOCAB = Vocabulary(("Bag", "Chair", "Kite"), source="test")
@@ -51,7 +51,7 @@ def test_label_row():
     # From codes: the first code, sorted, whose rule takes the label away; others and unknown ones are skipped.
     label_codes = sorted(c for c, r in ALL_RULES.items() if r.label.value != "none")
     plain = [c for c, r in ALL_RULES.items() if r.label.value == "none"]
-    assert label_row("Kite", VOCAB, codes=plain + ["DA999"]) == RowLabel("Kite", 2, "ok")
+    assert label_row("Kite", VOCAB, codes=[*plain, "DA999"]) == RowLabel("Kite", 2, "ok")
     assert label_row("Kite", VOCAB, codes=list(reversed(label_codes))) == RowLabel("Kite", -1, label_codes[0])
     assert first_label_code([]) == "ok"
 

@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 from dis_audit import ScanError, scan
 from dis_audit.cli import app
 from dis_audit.layout import LayoutError, discover_datasets, select_datasets
-from dis_audit.synth import make_pair
+from dis_audit.testing import make_pair
 
 GOOD = "1#Accessories#1#Bag#26345192014_f722d1ef0b_o"
 

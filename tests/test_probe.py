@@ -2,7 +2,7 @@ import pytest
 from PIL import Image
 
 from dis_audit.probe import probe_file
-from dis_audit.synth import image_array, write_image
+from dis_audit.testing import image_array, write_image
 
 
 @pytest.mark.parametrize(

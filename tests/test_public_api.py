@@ -34,7 +34,7 @@ def test_unknown_attribute_raises_attribute_error():
 
 
 def test_scan_stays_the_function_after_importing_the_submodule():
-    import dis_audit.scan  # noqa: F401
+    import dis_audit.scan
 
     assert callable(dis_audit.scan)
 

@@ -9,9 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
-
 from corpus_paths import CORPORA
+from typer.testing import CliRunner
 
 from dis_audit.cli import app
 from dis_audit.manifest import read_manifest
@@ -27,7 +26,7 @@ from dis_audit.rename import (
 )
 from dis_audit.rename.journal import read_journal
 from dis_audit.scan import scan
-from dis_audit.synth import make_pair
+from dis_audit.testing import make_pair
 
 runner = CliRunner()
 

@@ -18,7 +18,7 @@ from dis_audit.manifest import read_manifest
 from dis_audit.rename import plan_rename, resume, undo
 from dis_audit.rename.journal import JournalError, NoClobberRenamer, list_journals, read_journal, replay_move
 from dis_audit.scan import scan
-from dis_audit.synth import make_pair
+from dis_audit.testing import make_pair
 
 REPO = Path(__file__).resolve().parents[1]
 PAIRS = 300

@@ -16,7 +16,7 @@ from rule_fixtures import FIXTURES, GOOD
 from dis_audit import scan
 from dis_audit.findings import Rule, RuleSelection, SelectionError, Severity, rules_markdown
 from dis_audit.rules import ALL_RULES, FAMILIES, FAMILY_PREFIXES, CheckFamily, RegistryError, build_registry
-from dis_audit.synth import image_array, make_pair, write_image
+from dis_audit.testing import image_array, make_pair, write_image
 
 
 def codes(root: Path, **kwargs) -> dict[str, list[str]]:

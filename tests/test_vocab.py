@@ -1,5 +1,4 @@
 import pytest
-
 from corpus_paths import corpus
 
 from dis_audit.vocab import Vocabulary, VocabularyError, builtin_dis5k, infer_vocabulary, load_vocabulary_file

@@ -277,7 +277,7 @@ class JournalWriter:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
-        self._fh = open(self.path, "a", encoding="ascii")  # noqa: SIM115 - held open across batches; closed by close()/__exit__
+        self._fh = open(self.path, "a", encoding="ascii")
 
     def mark(self, record: dict[str, Any]) -> None:
         self._fh.write(_dump(record))
@@ -287,7 +287,7 @@ class JournalWriter:
     def close(self) -> None:
         self._fh.close()
 
-    def __enter__(self) -> JournalWriter:  # noqa: PYI034 - typing.Self needs Python 3.11; 3.10 is supported
+    def __enter__(self) -> JournalWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -159,7 +159,7 @@ def validate_plan(
             else:
                 problem(f"{where}: target {new} clashes with existing {new_dir}/{existing} on a case-insensitive filesystem")
     # Every file of a sample moves, or none does: a lone image rename would orphan its mask.
-    for unit_id, (new_stem, first) in stem_of_unit.items():
+    for unit_id, (_new_stem, first) in stem_of_unit.items():
         unit = unit_of[first]
         total = len(unit.images) + len(unit.masks)
         if moved_in_unit[unit_id] != total:

@@ -11,6 +11,7 @@ import html
 
 from ..paths import printable_text
 
+
 def esc(value: object) -> str:
     """Escape data for HTML text and attribute values (quotes included)."""
     return html.escape(printable_text(value), quote=True)

@@ -30,9 +30,8 @@ import pyarrow.compute as pc
 from ..findings import Finding, Rule, Severity
 from ..layout import DatasetDir, DatasetListing
 from ..manifest import ManifestError, ManifestMeta, ScanOptions, read_findings
-
-from ..summary import ScanResult, deep_summary, listings_from_options, summarize
 from ..splits import dataset_role as split_of
+from ..summary import ScanResult, deep_summary, listings_from_options, summarize
 from ..vocab import Vocabulary, VocabularyError
 
 #: Bins of the foreground-share histogram, over 0..1.

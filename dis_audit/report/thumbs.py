@@ -81,7 +81,7 @@ def _open_small(path: str, mode: str, box: int, max_pixels: int) -> tuple[PILIma
             return out, None, size
     except FileNotFoundError:
         return None, "file not found", None
-    except Exception as exc:  # noqa: BLE001 - any decoder failure becomes a note: a preview never stops the report
+    except Exception as exc:
         # Pillow quotes the full path in some messages; the page already names the file.
         reason = str(exc).replace(repr(path), "").replace(path, "").strip(" :") or type(exc).__name__
         return None, f"cannot decode: {reason[:160]}", None

@@ -127,7 +127,7 @@ class ImageChecks(CheckFamily):
         deep = sample.deep.image if sample.deep is not None else None
         # A full decode knows the bit depth the header parser does not report ("RGB;16").
         mode = deep.mode if deep is not None and deep.mode else info.mode
-        if mode not in ("RGB", "L"):
+        if mode is not None and mode not in ("RGB", "L"):
             emit.emit(UNUSUAL_IMAGE_MODE, sample.image_path, f"image mode {mode}: {loader_conversion(mode)}")
         if deep is not None:
             self._check_decoded(sample, deep, emit)

@@ -166,9 +166,9 @@ class MaskChecks(CheckFamily):
     def _check_decoded(self, sample: Sample, emit: Emitter) -> None:
         deep = sample.deep
         path = sample.mask_path
-        decoded = deep.mask if deep is not None else None
-        if decoded is None or path is None:
+        if deep is None or deep.mask is None or path is None:
             return
+        decoded = deep.mask
         related = (sample.image_path,)
         if decoded.refused:
             emit.emit(MASK_TOO_MANY_PIXELS, path, f"mask is {decoded.refused}", related=related)

@@ -163,7 +163,7 @@ def _largest_remainder(mix: Mapping[str, float], batch_size: int) -> dict[str, i
     """Split ``batch_size`` by proportions; leftover slots go to the largest fractional parts."""
     total = float(sum(mix.values()))
     exact = {k: batch_size * v / total for k, v in mix.items()}
-    quota = {k: int(math.floor(x)) for k, x in exact.items()}
+    quota = {k: math.floor(x) for k, x in exact.items()}
     left = batch_size - sum(quota.values())
     # Ties break by the order the mix lists them, so the result is deterministic.
     by_remainder = sorted(mix, key=lambda k: (-(exact[k] - quota[k]), list(mix).index(k)))

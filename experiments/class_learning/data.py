@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from dis_audit.synth import write_image
+from dis_audit.testing import write_image
 
 from .shapes import CLASS_NAMES, CLASSES, GROUP_IDS, draw_distractors, paint_blob
 

@@ -7,7 +7,8 @@ import pytest
 # The training helpers need the torch extra; the rest of the suite does not.
 pytest.importorskip("torch", reason="dis_audit.torch tests need torch: pip install -e '.[test,torch]'")
 
-from corpus_paths import dis5k_names as _dis5k_names, shipped_dis5k_classes  # noqa: E402
+from corpus_paths import dis5k_names as _dis5k_names
+from corpus_paths import shipped_dis5k_classes
 
 
 @pytest.fixture(scope="session")

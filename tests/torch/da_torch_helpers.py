@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from dis_audit.manifest import ManifestMeta, build_table, empty_columns, write_manifest

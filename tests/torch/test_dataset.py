@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
+from da_torch_helpers import Sample, samples_from_names, write_tree
 from PIL import Image
 from torch.utils.data import DataLoader
 
@@ -22,8 +23,6 @@ from dis_audit.torch import (
     SampleReadError,
 )
 from dis_audit.torch._packed import PackedStrings
-
-from da_torch_helpers import Sample, samples_from_names, write_tree
 
 SIZE = (64, 48)  # (width, height); sources are 200x150, so JPEG draft decode engages (>= 2x)
 
@@ -59,7 +58,7 @@ def mixed_tree(tmp_path, vocabulary, dis5k_names):
 
 @pytest.mark.parametrize("ext_index", [0, 1, 2, 3], ids=["jpg", "png", "jpeg", "webp"])
 def test_items_match_reference_decode(mixed_tree, ext_index):
-    root, manifest, samples = mixed_tree
+    _root, manifest, _samples = mixed_tree
     ds_u8 = ManifestDataset(manifest, size=SIZE, output="uint8")
     ds_f = ManifestDataset(manifest, size=SIZE)
     image, mask, _ = ds_u8[ext_index]
@@ -123,7 +122,7 @@ def test_filters(mixed_tree):
     assert len(ManifestDataset(manifest, size=SIZE, datasets="DIS-TE1")) == 2
     assert len(ManifestDataset(manifest, size=SIZE, datasets="DIS-TR+DIS-TE1")) == 6
     assert len(ManifestDataset(manifest, size=SIZE, difficulties=["DIS-TR"], drop_unlabeled=True)) == 3
-    with pytest.raises(ValueError, match="DIS-XX.*it has: DIS-TE1, DIS-TR"):
+    with pytest.raises(ValueError, match=r"DIS-XX.*it has: DIS-TE1, DIS-TR"):
         ManifestDataset(manifest, size=SIZE, datasets="DIS-XX")
 
 
@@ -182,7 +181,7 @@ def test_bad_manifest_inputs(tmp_path, mixed_tree):
     meta = dict(table.schema.metadata)
     meta[b"dis_audit"] = meta[b"dis_audit"].replace(b'"schema_version": 1', b'"schema_version": 99')
     pq.write_table(table.replace_schema_metadata(meta), tmp_path / "old.parquet")
-    with pytest.raises(ManifestError, match="old.parquet.*schema version 99"):
+    with pytest.raises(ManifestError, match=r"old\.parquet.*schema version 99"):
         ManifestDataset(tmp_path / "old.parquet")
     with pytest.raises(ManifestError, match="is not a directory"):
         ManifestDataset(manifest, root=tmp_path / "elsewhere")
@@ -244,7 +243,7 @@ def test_gpu_normalize_equals_float_path(mixed_tree):
     _, manifest, _ = mixed_tree
     u8 = next(iter(DataLoader(ManifestDataset(manifest, size=SIZE, output="uint8"), batch_size=6)))
     f32 = next(iter(DataLoader(ManifestDataset(manifest, size=SIZE), batch_size=6)))
-    images, masks, ids = GpuNormalize(device="cpu")(u8)
+    images, masks, _ids = GpuNormalize(device="cpu")(u8)
     torch.testing.assert_close(images, f32[0], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(masks, f32[1])
     torch.testing.assert_close(GpuNormalize()(u8[0]), f32[0], atol=1e-5, rtol=1e-5)

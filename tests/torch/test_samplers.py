@@ -131,7 +131,7 @@ def test_difficulty_schedule_and_ddp():
 
 
 def test_difficulty_mix_errors():
-    with pytest.raises(ValueError, match="extreme.*the data has: easy, hard, medium, veryhard"):
+    with pytest.raises(ValueError, match=r"extreme.*the data has: easy, hard, medium, veryhard"):
         DifficultyMixBatchSampler(DIFF, 4, mix={"extreme": 1.0})
     with pytest.raises(ValueError, match="non-negative"):
         DifficultyMixBatchSampler(DIFF, 4, mix={"easy": -1.0})

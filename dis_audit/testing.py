@@ -1,6 +1,8 @@
-"""Tiny synthetic images and dataset trees, for tests, examples and benchmarks.
+"""Test data: tiny synthetic images and DIS-layout dataset trees (``dis_audit.testing``).
 
-Pixels are generated (a gradient plus noise, a blob mask) so trees stay small while their
+For tests (ours and yours), the bundled example and the experiments, in the spirit of
+``numpy.testing``: nothing in the library imports this module (an import-linter contract
+keeps it so). Pixels are generated (a gradient plus noise, a blob mask) so trees stay small while their
 file NAMES can be real ones from public datasets.
 """
 
