@@ -104,7 +104,7 @@ def summarize(
         "unlabelled": n - labelled,
         "skipped_files": sum(listing.clutter for listing in listings),
         "datasets": ds_rows,
-        "findings": {"error": severity.get("error", 0), "warning": severity.get("warning", 0), "info": severity.get("info", 0)},
+        "findings": {level.value: severity.get(level.value, 0) for level in Severity},
         "by_rule": dict(sorted(Counter(f.code for f in findings).items())),
         "class_counts": class_counts,
         "unknown_classes": dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0]))),
