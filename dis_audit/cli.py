@@ -51,6 +51,20 @@ def progress_bar(enabled: bool):
 
 
 Root = Annotated[Path, typer.Argument(help="Dataset root: a folder of dataset folders, or one dataset folder.")]
+OutputFormat = Annotated[str | None, typer.Option(
+    "--output-format", help="text (default), json, github (workflow annotations), sarif (2.1.0) or junit (XML).")]
+
+
+def output_format_of(output_format: str | None, json_out: bool) -> str:
+    """The effective ``--output-format`` (``--json`` is its alias for json); exit 2 for an unknown or a clash."""
+    from .report.formats import OUTPUT_FORMATS
+
+    fmt = (output_format or ("json" if json_out else "text")).lower()
+    if fmt not in OUTPUT_FORMATS:
+        fail(f"unknown --output-format {output_format!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
+    if json_out and fmt != "json":
+        fail(f"--json and --output-format {fmt} contradict each other")
+    return fmt
 
 
 @app.command()
@@ -68,7 +82,8 @@ def scan(
     manifest: Annotated[Path | None, typer.Option(help="Where to write the manifest (default: ROOT/manifest.parquet).")] = None,
     no_manifest: Annotated[bool, typer.Option("--no-manifest", help="Do not write a manifest.")] = False,
     incremental: Annotated[bool, typer.Option("--incremental", help="Reuse manifest rows of unchanged files.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout (= --output-format json).")] = False,
+    output_format: OutputFormat = None,
     max_examples: Annotated[int, typer.Option(min=0, help="Findings shown per rule in the report.")] = 10,
     html: Annotated[Path | None, typer.Option("--html", help="Also write the visual HTML report to this file.")] = None,
     deep: Annotated[bool, typer.Option("--deep", help="Decode every image and mask: corruption, EXIF, mask quality, duplicates, leakage.")] = False,
@@ -83,6 +98,7 @@ def scan(
     from .scan import scan as run_scan
     from .shards import ShardError, parse_shard
 
+    fmt = output_format_of(output_format, json_out)
     try:
         shard_spec = parse_shard(shard)
     except ShardError as exc:
@@ -92,7 +108,7 @@ def scan(
     if not no_manifest and manifest_path.is_dir():
         fail(f"manifest path is a folder: {manifest_path}")
     try:
-        with progress_bar(not json_out) as progress:
+        with progress_bar(fmt == "text") as progress:
             result = run_scan(
                 root, image_dir=image_dir, mask_dir=mask_dir, datasets=datasets, classes=classes,
                 extend_vocab=extend_vocab, difficulty_map=difficulty_map, select=select, ignore=ignore,
@@ -114,23 +130,22 @@ def scan(
         # The report reads the same table the manifest holds, so --no-manifest still gets a page.
         report = _write_html(with_findings(result.table, [f.to_dict() for f in result.findings]), html, root=root)
         result.summary["html"] = str(report.path)
-    _render(result, written, json_out, max_examples, html)
+    _render(result, written, fmt, max_examples, html)
 
 
-def _render(result, written: Path | None, json_out: bool, max_examples: int, html: Path | None = None) -> None:
-    """Print a scan or merge result (report or JSON) and exit 1 when it has an error finding."""
-    if json_out:
-        from .report.json import scan_to_json
+def _render(result, written: Path | None, fmt: str, max_examples: int, html: Path | None = None) -> None:
+    """Print a scan or merge result in ``fmt`` (--output-format) and exit 1 when it has an error finding."""
+    if fmt != "text":
+        from .report.formats import render_document
+        from .report.model import ReportModel
 
         if written is not None:
             result.summary["manifest"] = str(written)
-        typer.echo(scan_to_json(result))
+        typer.echo(render_document(ReportModel.from_result(result), fmt, root=result.root), nl=False)
     else:
-        from rich.console import Console
+        from .report.terminal import render_scan, text_console
 
-        from .report.terminal import render_scan
-
-        console = Console()
+        console = text_console()
         render_scan(result, console, max_examples=max_examples)
         if written is not None:
             console.print(f"manifest: {written}")
@@ -178,13 +193,15 @@ def merge(
     parts: Annotated[list[Path], typer.Argument(help="Part manifests (from `scan --shard i/N`), all of one scan.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the merged manifest.")] = Path("manifest.parquet"),
     eval_datasets: Annotated[str | None, typer.Option(help="Evaluation datasets for the leakage check (default: as scanned).")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of the report.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout (= --output-format json).")] = False,
+    output_format: OutputFormat = None,
     max_examples: Annotated[int, typer.Option(min=0, help="Findings shown per rule in the report.")] = 10,
 ) -> None:
     """Combine part manifests into one and run the cross-file checks (duplicates, leakage, mask statistics) on the whole."""
     from .manifest import ManifestError
     from .merge import merge_manifests
 
+    fmt = output_format_of(output_format, json_out)
     if output.is_dir():
         fail(f"output path is a folder: {output}")
     try:
@@ -192,7 +209,7 @@ def merge(
         written = result.write_manifest(output)
     except ManifestError as exc:
         fail(str(exc))
-    _render(result, written, json_out, max_examples)
+    _render(result, written, fmt, max_examples)
 
 
 @app.command()
@@ -250,18 +267,16 @@ def rename(
     """Rename images and masks together to the '#' convention; show the plan, apply, resume or undo it."""
     import json
 
-    from rich.console import Console
-
     from . import rename as rn
     from .paths import UnsafePathError
     from .rename.journal import JournalError
-    from .report.terminal import render_plan
+    from .report.terminal import render_plan, text_console
 
     if sum((apply, resume, undo)) > 1:
         fail("use one of --apply, --resume, --undo")
     if journal is not None and not (resume or undo):
         fail(f"unexpected argument {journal!r} (a journal goes with --undo or --resume)")
-    console = Console(stderr=json_out)
+    console = text_console(stderr=json_out)
     mf = "" if no_manifest else manifest
     try:
         with progress_bar(not json_out) as progress:

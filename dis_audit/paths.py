@@ -12,9 +12,11 @@ Two directions, one module:
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
-__all__ = ["UnsafePathError", "check_relative_path", "display_path", "printable_text"]
+__all__ = ["UnsafePathError", "check_relative_path", "display_path", "location_prefix", "printable_text"]
 
 
 class UnsafePathError(ValueError):
@@ -53,6 +55,24 @@ def check_relative_path(path: str, what: str = "path") -> str:
 def display_path(path: str) -> str:
     """A printable form of a path that may hold undecodable bytes (surrogate escapes become ``\\xNN``)."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def location_prefix(root: str | os.PathLike | None, cwd: str | os.PathLike | None = None) -> str:
+    """What to put before a finding's root-relative path so that it names the file from ``cwd``.
+
+    CI annotations (GitHub, SARIF) name files from the repository checkout, the working
+    directory: a root inside it gives its relative folder (``data/DIS5K/``, or ``""`` for the
+    working directory itself); a root elsewhere gives its absolute POSIX path.
+    """
+    if root is None:
+        return ""
+    base = Path(os.path.abspath(root))
+    here = Path(os.path.abspath(cwd if cwd is not None else os.getcwd()))
+    try:
+        rel = base.relative_to(here).as_posix()
+    except ValueError:
+        return base.as_posix().rstrip("/") + "/"
+    return "" if rel == "." else rel + "/"
 
 
 def printable_text(value: object) -> str:

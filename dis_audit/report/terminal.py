@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from rich.console import Console
@@ -17,6 +18,18 @@ if TYPE_CHECKING:
     from .model import ScanResult
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+#: Off a terminal (a log, a pipe, CI) lines are this wide: nothing is cut or wrapped, paths stay whole.
+UNLIMITED_WIDTH = 1_000_000
+
+
+def text_console(stderr: bool = False) -> Console:
+    """A console for the text report: the terminal's width on a terminal, unlimited (no wrapping) off one."""
+    stream = sys.stderr if stderr else sys.stdout
+    if stream.isatty():
+        return Console(stderr=stderr)
+    return Console(stderr=stderr, width=UNLIMITED_WIDTH, soft_wrap=True)
 
 
 def render_scan(result: ScanResult, console: Console, max_examples: int = 10, top_classes: int = 5) -> None:
