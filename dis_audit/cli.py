@@ -189,6 +189,43 @@ def report(
 
 
 @app.command()
+def classes(
+    manifest: Annotated[Path, typer.Argument(help="A manifest written by `dis-audit scan`.")],
+    export: Annotated[Path | None, typer.Option("--export", help="Write the vocabulary as a class file (one name a line, order = id).")] = None,
+    present_only: Annotated[bool, typer.Option("--present-only", help="With --export: only classes with samples (ids change).")] = False,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Draw the distribution to FILE.svg or FILE.png.")] = None,
+    rows: Annotated[int, typer.Option(min=0, help="Largest and smallest classes shown (0: all).")] = 10,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Class distribution at a glance: samples per class and difficulty, long-tail statistics, export, plot.
+
+    Example: dis-audit classes data/DIS5K/manifest.parquet --plot classes.svg --export classes.txt
+    """
+    import json
+
+    from .classdist import class_distribution
+    from .manifest import ManifestError
+    from .report.classplot import write_plot
+    from .report.terminal import render_classes, text_console
+
+    try:
+        dist = class_distribution(manifest)
+        exported = dist.export_vocabulary(export, present_only=present_only) if export else None
+        plotted = write_plot(dist, plot) if plot else None
+    except ManifestError as exc:
+        fail(str(exc))
+    if json_out:
+        typer.echo(json.dumps(dist.to_dict(), indent=2, ensure_ascii=True))
+        return
+    console = text_console()
+    render_classes(dist, console, rows=rows)
+    if exported:
+        console.print(f"class file: {exported}")
+    if plotted:
+        console.print(f"plot: {plotted}")
+
+
+@app.command()
 def merge(
     parts: Annotated[list[Path], typer.Argument(help="Part manifests (from `scan --shard i/N`), all of one scan.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the merged manifest.")] = Path("manifest.parquet"),

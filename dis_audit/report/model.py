@@ -16,7 +16,6 @@ Nothing here makes markup or prints.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,17 +29,13 @@ import pyarrow.compute as pc
 from ..findings import Finding, Rule, Severity
 from ..layout import DatasetDir, DatasetListing
 from ..manifest import ManifestError, ManifestMeta, ScanOptions, read_findings
+from ..ordering import difficulty_key, natural_key, sort_difficulties
 from ..splits import dataset_role as split_of
 from ..summary import ScanResult, deep_summary, listings_from_options, summarize
 from ..vocab import Vocabulary, VocabularyError
 
 #: Bins of the foreground-share histogram, over 0..1.
 FG_RATIO_BINS = 10
-
-
-def natural_key(text: str) -> list[Any]:
-    """Sort key that puts 'DIS-TE2' before 'DIS-TE10'."""
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
 
 # ----------------------------------------------------------------------------- aggregates
@@ -88,7 +83,7 @@ class UnknownClass:
 
 @dataclass(frozen=True)
 class ClassDifficulty:
-    """Samples per class (rows, by class id; -1 last) and difficulty (columns, naturally sorted)."""
+    """Samples per class (rows, by class id; -1 last) and difficulty (columns, easy → hard, see ``ordering``)."""
 
     class_ids: list[int]
     difficulties: list[str]
@@ -246,7 +241,7 @@ class ReportModel:
                 name=d["name"], samples=d["samples"], labelled=d["labelled"], unlabelled=d["unlabelled"],
                 skipped_files=d["skipped_files"], errors=d["errors"], warnings=d["warnings"], infos=d["infos"],
                 split=split_of(d["name"], self.eval_datasets),
-                difficulty=", ".join(sorted(difficulties.get(d["name"], []), key=natural_key)),
+                difficulty=", ".join(sorted(difficulties.get(d["name"], []), key=difficulty_key)),
             )
             for d in self.summary["datasets"]
         ]
@@ -275,7 +270,7 @@ class ReportModel:
         cells: dict[int, dict[str, int]] = defaultdict(dict)
         for g in grouped:
             cells[int(g["class_id"])][g["difficulty"]] = int(g["image_path_count"])
-        difficulties = sorted({g["difficulty"] for g in grouped}, key=natural_key)
+        difficulties = sort_difficulties(g["difficulty"] for g in grouped)
         peak = max((n for row in cells.values() for n in row.values()), default=1)
         return ClassDifficulty(sorted(cells, key=lambda c: (c < 0, c)), difficulties, dict(cells), peak)
 

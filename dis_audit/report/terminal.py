@@ -14,6 +14,7 @@ from ..paths import display_path
 from .model import ReportModel
 
 if TYPE_CHECKING:
+    from ..classdist import ClassDistribution
     from ..rename import RenamePlan
     from .model import ScanResult
 
@@ -138,3 +139,44 @@ def render_plan(plan: RenamePlan, console: Console, max_rows: int = 20) -> None:
         console.print(f"[red]plan refused[/] ({len(plan.problems)} problem(s)); nothing was changed:")
         for p in plan.problems[:max_rows]:
             console.print(f"  {p}")
+
+
+def render_classes(dist: ClassDistribution, console: Console, rows: int = 10) -> None:
+    """The class distribution at a glance: the ``rows`` largest and smallest classes, per difficulty, and the tail."""
+    counts, diffs = dist.counts, dist.difficulties
+    per_difficulty = len(diffs) > 1
+    table = Table(title=f"classes in {escape(dist.source)}", title_justify="left")
+    for col in ("rank", "id", "class", "samples", "share", *(diffs if per_difficulty else ())):
+        table.add_column(escape(col), justify="left" if col == "class" else "right")
+    total = dist.labelled or 1
+    ranked = list(enumerate(counts, 1))
+    shown: list[tuple[int, tuple[int, int]] | None] = list(ranked)
+    if rows and len(ranked) > 2 * rows:
+        shown = [*ranked[:rows], None, *ranked[-rows:]]
+    for item in shown:
+        if item is None:
+            table.add_row("…", "", f"… {len(counts) - 2 * rows} more classes", "", "", *("" for _ in diffs if per_difficulty))
+            continue
+        rank, (cid, n) = item
+        cells = [str(dist.by_difficulty.get(cid, {}).get(d, 0)) for d in diffs] if per_difficulty else []
+        table.add_row(str(rank), str(cid), escape(dist.name(cid)), str(n), f"{n / total:.1%}", *cells)
+    if dist.unlabelled:
+        cells = [str(dist.by_difficulty.get(-1, {}).get(d, 0)) for d in diffs] if per_difficulty else []
+        table.add_row("", "-1", "[red](no class: -1)[/]", str(dist.unlabelled), "", *cells)
+    console.print(table)
+    st = dist.stats
+    console.print(
+        f"{st.classes} of {len(dist.vocabulary)} vocabulary classes present, {dist.labelled:,} labelled samples, "
+        f"{dist.unlabelled:,} with class -1"
+    )
+    if st.classes:
+        console.print(
+            f"long tail: imbalance ratio {st.imbalance_ratio:.1f} (largest/smallest), Gini {st.gini:.3f}, "
+            f"median {st.median:g} samples; the largest 20 % of classes hold {st.head_share:.1%}, "
+            f"the smallest 50 % hold {st.tail_share:.1%}; {st.classes_for_half} class(es) hold half the samples; "
+            f"{st.singletons} class(es) have one sample"
+        )
+    absent = dist.absent
+    if absent:
+        listed = ", ".join(escape(a) for a in absent[:10]) + (f" … and {len(absent) - 10} more" if len(absent) > 10 else "")
+        console.print(f"absent ({len(absent)}): {listed}")
