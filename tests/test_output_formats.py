@@ -191,3 +191,13 @@ def test_location_prefix(tmp_path):
     assert location_prefix(tmp_path, cwd=tmp_path) == ""
     assert location_prefix(tmp_path / "a" / "b", cwd=tmp_path) == "a/b/"
     assert location_prefix("/elsewhere/x", cwd=tmp_path) == "/elsewhere/x/"
+
+
+def test_most_and_fewest_samples_never_repeat_a_class(tmp_path):
+    for i, name in enumerate(["Bag", "Bag", "Ant", "Ant", "Axe", "Antenna", "Ladder", "Airplane"]):
+        make_pair(tmp_path, "DIS-TR", f"1#Accessories#1#{name}#{i}_o")
+    out = _scan(tmp_path, cwd=tmp_path)
+    most = next(line for line in out.stdout.splitlines() if "most samples" in line)
+    fewest = next(line for line in out.stdout.splitlines() if "fewest samples" in line)
+    named = lambda line: {part.split()[0] for part in line.split(":", 1)[1].split(",")}  # noqa: E731
+    assert len(named(most)) == 5 and named(fewest) and not named(most) & named(fewest), (most, fewest)

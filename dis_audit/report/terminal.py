@@ -62,7 +62,9 @@ def render_model(
         top = ", ".join(f"{escape(c.name)} {c.count}" for c in counts[:top_classes])
         console.print(f"  most samples:  {top}")
         if len(counts) > top_classes:
-            bottom = ", ".join(f"{escape(c.name)} {c.count}" for c in counts[-top_classes:])
+            # Only classes the first line did not name: on a small dataset the two lists never repeat a class.
+            rest = counts[top_classes:]
+            bottom = ", ".join(f"{escape(c.name)} {c.count}" for c in rest[-top_classes:])
             console.print(f"  fewest samples: {bottom}")
     unknown = model.unknown_classes
     if unknown:

@@ -7,9 +7,30 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from rich.table import Table
+
 if TYPE_CHECKING:
     import pandas as pd
-    from rich.table import Table
+
+
+class LossTable(Table):
+    """The rich Table ``PerClassLossTracker.table()`` returns; ``print(table)`` shows it as plain text.
+
+    Rich consoles (``console.print``, a notebook) render it as any rich Table; ``str()`` renders it
+    without colour at the terminal's width (at least 100 columns), so a plain ``print`` or a log line shows
+    the table rather than ``<rich.table.Table object>``.
+    """
+
+    def __str__(self) -> str:
+        import io
+        import shutil
+
+        from rich.console import Console
+
+        buffer = io.StringIO()
+        width = max(100, shutil.get_terminal_size((100, 24)).columns)
+        Console(file=buffer, width=width, color_system=None, force_terminal=False).print(self)
+        return buffer.getvalue().rstrip("\n")
 
 
 class _Stats:
@@ -179,11 +200,11 @@ class PerClassLossTracker:
                 stats.sum, stats.count = packed[0].clone(), packed[1].clone()
                 stats.ema = torch.where(stats.count > 0, packed[2] / stats.count.clamp(min=1), float("nan"))
 
-    def to_frame(self, by: str = "class") -> pd.DataFrame:
+    def to_frame(self, by: str = "class", all_classes: bool = False) -> pd.DataFrame:
         """A DataFrame with ``count_<loss>``, ``mean_<loss>``, ``ema_<loss>`` columns.
 
-        ``by="class"`` indexes by class name (all classes, NaN where unseen),
-        ``by="difficulty"`` by difficulty.
+        ``by="class"`` indexes by class name: the classes seen by any tracked loss, in id order
+        (``all_classes=True``: every class, NaN where unseen); ``by="difficulty"`` by difficulty.
         """
         import pandas as pd
 
@@ -202,16 +223,21 @@ class PerClassLossTracker:
         frame = pd.DataFrame(columns, index=pd.Index(index, name=by))
         if by == "class":
             frame.insert(0, "class_id", range(n))
+            if not all_classes:
+                seen = frame[[f"count_{loss}" for loss in table]].sum(axis=1) > 0
+                frame = frame[seen]
         return frame
 
-    def table(self, k: int = 10, loss: str | None = None, stat: str = "mean") -> Table:
-        """A rich Table of the ``k`` classes with the highest ``loss`` (default: the first tracked)."""
-        from rich.table import Table
+    def table(self, k: int = 10, loss: str | None = None, stat: str = "mean") -> LossTable:
+        """The ``k`` classes with the highest ``loss`` (default: the first tracked), as a rich Table.
 
+        ``console.print(tracker.table())`` renders it with rich; ``print(tracker.table())`` prints it
+        as plain text (see ``LossTable``).
+        """
         frame = self.to_frame("class")
         losses = self.losses
         title = "per-class loss"
-        table = Table(title=title)
+        table = LossTable(title=title)
         table.add_column("class")
         table.add_column("id", justify="right")
         if not losses:

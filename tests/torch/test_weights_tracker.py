@@ -96,6 +96,12 @@ def test_tracker_ema_and_table():
     console.print(tracker.table(k=1))
     text = console.export_text()
     assert "Ant " in text and "Airplane" not in text  # the single worst class only
+    printed = str(tracker.table(k=2))  # what print() shows: the table, not '<rich.table.Table object>'
+    assert "Ant" in printed and "Airplane" in printed and "object at" not in printed
+    assert "2 worst classes" in printed
+    frame = tracker.to_frame()
+    assert list(frame.index) == ["Airplane", "Ant"]  # only the classes seen, in id order
+    assert list(tracker.to_frame(all_classes=True).index) == NAMES
     with pytest.raises(ValueError, match="beyond the 4 class names"):
         tracker.update(torch.tensor([1.0]), torch.tensor([4]))
     with pytest.raises(ValueError, match="reduction='none'"):
