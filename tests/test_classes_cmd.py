@@ -44,7 +44,8 @@ def manifest(tmp_path: Path) -> Path:
         make_pair(root, "easy", f"1#Accessories#1#Bag#{i}_o")
     make_pair(root, "hard", "1#Accessories#1#Bag#9_o")
     make_pair(root, "medium", "2#Aircraft#1#Airplane#1_o")
-    make_pair(root, "medium", "IMG_0001")                   # class -1
+    make_pair(root, "medium", "IMG_0001")                   # class -1: no class in the name
+    make_pair(root, "hard", "1#Accessories#1#Bag#10_o", mask_ext=None)  # class -1: no mask (DA201)
     result = runner.invoke(app, ["scan", str(root)])
     assert result.exit_code == 1, result.output              # DA101 is an error
     return root / "manifest.parquet"
@@ -57,7 +58,7 @@ def test_distribution_per_class_and_difficulty(manifest):
     assert names == [("Bag", 5), ("Airplane", 1)]
     bag = dist.vocabulary.index("Bag")
     assert dist.by_difficulty[bag] == {"easy": 4, "hard": 1}
-    assert dist.unlabelled == 1 and dist.by_difficulty[-1] == {"medium": 1}
+    assert dist.unlabelled == 2 and dist.by_difficulty[-1] == {"medium": 1, "hard": 1}
     assert len(dist.absent) == 219 - 2
     as_dict = dist.to_dict()
     assert as_dict["classes"][0] == {"class_id": bag, "name": "Bag", "count": 5,
@@ -93,3 +94,14 @@ def test_cli_json_and_bad_input(manifest, tmp_path):
     assert bad.exit_code == 2 and ".svg or .png" in bad.output and not (tmp_path / "c.gif").exists()
     folder = runner.invoke(app, ["classes", str(manifest), "--export", str(tmp_path)])
     assert folder.exit_code == 2 and "Traceback" not in folder.output
+
+
+def test_class_name_names_the_file_class_id_the_training_label(manifest):
+    """docs/manifest.md: class_name is the name's class; only class_id >= 0 rows are trained (and counted)."""
+    import pyarrow.parquet as pq
+
+    rows = {r["image_path"]: r for r in pq.read_table(manifest).to_pylist()}
+    blocked = rows["hard/im/1#Accessories#1#Bag#10_o.jpg"]
+    assert (blocked["class_name"], blocked["class_id"], blocked["label_status"]) == ("Bag", -1, "DA201")
+    dist = class_distribution(manifest)
+    assert dict((dist.name(c), n) for c, n in dist.counts)["Bag"] == 5   # the blocked row is not counted
