@@ -27,6 +27,7 @@ from dis_audit.rename import (
 from dis_audit.rename.journal import read_journal
 from dis_audit.scan import scan
 from dis_audit.testing import make_pair
+from dis_audit.vocab import builtin_dis5k
 
 runner = CliRunner()
 
@@ -62,11 +63,11 @@ def test_plan_changes_nothing_and_pairs_image_with_mask(tree):
     plan = plan_rename(tree, class_from=["fuzzy", f"map:{tree / 'classes.csv'}"])
     assert tree_hash(tree) == before
     m = moves_of(plan)
-    # Chair: DIS5K group 11 Furniture; classIdx = its vocabulary id (BiRefNet's 39)
-    assert m["DS/im/IMG_0001.jpg"] == "DS/im/11#Furniture#39#Chair#IMG_0001.jpg"
+    # Chair: DIS5K group 11 Furniture, class 4 within it, as the real DIS5K names have it
+    assert m["DS/im/IMG_0001.jpg"] == "DS/im/11#Furniture#4#Chair#IMG_0001.jpg"
     # the mask moves to the same stem, keeping its own extension
     assert m["DS/gt/IMG_0001.png"] == m["DS/im/IMG_0001.jpg"][:-4].replace("/im/", "/gt/") + ".png"
-    assert m["DS/im/2#Aircraft#5#airplane#81818181_x_o.jpg"] == "DS/im/2#Aircraft#0#Airplane#81818181_x_o.jpg"
+    assert m["DS/im/2#Aircraft#5#airplane#81818181_x_o.jpg"] == "DS/im/2#Aircraft#1#Airplane#81818181_x_o.jpg"
     assert plan.unchanged == 2 and not plan.problems and plan.validated
     assert "DS/im/1#Accessories#1#Bag#ok_o.jpg" not in m
 
@@ -77,8 +78,8 @@ def test_new_name_fields_and_sanitized_original_id(tmp_path):
     (tmp_path / "m.csv").write_text("weird id#with hash,Bag\n")
     plan = plan_rename(root, class_from=[f"map:{tmp_path / 'm.csv'}"])
     new = moves_of(plan)["DS/im/weird id#with hash.jpg"]
-    # Bag is DIS5K group 1 Accessories; classIdx = vocabulary id (BiRefNet's 6); '#' in the old stem -> '_'
-    assert new == "DS/im/1#Accessories#6#Bag#weird id_with hash.jpg"
+    # Bag is DIS5K group 1 Accessories, class 1 within it (as in DIS5K); '#' in the old stem -> '_'
+    assert new == "DS/im/1#Accessories#1#Bag#weird id_with hash.jpg"
 
 
 def test_unresolved_files_keep_names_and_are_listed(tree):
@@ -158,8 +159,8 @@ def test_existing_target_and_case_only_clash_refused(tmp_path):
     make_pair(root, "DS", "IMG_2")
     (tmp_path / "m.csv").write_text("IMG_1,Bag\nIMG_2,Bag\n")
     # a file already sits at IMG_1's target; one differing only in case at IMG_2's
-    (root / "DS/im/1#Accessories#6#Bag#IMG_1.jpg").write_bytes(b"other")
-    (root / "DS/gt/1#ACCESSORIES#6#Bag#IMG_2.png").write_bytes(b"other")
+    (root / "DS/im/1#Accessories#1#Bag#IMG_1.jpg").write_bytes(b"other")
+    (root / "DS/gt/1#ACCESSORIES#1#Bag#IMG_2.png").write_bytes(b"other")
     before = tree_hash(root)
     plan = plan_rename(root, class_from=[f"map:{tmp_path / 'm.csv'}"])
     assert any("already exists" in p for p in plan.problems)
@@ -281,13 +282,15 @@ def test_cod10k_tree_converts_and_extends_vocab(tmp_path):
     assert "COD10K/Imgs/COD10K-CAM-1-Aquatic-1-BatFish-2.jpg" in refused
     assert "COD10K/GT/COD10K-CAM-1-Aquatic-1-BatFish-2.png" in refused
     m = moves_of(plan)
-    assert m["COD10K/Imgs/COD10K-CAM-1-Aquatic-11-Octopus-430.jpg"].startswith("COD10K/Imgs/1#Aquatic#")
+    assert m["COD10K/Imgs/COD10K-CAM-1-Aquatic-11-Octopus-430.jpg"].startswith("COD10K/Imgs/3#Aquatic#7#Octopus#")
     # COD10K's 'SeaHorse' is DIS5K's 'Seahorse' (same name up to case), not a new class
     assert "#Seahorse#COD10K-CAM-1-Aquatic-15-SeaHorse-1003" in m["COD10K/Imgs/COD10K-CAM-1-Aquatic-15-SeaHorse-1003.jpg"]
     assert not refused & set(moves_of(plan))
     plan = plan_rename(root, class_from=["cod10k"], extend_vocab=True)
     m = moves_of(plan)
-    assert m["COD10K/Imgs/COD10K-CAM-1-Aquatic-1-BatFish-2.jpg"].startswith("COD10K/Imgs/1#Aquatic#")
+    # A new class in a DIS5K group: the group's DIS5K index, numbered after the group's DIS5K classes
+    batfish = m["COD10K/Imgs/COD10K-CAM-1-Aquatic-1-BatFish-2.jpg"].split("/")[-1].split("#")
+    assert batfish[:2] == ["3", "Aquatic"] and int(batfish[2]) > 7 and batfish[3] == "BatFish"
     assert "#BatFish#COD10K-CAM-1-Aquatic-1-BatFish-2.jpg" in m["COD10K/Imgs/COD10K-CAM-1-Aquatic-1-BatFish-2.jpg"]
     assert m["COD10K/GT/COD10K-NonCAM-3-Flying-1515.png"].endswith("#Flying#COD10K-NonCAM-3-Flying-1515.png")
     apply_plan(plan)
@@ -352,3 +355,25 @@ def test_relabel_unresolved_and_missing_manifest(tree):
     result = relabel_manifest(tree / "manifest.parquet", class_from=["dataset"], extend_vocab=True, dry_run=True)
     # name is consulted first: the conforming Bag row keeps Bag; the other three get the dataset name
     assert result.extended == ["DS"] and result.relabelled == 3
+
+
+def test_new_names_agree_with_the_real_dis5k_names(corpora, tmp_path):
+    """Every DIS5K class renamed from a plain name gets the group and class fields the real DIS5K names carry."""
+    real: dict[str, set[tuple[str, str, str]]] = {}
+    for line in (corpora / "dis5k_names.tsv").read_text(encoding="utf-8").splitlines():
+        fields = line.split("\t")[-1].split("#")
+        if len(fields) == 5:
+            real.setdefault(fields[3], set()).add(tuple(fields[:3]))
+    vocab = set(builtin_dis5k().names)
+    classes = sorted(c for c in real if c in vocab)
+    assert len(classes) >= 200
+    root = tmp_path / "d"
+    rows = []
+    for i, cls in enumerate(classes):
+        make_pair(root, "DS", f"IMG_{i}", size=(4, 4))
+        rows.append(f"IMG_{i},{cls}")
+    (tmp_path / "m.csv").write_text("\n".join(rows) + "\n")
+    m = moves_of(plan_rename(root, class_from=[f"map:{tmp_path / 'm.csv'}"]))
+    for i, cls in enumerate(classes):
+        fields = m[f"DS/im/IMG_{i}.jpg"].rsplit("/", 1)[-1].split("#")
+        assert fields[3] == cls and {tuple(fields[:3])} == real[cls], (cls, fields, real[cls])

@@ -23,6 +23,8 @@ class GroupTable:
 
     by_class: dict[str, tuple[int, str]] = field(default_factory=dict)
     index_of_group: dict[str, int] = field(default_factory=dict)
+    #: Class -> its index within its group (the third name field of the real DIS5K names).
+    class_index: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def builtin(cls) -> GroupTable:
@@ -32,8 +34,9 @@ class GroupTable:
         for line in text.splitlines():
             if not line.strip() or line.startswith("#"):
                 continue
-            name, gidx, group, _ = line.split("\t")
+            name, gidx, group, cidx = line.split("\t")
             table.by_class[name] = (int(gidx), group)
+            table.class_index[name] = int(cidx)
             table.index_of_group.setdefault(group, int(gidx))
         return table
 

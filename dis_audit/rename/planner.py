@@ -23,32 +23,43 @@ from .validate import validate_plan
 
 
 class _GroupChooser:
-    """Applies the group precedence of the package docstring; numbers unknown groups after the known ones."""
+    """Applies the group precedence of the package docstring, keeping every new name consistent with DIS5K's.
+
+    A DIS5K class takes its DIS5K group and in-group index, as the real DIS5K names have them
+    (unless ``--groups`` places it). A group name a table knows (DIS5K's 22, ``--groups``, the
+    default ``0#Other``) keeps its index whatever a source says (COD10K's ``1-Aquatic`` is DIS5K's
+    ``3#Aquatic``); a new group keeps its source index unless another group has it, else it is
+    numbered after the largest known index.
+    """
 
     def __init__(self, user: GroupTable | None) -> None:
         self.user = user
         self.builtin = GroupTable.builtin()
-        self.known: dict[str, int] = dict(self.builtin.index_of_group)
+        self.known: dict[str, int] = {DEFAULT_GROUP[1]: DEFAULT_GROUP[0], **self.builtin.index_of_group}
         if user:
             self.known.update(user.index_of_group)
         self.pending: set[str] = set()
 
+    def _group(self, index: int | None, group: str) -> tuple[int | None, str]:
+        if group in self.known:
+            return self.known[group], group
+        if index is not None and index not in self.known.values():
+            self.known[group] = index
+            return index, group
+        self.pending.add(group)
+        return None, group  # index decided once all new groups are known
+
     def choose(self, cls: str, source_group: str | None, source_index: int | None, stem: str) -> tuple[int | None, str]:
         if self.user and cls in self.user.by_class:
             return self.user.by_class[cls]
-        if source_group:
-            if source_index is not None:
-                return source_index, source_group
-            if source_group in self.known:
-                return self.known[source_group], source_group
-            self.pending.add(source_group)
-            return None, source_group  # index decided once all new groups are known
         if cls in self.builtin.by_class:
             return self.builtin.by_class[cls]
+        if source_group:
+            return self._group(source_index, source_group)
         parsed = parse_name(stem)
         group_index = parsed.group_index or ""
         if parsed.field_count >= FIELD_COUNT and group_index.isdigit() and parsed.group:
-            return int(group_index), parsed.group
+            return self._group(int(group_index), parsed.group)
         return DEFAULT_GROUP
 
     def assign_pending(self) -> dict[str, int]:
@@ -57,6 +68,23 @@ class _GroupChooser:
         for group in sorted(self.pending):
             out[group] = nxt
             nxt += 1
+        return out
+
+    def class_indices(self, placed: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+        """The in-group index of each (class, group): DIS5K's for a DIS5K class in its DIS5K group;
+        other classes numbered after the largest DIS5K index of their group, in sorted order."""
+        out: dict[tuple[str, str], int] = {}
+        fresh: dict[str, list[str]] = {}
+        for cls, group in placed:
+            if cls in self.builtin.class_index and self.builtin.by_class[cls][1] == group:
+                out[(cls, group)] = self.builtin.class_index[cls]
+            else:
+                fresh.setdefault(group, []).append(cls)
+        for group, names in fresh.items():
+            start = max((self.builtin.class_index[c] for c, (_, g) in self.builtin.by_class.items() if g == group),
+                        default=0)
+            for i, cls in enumerate(sorted(names), start + 1):
+                out[(cls, group)] = i
         return out
 
 
@@ -135,6 +163,8 @@ def plan_rename(
         else:
             chosen.append(chooser.choose(cls, res.group, res.group_index, unit.stem))
     new_indices = chooser.assign_pending()
+    class_indices = chooser.class_indices(
+        {(res.class_name, grp[1]) for res, grp in zip(resolved, chosen) if grp is not None and res.class_name})
 
     entries: list[PlanEntry] = []
     unchanged = 0
@@ -156,7 +186,7 @@ def plan_rename(
         parsed = parse_name(unit.stem)
         cid = final_vocab.id_of(cls)
         original = parsed.original_id if parsed.field_count >= FIELD_COUNT else unit.stem
-        new_stem = format_name(gidx, group, cid, cls, original)
+        new_stem = format_name(gidx, group, class_indices[(cls, group)], cls, original)
         for kind, path in files:
             ext = split_path(path)[1]
             folder = path.rsplit("/", 1)[0]
