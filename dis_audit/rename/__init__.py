@@ -10,11 +10,14 @@ replay a journal after a crash or to restore the original names.
 
 New names: ``<groupIdx>#<Group>#<classIdx>#<Class>#<originalId>.<ext>`` where
 
-* ``classIdx`` is the class id in the vocabulary (0-based; BiRefNet's id for DIS5K);
-* the group comes, first match wins, from ``--groups FILE``, the class source (COD10K's
-  super-class, a regex ``group``, a map's third column), the DIS5K group of the class, the
-  existing name's group fields, else ``0#Other``; group names not in a table get indices
-  after the largest known one, in sorted order;
+* new names agree with the real DIS5K names (``data/dis5k_groups.txt``): ``classIdx`` is the
+  class's index within its group (DIS5K's for a DIS5K class; others after the group's DIS5K
+  classes, in sorted order);
+* the group comes, first match wins, from ``--groups FILE``, the DIS5K group of a DIS5K class,
+  the class source (COD10K's super-class, a regex ``group``, a map's third column), the
+  existing name's group fields, else ``0#Other``; a group name a table knows keeps its known
+  index; other group names keep the source's index unless taken, else get indices after the
+  largest known one, in sorted order;
 * ``originalId`` is the old stem (for a ``#`` name, the part after the class field),
   sanitized so it holds no ``#``, ``/``, ``\\`` or control characters.
 
