@@ -128,7 +128,8 @@ def scan(
         from .manifest import with_findings
 
         # The report reads the same table the manifest holds, so --no-manifest still gets a page.
-        report = _write_html(with_findings(result.table, [f.to_dict() for f in result.findings]), html, root=root)
+        report = _write_html(with_findings(result.table, [f.to_dict() for f in result.findings]), html, root=root,
+                             manifest_name=written)
         result.summary["html"] = str(report.path)
     _render(result, written, fmt, max_examples, html)
 

@@ -104,4 +104,4 @@ def test_class_name_names_the_file_class_id_the_training_label(manifest):
     blocked = rows["hard/im/1#Accessories#1#Bag#10_o.jpg"]
     assert (blocked["class_name"], blocked["class_id"], blocked["label_status"]) == ("Bag", -1, "DA201")
     dist = class_distribution(manifest)
-    assert dict((dist.name(c), n) for c, n in dist.counts)["Bag"] == 5   # the blocked row is not counted
+    assert {dist.name(c): n for c, n in dist.counts}["Bag"] == 5   # the blocked row is not counted

@@ -138,5 +138,9 @@ def test_page_of_a_scan_result_equals_the_page_of_its_manifest(example_tree: Pat
         return re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC", "DATE", text)
 
     from_result = page(result)
-    assert "Manifest in-memory scan result" in from_result
-    assert from_result.replace("in-memory scan result", "in-memory manifest") == page(table)
+    # No file behind either source: the header says so instead of naming a manifest.
+    assert "No manifest file (built from an in-memory table)" in from_result
+    assert "Manifest in-memory" not in from_result
+    assert from_result == page(table)
+    named, _ = build_html(result, root=example_tree, workers=1, manifest_name="data/manifest.parquet")
+    assert "Manifest data/manifest.parquet · root" in named

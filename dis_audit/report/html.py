@@ -86,11 +86,11 @@ def _load(source: Source, root: str | os.PathLike | None) -> tuple[ReportModel, 
         # The scan's own summary: nothing is recomputed from its table.
         meta = _table_meta(source.table)
         base = Path(root) if root is not None else Path(source.root)
-        return ReportModel.from_result(source), meta, base, "in-memory scan result"
+        return ReportModel.from_result(source), meta, base, ""
     if isinstance(source, pa.Table):
         meta = _table_meta(source)
         base = Path(root) if root is not None else Path(meta.root or ".")
-        return ReportModel.from_manifest(source, meta), meta, base, "in-memory manifest"
+        return ReportModel.from_manifest(source, meta), meta, base, ""
     path = Path(source)
     if path.is_dir():
         raise ManifestError(f"manifest path is a folder: {path}")
@@ -117,25 +117,29 @@ def _page(
     group_keys = previews.plan_dup_groups(model.dup_groups)
     previews.make()
     masks = sections.masks(model)
+    # What needs fixing first: the summary (with the short per-dataset table), findings and
+    # duplicates; then the class picture, which can be long (219 classes) and is folded when it is.
     body = [
         sections.summary(model),
         sections.datasets(model),
+        sections.findings(model, previews, cards, limits),
+        sections.duplicates(model, previews, group_keys, limits),
         sections.classes(model, limits),
         sections.matrix(model, limits),
         masks,
-        sections.findings(model, previews, cards, limits),
-        sections.duplicates(model, previews, group_keys, limits),
     ]
-    nav = [("summary", "Summary"), ("datasets", "Datasets"), ("classes", "Classes"), ("matrix", "Class × difficulty")]
+    nav = [("summary", "Summary"), ("datasets", "Datasets"), ("findings", "Findings"),
+           ("duplicates", "Duplicates and leakage"), ("classes", "Classes"), ("matrix", "Class × difficulty")]
     if masks:
         nav.append(("masks", "Mask quality"))
-    nav += [("findings", "Findings"), ("duplicates", "Duplicates and leakage")]
-    title = title or f"dis-audit report: {meta.root or source_label}"
+    title = title or f"dis-audit report: {meta.root or source_label or 'dataset'}"
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     skipped = f" {previews.skipped:,} further previews left out (limit {limits.thumbs:,})." if previews.skipped else ""
     nav_items = "".join(f'<li><a href="#{a}">{esc(t)}</a></li>' for a, t in nav)
     header = (
-        f"<header><h1>{esc(title)}</h1><p class=\"muted\">Manifest {esc(source_label)} · root {esc(root)} · "
+        f"<header><h1>{esc(title)}</h1><p class=\"muted\">"
+        + (f"Manifest {esc(source_label)}" if source_label else "No manifest file (built from an in-memory table)")
+        + f" · root {esc(root)} · "
         f"{model.num_rows:,} rows · written by dis-audit {esc(meta.tool_version or '?')}, report by {esc(__version__)} "
         f"· {generated}. Previews: the image, then the image with its mask tinted magenta and outlined in yellow.{esc(skipped)}</p>"
         f'<nav aria-label="Sections"><ul>{nav_items}</ul></nav>'
@@ -168,6 +172,7 @@ def build_html(
     thumb_size: int = THUMB_SIZE,
     workers: int | None = None,
     title: str | None = None,
+    manifest_name: str | os.PathLike | None = None,
 ) -> tuple[str, HtmlReport]:
     """Make the report page for a manifest (a parquet path, or an Arrow table with dis_audit metadata).
 
@@ -175,12 +180,15 @@ def build_html(
     is, so a scan that also writes the page counts once.
 
     ``root`` overrides where relative paths resolve (default: the root the scan recorded, or
-    the manifest's folder). Returns the page and its statistics (``path`` None). Raises
+    the manifest's folder). ``manifest_name`` is the manifest file the header names when the
+    source is a table or a scan result (``scan --html`` passes the manifest it wrote); a path
+    source names itself. Returns the page and its statistics (``path`` None). Raises
     ManifestError for an unreadable manifest and ReportError for an unusable table; bad image
     files never raise, they become placeholders.
     """
     started = time.perf_counter()
     model, meta, base, label = _load(source, root)
+    label = str(manifest_name) if manifest_name is not None else label
     limits = PageLimits.clamped(
         thumbs_per_rule=max_thumbs_per_rule, thumbs=max_thumbs, groups=max_groups, group_members=max_group_members,
         listed=max_listed, classes=max_classes, thumb_size=thumb_size,

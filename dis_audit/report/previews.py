@@ -124,11 +124,20 @@ class Previews:
         per_rule, others_shown = self.limits.thumbs_per_rule, self.limits.group_members - 1
         cards: dict[str, list[Card]] = {}
         for group in groups:
-            out = []
-            for f in group.findings[:per_rule]:
+            out: list[Card] = []
+            # A pair finding is reported on both members (A ~ B and B ~ A): draw each set of samples once.
+            drawn: set[frozenset[object]] = set()
+            for f in group.findings:
+                if len(out) >= per_rule:
+                    break
+                base_row = self.model.row_of.get(f.path)
+                if f.related:
+                    members = frozenset(self.model.row_of.get(p, p) for p in (f.path, *f.related))
+                    if members in drawn:
+                        continue
+                    drawn.add(members)
                 key, caption = self.for_path(f.path)
                 keys, captions = [key], [caption]
-                base_row = self.model.row_of.get(f.path)
                 # Related files of another sample (a duplicate, a leaked copy) are shown beside it;
                 # a mask finding's related image is the same sample and adds nothing.
                 others = []

@@ -16,6 +16,10 @@ from .previews import Card, PageLimits, Previews
 #: Unknown class fields and vocabulary classes without samples listed at most.
 MAX_UNKNOWN_LISTED = 200
 MAX_ABSENT_LISTED = 1000
+#: Class bars shown open; the rest of a longer list is folded (219 DIS5K classes make a long page).
+OPEN_CLASS_ROWS = 20
+#: A class × difficulty matrix with more rows than this is folded behind its summary line.
+OPEN_MATRIX_ROWS = 30
 
 
 def summary(model: ReportModel) -> str:
@@ -57,7 +61,7 @@ def datasets(model: ReportModel) -> str:
             for sev in Severity
         )
         body.append(
-            f'<tr><th scope="row">{esc(r.name)}</th><td>{esc(r.split or "?")}</td><td>{esc(r.difficulty)}</td>'
+            f'<tr><th scope="row">{esc(r.name)}</th><td>{_split_cell(r.split)}</td><td>{esc(r.difficulty)}</td>'
             f'<td class="num">{r.samples:,}</td><td class="num">{r.labelled:,}</td>'
             f'<td class="num{" hot" if r.unlabelled else ""}">{r.unlabelled:,}</td>{cells}'
             + bar_cell(bar(100 * r.labelled / peak), bar(100 * r.unlabelled / peak, "neg"))
@@ -87,19 +91,27 @@ def classes(model: ReportModel, limits: PageLimits) -> str:
             f"median {median:,}. Bars in amber are classes under a tenth of the median.</p>"
         )
         shown = counts[: limits.classes]
-        rows = "".join(
+        rows = [
             f'<tr><th scope="row">{esc(c.name)}</th><td class="num">{c.count:,}</td>'
             + bar_cell(bar(100 * c.count / big.count, "low" if c.count * 10 < median else "ok"))
             + "</tr>"
             for c in shown
-        )
+        ]
         more = len(counts) - len(shown)
         tail = f"<p class=\"muted\">… and {more:,} smaller classes not drawn.</p>" if more > 0 else ""
+        head = ('<thead><tr><th scope="col">class</th><th scope="col">samples</th><th scope="col">share</th>'
+                "</tr></thead>")
         parts.append(
-            '<table class="data bars"><caption>Samples per class, largest first</caption><thead><tr>'
-            '<th scope="col">class</th><th scope="col">samples</th><th scope="col">share</th></tr></thead>'
-            f"<tbody>{rows}</tbody></table>{tail}"
+            f'<table class="data bars"><caption>Samples per class, largest first</caption>{head}'
+            f"<tbody>{''.join(rows[:OPEN_CLASS_ROWS])}</tbody></table>"
         )
+        if len(rows) > OPEN_CLASS_ROWS:
+            parts.append(
+                f'<details class="more-classes"><summary>{len(rows) - OPEN_CLASS_ROWS:,} more classes</summary>'
+                f'<table class="data bars"><caption>Samples per class, continued</caption>{head}'
+                f"<tbody>{''.join(rows[OPEN_CLASS_ROWS:])}</tbody></table></details>"
+            )
+        parts.append(tail)
     else:
         parts.append("<p>No sample has a class.</p>")
     # Class fields the vocabulary does not know: a typo or a class to add.
@@ -148,14 +160,20 @@ def matrix(model: ReportModel, limits: PageLimits) -> str:
     foot = "".join(f'<td class="num total">{totals[d]:,}</td>' for d in m.difficulties)
     more = len(m.class_ids) - len(shown)
     tail = f'<p class="muted">… and {more:,} more classes not shown.</p>' if more > 0 else ""
-    return (
-        '<section id="matrix" aria-labelledby="h-matrix"><h2 id="h-matrix">Class × difficulty</h2>'
-        '<p class="muted">A dot is a class with no sample at that difficulty: it cannot be evaluated (or '
-        "learned) there.</p>"
+    table = (
         '<div class="scroll"><table class="data matrix"><caption>Samples per class (rows) and difficulty '
         f'(columns)</caption><thead><tr><th scope="col">class</th>{head}<th scope="col">total</th></tr></thead>'
         f'<tbody>{"".join(body)}</tbody><tfoot><tr><th scope="row">total</th>{foot}'
-        f'<td class="num total">{model.num_rows:,}</td></tr></tfoot></table></div>{tail}</section>'
+        f'<td class="num total">{model.num_rows:,}</td></tr></tfoot></table></div>{tail}'
+    )
+    if len(shown) > OPEN_MATRIX_ROWS:
+        missing = sum(1 for cid in shown for d in m.difficulties if not m.cells[cid].get(d))
+        table = (f'<details class="matrix-fold"><summary>Show the matrix: {len(m.class_ids):,} classes × '
+                 f"{len(m.difficulties):,} difficulties, {missing:,} empty cells</summary>{table}</details>")
+    return (
+        '<section id="matrix" aria-labelledby="h-matrix"><h2 id="h-matrix">Class × difficulty</h2>'
+        '<p class="muted">A dot is a class with no sample at that difficulty: it cannot be evaluated (or '
+        f"learned) there. Difficulties run from easy to hard where their names say so.</p>{table}</section>"
     )
 
 
@@ -217,6 +235,13 @@ def findings(model: ReportModel, previews: Previews, cards: dict[str, list[Card]
         parts.append(_rule_article(g, previews, cards.get(g.code) or [], limits))
     parts.append("</section>")
     return "".join(parts)
+
+
+def _split_cell(split: str | None) -> str:
+    if split:
+        return esc(split)
+    # No role from the name (easy/medium/hard folders, say): --eval-datasets gives one.
+    return '<span class="muted" title="no train/eval role: pass --eval-datasets to give one">none</span>'
 
 
 def _badge(g: RuleGroup) -> str:

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
-
 from rich.table import Table
 
 if TYPE_CHECKING:
