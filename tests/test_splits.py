@@ -153,9 +153,10 @@ def _rule_roles(findings) -> dict[str, str | None]:
 
 def _report_roles(manifest: Path) -> tuple[dict[str, str | None], int]:
     page, _ = build_html(manifest, max_thumbs=0, max_groups=1000)
-    rows = dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td>([^<]+)</td>', page))
+    # The split cell: the role, or "none" (muted, with a hint) for a dataset without one.
+    rows = dict(re.findall(r'<tr><th scope="row">([^<]+)</th><td>(?:<span[^>]*>)?([^<]+)', page))
     leaks = int(re.search(r"<strong>(\d+)</strong> groups span a training and an evaluation", page).group(1))
-    return {name: {"?": None}.get(rows[name], rows[name]) for name in NAMES}, leaks
+    return {name: {"none": None}.get(rows[name], rows[name]) for name in NAMES}, leaks
 
 
 @pytest.mark.parametrize("option", [None, "hard", "DIS-VD+DIS-TE1", "hard, train-test"], ids=repr)
