@@ -52,10 +52,20 @@ def _tree(tmp_path: Path) -> Path:
     return root
 
 
-def _scan(root: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="60")
-    return subprocess.run([sys.executable, "-m", "dis_audit", "scan", str(root), "--no-manifest", *args],
-                          capture_output=True, text=True, env=env, cwd=cwd)
+class _Run:
+    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def _scan(root: Path, *args: str, cwd: Path) -> _Run:
+    """``dis-audit scan ROOT --no-manifest ARGS`` run from ``cwd`` with stdout off a terminal, COLUMNS=60."""
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        res = runner.invoke(app, ["scan", str(root), "--no-manifest", *args], env={"COLUMNS": "60"})
+    finally:
+        os.chdir(here)
+    return _Run(res.exit_code, res.stdout, res.stderr)
 
 
 def test_github_annotations_name_files_from_the_working_directory(tmp_path):
