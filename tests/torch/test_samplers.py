@@ -193,3 +193,36 @@ def test_hard_example_ranks_share_one_draw():
     single.update(np.arange(500), np.where(HE_LABELS == 7, 3.0, 1.0))
     single.set_epoch(1)
     np.testing.assert_array_equal(glob, single.draw())
+
+
+def _searchsorted_draw(sampler: HardExampleSampler) -> np.ndarray:
+    """The draw as HardExampleSampler made it before the guide table: one binary search per draw."""
+    rng = np.random.default_rng([sampler.seed, sampler.epoch])
+    cdf = np.cumsum(sampler.probabilities())
+    idx = np.searchsorted(cdf, rng.random(sampler.total_size) * cdf[-1], side="right")
+    return np.minimum(idx, len(cdf) - 1)[sampler.rank :: sampler.num_replicas]
+
+
+@pytest.mark.parametrize("floor", [1.0, 0.1, 1e-4])
+@pytest.mark.parametrize("num_samples", [37, 5_000, 60_000])  # fewer draws than samples, and many more
+def test_hard_example_guide_table_gives_the_binary_search_draws(floor, num_samples):
+    rng = np.random.default_rng(3)
+    labels = rng.integers(-1, 40, 2_000)
+    sampler = HardExampleSampler(labels, num_samples=num_samples, floor=floor, seed=5)
+    np.testing.assert_array_equal(sampler.draw(), _searchsorted_draw(sampler))  # uniform, before updates
+    # Extreme skew: a few samples carry almost all mass, many carry ~nothing, exact ties elsewhere.
+    losses = np.where(rng.random(2_000) < 0.01, 1e6, rng.choice([0.0, 1e-9, 0.5, 0.5, 2.0], 2_000))
+    sampler.update(np.arange(2_000), losses)
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        np.testing.assert_array_equal(sampler.draw(), _searchsorted_draw(sampler))
+
+
+def test_hard_example_guide_table_single_sample_and_ranks():
+    one = HardExampleSampler([4], num_samples=100)
+    one.update([0], [2.0])
+    assert one.draw().tolist() == [0] * 100
+    for r in range(3):
+        s = HardExampleSampler(HE_LABELS, num_samples=3_001, seed=2, num_replicas=3, rank=r)
+        s.update(np.arange(500), np.linspace(0, 9, 500))
+        np.testing.assert_array_equal(s.draw(), _searchsorted_draw(s))
