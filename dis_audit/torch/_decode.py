@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import warnings
 
 import numpy as np
@@ -10,27 +9,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from dis_audit.imaging import open_at_size
+
 #: ImageNet statistics, as BiRefNet's ``transforms.Normalize`` uses them.
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 JPEG_MAGIC = b"\xff\xd8\xff"
-
-
-def _open(source: str | bytes) -> Image.Image:
-    return Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source)
-
-
-def _convert(img: Image.Image, mode: str) -> Image.Image:
-    if img.mode == mode:
-        img.load()
-        return img
-    if mode == "L" and img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16-bit masks: scale to 8 bits instead of Pillow's clipping conversion.
-        arr = np.asarray(img, dtype=np.float64)
-        peak = 65535.0 if arr.max() > 255 else 255.0
-        return Image.fromarray(np.clip(arr * (255.0 / peak), 0, 255).astype(np.uint8), "L")
-    return img.convert(mode)  # palette/LA/RGBA/CMYK follow Pillow's own rules
 
 
 def _hwc_tensor(img: Image.Image) -> torch.Tensor:
@@ -55,13 +40,8 @@ def decode_image(source: str | bytes, size: tuple[int, int] | None, *, mode: str
     times faster than Pillow's, within 1 level of it); single-channel masks by Pillow
     (torch's kernel has no fast path for one channel).
     """
-    with _open(source) as img:
-        if size is not None and img.format == "JPEG":
-            img.draft(mode if mode in ("RGB", "L") else None, size)
-        out = _convert(img, mode)
-        if mode != "RGB" and size is not None and out.size != (size[0], size[1]):
-            out = out.resize((size[0], size[1]), Image.Resampling.BILINEAR)
-        hwc = _hwc_tensor(out)
+    out = open_at_size(source, size, mode=mode)
+    hwc = _hwc_tensor(out)
     chw = hwc.permute(2, 0, 1)
     if size is not None and (chw.shape[2], chw.shape[1]) != tuple(size):
         # (1, C, H, W) view of HWC memory is channels_last: the layout torch's fast kernel wants.

@@ -25,6 +25,7 @@ from dis_audit.manifest import (
     read_manifest_table,
 )
 
+from ._cached import CacheLookup
 from ._decode import IMAGENET_MEAN, IMAGENET_STD, decode_image, is_jpeg, normalize_uint8
 from ._packed import PackedStrings
 
@@ -117,6 +118,12 @@ class ManifestDataset(Dataset):
             (not allowed with ``decode="gpu"``).
         decode: ``"cpu"`` (default) or ``"gpu"``.
         return_info: append the info dict to each item.
+        cache: a cache folder built by ``dis-audit cache`` (or ``dis_audit.cache.build_cache``) at
+            this ``size``: samples whose entry is fresh (both source files unchanged since it was
+            built) are read from it; the others from the original files, counted in
+            :attr:`cache_fallbacks` and warned about once per process. Masks read from the
+            cache equal the uncached ones exactly; images differ by a resize kernel (and JPEG
+            q95 for the ``jpeg`` format): see docs/cache.md.
         on_error: ``"raise"`` (default) raises :class:`SampleReadError` naming the file;
             ``"skip"`` warns once per file, counts it in :attr:`skipped` and returns the next
             readable sample instead, so batch shapes and DDP step counts stay the same.
@@ -137,6 +144,7 @@ class ManifestDataset(Dataset):
         decode: str = "cpu",
         return_info: bool = False,
         on_error: str = "raise",
+        cache: str | os.PathLike | None = None,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
     ) -> None:
@@ -148,6 +156,8 @@ class ManifestDataset(Dataset):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
         if decode == "gpu" and transform is not None:
             raise ValueError("transform cannot run on encoded bytes; with decode='gpu' apply it after GpuDecode")
+        if cache is not None and size is None:
+            raise ValueError("cache= needs the fixed size the cache was built at")
         if decode == "gpu" and size is None:
             raise ValueError("decode='gpu' needs a fixed size so that masks can be batched")
         if isinstance(size, int):
@@ -211,8 +221,17 @@ class ManifestDataset(Dataset):
         self._dataset_codes, self.dataset_names = _encode(table["dataset"])
         self._difficulty_codes, self.difficulty_names = _encode(table["difficulty"])
         self._class_name_codes, self._class_name_values = _encode(table["class_name"])
-        # One shared counter for all DataLoader workers (shared memory survives fork and spawn).
+        self._cache: CacheLookup | None = None
+        if cache is not None:
+            assert size is not None
+            self._cache = CacheLookup(cache, table["image_path"], table["mask_path"], size)
+            if self._cache.sizes_missing:
+                warnings.warn(f"cache {cache} has no entries at size {size[0]}x{size[1]}; reading the original files",
+                              stacklevel=2)
+        self._cache_warned = False
+        # Shared counters for all DataLoader workers (shared memory survives fork and spawn).
         self._skipped = torch.zeros(1, dtype=torch.int64).share_memory_()
+        self._fallbacks = torch.zeros(1, dtype=torch.int64).share_memory_()
         self._warned: set[int] = set()
         self.collate_fn: Callable[[list], Any] = collate_encoded if decode == "gpu" else default_collate
 
@@ -249,6 +268,11 @@ class ManifestDataset(Dataset):
         """Samples replaced because they could not be read (``on_error="skip"``), all workers together."""
         return int(self._skipped.item())
 
+    @property
+    def cache_fallbacks(self) -> int:
+        """Items read from the original files although ``cache=`` was given (no entry, or a stale one)."""
+        return int(self._fallbacks.item())
+
     def image_path(self, index: int) -> Path:
         """Absolute path of sample ``index``'s image."""
         rel = self._image_paths[index]
@@ -266,6 +290,10 @@ class ManifestDataset(Dataset):
     def _load(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image_path = self.image_path(index)
         mask_path = self.mask_path(index)
+        if self._cache is not None:
+            cached = self._load_cached(index, image_path, mask_path)
+            if cached is not None:
+                return cached
         current = image_path
         try:
             if self.decode == "gpu":
@@ -282,6 +310,30 @@ class ManifestDataset(Dataset):
             # for some malformed headers.
             raise SampleReadError(f"sample {index}: cannot decode {current}: {exc}") from exc
         return image, mask
+
+    def _load_cached(self, index: int, image_path: Path, mask_path: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
+        assert self._cache is not None
+        hit = self._cache.fresh(index, image_path, mask_path)
+        if hit is not None:
+            base, raw = hit
+            try:
+                if self.decode == "gpu" and not raw:  # nvJPEG decodes the small cached JPEG
+                    data, mask = self._cache.encoded(base)
+                    return torch.frombuffer(bytearray(data), dtype=torch.uint8), torch.from_numpy(mask)[None]
+                image, mask = self._cache.read(base, raw)
+                return torch.from_numpy(image), torch.from_numpy(mask)[None]
+            except (OSError, ValueError, SyntaxError):
+                pass  # removed or damaged entry: the original files still are the truth
+        self._fallbacks += 1
+        if not self._cache_warned:
+            self._cache_warned = True
+            warnings.warn(
+                f"cache {self._cache.cache_dir}: no fresh entry for {self._image_paths[index]} (changed or new "
+                "since the cache was built); reading the original files. `dis-audit cache` updates it. "
+                "Further such samples are only counted (ManifestDataset.cache_fallbacks).",
+                stacklevel=3,
+            )
+        return None
 
     def _encoded_or_decoded(self, data: bytes) -> torch.Tensor:
         # nvJPEG takes baseline/progressive RGB or grayscale JPEGs; anything else (PNG, WebP,
