@@ -99,10 +99,10 @@ def test_raw_plan_states_the_disk_and_refuses_when_it_does_not_fit(tree, monkeyp
 
 
 def test_unreadable_and_missing_sources_are_reported_not_raised(tree):
-    rows = pq.read_table(tree).to_pylist()
-    victim = tree.parent / [r for r in rows if r["mask_path"]][0]["image_path"]
+    rows = [r for r in pq.read_table(tree).to_pylist() if r["mask_path"]]
+    victim = tree.parent / rows[0]["image_path"]
     victim.write_bytes(b"\xff\xd8\xff not a jpeg")
-    gone = tree.parent / [r for r in rows if r["mask_path"]][1]["mask_path"]
+    gone = tree.parent / rows[1]["mask_path"]
     gone.unlink()
     result = build_cache(tree, SIZE, workers=1)
     assert result.built == 4 and len(result.failed) == 2

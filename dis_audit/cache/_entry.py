@@ -73,7 +73,7 @@ def read_entry(base: Path, fmt: str) -> tuple[np.ndarray, np.ndarray]:
     with Image.open(jpg) as img:
         hwc = np.asarray(img.convert("RGB") if img.mode != "RGB" else img)
     with Image.open(png) as m:
-        mask = np.asarray(m)
+        mask = np.array(m)  # a writable copy: Pillow's array view is read-only
     return np.ascontiguousarray(hwc.transpose(2, 0, 1)), mask
 
 
@@ -82,7 +82,7 @@ def read_entry_mask(base: Path, fmt: str) -> np.ndarray:
     if fmt == "raw":
         return np.array(np.load(entry_files(base, fmt)[0], mmap_mode="r", allow_pickle=False)[3])
     with Image.open(entry_files(base, fmt)[0]) as m:
-        return np.asarray(m)
+        return np.array(m)
 
 
 def read_encoded_image(base: Path) -> bytes:

@@ -40,6 +40,11 @@ class CacheLookup:
             raise CacheError(f"{self.cache_dir} holds no cache index (build it with `dis-audit cache`)")
         index = index.filter(pc.and_(pc.equal(index["width"], size[0]), pc.equal(index["height"], size[1])))
         self.sizes_missing = index.num_rows == 0
+        if self.sizes_missing:  # every sample falls back; nothing to align
+            self.present = np.zeros(len(image_paths), dtype=bool)
+            self._raw, self._stats = self.present, np.zeros((0, 4), dtype=np.int64)
+            self._entries = PackedStrings.from_strings([])
+            return
         # Raw entries first (fastest to read), then the most recently built.
         index = index.append_column("raw", pc.equal(index["format"], "raw"))
         index = index.sort_by([("raw", "descending"), ("built_ns", "descending")])
