@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--memory-pairs", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/dis-audit-bench"))
+    parser.add_argument("--gc-ab", type=int, default=0, metavar="N",
+                        help="also time scan() in-process with the garbage collector on vs paused, N interleaved rounds")
     args = parser.parse_args()
 
     root = args.dir / f"tree-{args.pairs}"
@@ -127,6 +129,18 @@ def main() -> None:
     print(f"dis-audit scan --incremental (CLI):         {incr:7.3f} s  {incr / bare:6.2f}x bare")
     print(f"scan(incremental=...) (in-process):         {incr_lib:7.3f} s  {incr_lib / bare:6.2f}x bare"
           f"  ({reused} rows reused, {reread} with findings re-read)")
+
+    if args.gc_ab:
+        # scan() pauses the cyclic GC; its __wrapped__ is the same scan with the GC left on.
+        times: dict[str, list[float]] = {"GC on": [], "GC paused": []}
+        for _ in range(args.gc_ab):  # interleaved so the machine's drift hits both alike
+            for name, fn in (("GC on", scan.__wrapped__), ("GC paused", scan)):
+                start = time.perf_counter()
+                fn(root)
+                times[name].append(time.perf_counter() - start)
+        for name, values in times.items():
+            print(f"scan() in-process, {name:9s}: best {min(values):.3f} s, median {sorted(values)[len(values) // 2]:.3f} s "
+                  f"of {len(values)}")
 
     if args.memory_pairs:
         big = args.dir / f"tree-{args.memory_pairs}"

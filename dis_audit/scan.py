@@ -8,11 +8,14 @@ of a previous manifest that still hold), ``crossfile`` (whole-manifest checks) a
 
 from __future__ import annotations
 
+import functools
+import gc
 import os
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from ._evaluate import ChunkContext
 from ._incremental import plan_reuse
@@ -104,6 +107,31 @@ def _list_datasets(root: Path, datasets: list[DatasetDir], progress: ProgressCal
 
 # ----------------------------------------------------------------------------- the scan
 
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
+
+
+def _gc_paused(fn: _Fn) -> _Fn:
+    """Run ``fn`` with the cyclic garbage collector off (and back in its former state afterwards).
+
+    A scan allocates millions of small acyclic objects (paths, tuples, rows) that reference
+    counting frees; the collector would only walk the growing heap again and again, and under
+    fork its passes write to pages the workers would otherwise share.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return cast(_Fn, wrapper)
+
+
+@_gc_paused
 def scan(
     root: str | os.PathLike,
     *,
