@@ -87,3 +87,26 @@ def test_cache_through_dataloader_workers_and_errors(tree, tmp_path):
         other = ManifestDataset(tree, size=32, output="uint8", cache=tree.with_name("manifest.cache"))
     with pytest.warns(UserWarning, match="no fresh entry"):
         assert other[0][0].shape == (3, 32, 32)
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "raw"])
+def test_gpu_decode_reads_the_cache(tree, fmt):
+    import io
+
+    from PIL import Image
+
+    from dis_audit.torch import GpuDecode
+
+    def pil_decoder(data, device):  # stand-in for nvJPEG
+        return [torch.from_numpy(np.asarray(Image.open(io.BytesIO(d.numpy().tobytes())).convert("RGB"))
+                                 .transpose(2, 0, 1).copy()) for d in data]
+
+    build_cache(tree, SIZE, format=fmt, workers=1)
+    ds = ManifestDataset(tree, size=SIZE, decode="gpu", cache=tree.with_name("manifest.cache"))
+    batch = next(iter(DataLoader(ds, batch_size=6, collate_fn=ds.collate_fn)))
+    # jpeg: the small cached JPEG travels encoded (every sample, whatever its source format); raw: decoded.
+    assert [img.ndim for img in batch[0]] == ([1] * 6 if fmt == "jpeg" else [3] * 6)
+    images, masks, _ = GpuDecode(SIZE, device="cpu", decoder=pil_decoder)(batch)
+    plain = next(iter(DataLoader(ManifestDataset(tree, size=SIZE), batch_size=6)))
+    torch.testing.assert_close(masks, plain[1], rtol=0, atol=0)
+    assert images.shape == plain[0].shape and ds.cache_fallbacks == 0
