@@ -398,6 +398,8 @@ def cache(
     quality: Annotated[int, typer.Option(min=1, max=100, help="JPEG quality of cached images.")] = 95,
     workers: Annotated[int | None, typer.Option(min=1, help="Processes that decode and resize (default: all cores).")] = None,
     shard: Annotated[str | None, typer.Option(help="Build shard INDEX/COUNT (0-based) only; shards can run at once.")] = None,
+    executor: Annotated[str, typer.Option(help="'local' (processes here) or 'ray' (tasks on a Ray cluster; pip install 'dis-audit[ray]').")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: RAY_ADDRESS, else a local Ray).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
 ) -> None:
     """Write every sample's image and mask at the training size (incremental, resumable, shardable)."""
@@ -415,7 +417,7 @@ def cache(
         if not json_out:
             typer.echo(plan.describe(), err=True)  # before anything is written, so a raw cache's disk is known
         with progress_bar(not json_out) as progress:
-            result = run_plan(plan, workers=workers, progress=progress)
+            result = run_plan(plan, workers=workers, progress=progress, executor=executor, address=ray_address)
     except (CacheError, ShardError) as exc:
         fail(str(exc))
     if json_out:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 
-from .._pool import ProgressCallback, WorkerDied, pool_results
+from .._pool import ProgressCallback, WorkerDied
+from ..executor import Executor, ExecutorError, get_executor
 from ..manifest import ManifestError, manifest_root, read_manifest_table
 from ..paths import UnsafePathError, check_relative_path, display_path
 from ..shards import shard_of
@@ -183,8 +183,18 @@ def _build_job(job: tuple[str, list[tuple[str, str, str]], str, tuple[int, int],
     return out
 
 
-def run_plan(plan: CachePlan, workers: int | None = None, progress: ProgressCallback | None = None) -> CacheResult:
-    """Build the plan's entries (in ``workers`` processes), then write the index atomically."""
+def run_plan(
+    plan: CachePlan,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    executor: str | Executor | None = None,
+    address: str | None = None,
+) -> CacheResult:
+    """Build the plan's entries, then write the index atomically.
+
+    ``executor``: ``"local"`` (default: ``workers`` processes here), ``"ray"`` (tasks on the Ray
+    cluster at ``address`` or ``RAY_ADDRESS``) or any ``dis_audit.executor.Executor``.
+    """
     start = time.perf_counter()
     need = plan.bytes_needed
     if need is not None and need > plan.free_bytes:
@@ -192,6 +202,10 @@ def run_plan(plan: CachePlan, workers: int | None = None, progress: ProgressCall
             f"a raw cache of {len(plan.todo)} entries needs {need / 2**30:.2f} GiB; "
             f"{plan.cache_dir} has {plan.free_bytes / 2**30:.2f} GiB free (use --format jpeg, or --out elsewhere)"
         )
+    try:
+        runner = get_executor(executor, workers, address)
+    except ExecutorError as exc:
+        raise CacheError(str(exc)) from exc
     s = plan.settings
     try:
         plan.cache_dir.mkdir(parents=True, exist_ok=True)
@@ -203,18 +217,12 @@ def run_plan(plan: CachePlan, workers: int | None = None, progress: ProgressCall
                  for r in plan.todo[i : i + JOB_ENTRIES]]
         jobs.append((str(plan.cache_dir), items, s.format, s.size, s.quality))
     results: dict[int, list[str | None]] = {}
-    workers = workers or os.cpu_count() or 1
     done = 0
     if progress:
         progress("cache", 0, len(plan.todo))
     numbered = list(enumerate(jobs))
-    outputs: Iterator[tuple[int, list[str | None]]]
     try:
-        if workers <= 1 or len(jobs) <= 1:
-            outputs = ((i, _build_job(job)) for i, job in numbered)
-        else:
-            outputs = pool_results(workers, "fork" if hasattr(os, "fork") else "spawn", None, _numbered_job, numbered)
-        for i, out in outputs:
+        for i, out in runner.map_unordered(_numbered_job, numbered):
             results[i] = out
             done += len(out)
             if progress:
@@ -282,6 +290,8 @@ def build_cache(
     shard: tuple[int, int] | None = None,
     root: str | os.PathLike | None = None,
     progress: ProgressCallback | None = None,
+    executor: str | Executor | None = None,
+    address: str | None = None,
 ) -> CacheResult:
     """Build (or bring up to date) the training-size cache of a manifest: ``plan_cache`` then ``run_plan``."""
-    return run_plan(plan_cache(manifest, size, out, format, quality, shard, root), workers, progress)
+    return run_plan(plan_cache(manifest, size, out, format, quality, shard, root), workers, progress, executor, address)
