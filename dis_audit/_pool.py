@@ -55,10 +55,23 @@ def _evaluate_range_in_worker(bounds: tuple[int, int]) -> tuple[pa.Table, list[F
     return evaluate_to_table(_FORKED_TASKS[bounds[0] : bounds[1]], _WORKER_CONTEXT)
 
 
+def _evaluate_job(job: tuple[ChunkContext, Sequence[Task]]) -> tuple[pa.Table, list[Finding]]:
+    """A chunk with its context, for executors that start no initializer (Ray tasks)."""
+    return evaluate_to_table(job[1], job[0])
+
+
 def run_tasks(
-    tasks: list[Task], ctx: ChunkContext, workers: int, progress: ProgressCallback | None
+    tasks: list[Task],
+    ctx: ChunkContext,
+    workers: int,
+    progress: ProgressCallback | None,
+    map_unordered: Callable[[Callable[[Any], Any], list[Any]], Iterable[Any]] | None = None,
 ) -> tuple[list[pa.Table], list[Finding]]:
-    """Evaluate every task, in worker processes when there are many; Arrow tables per chunk, and findings."""
+    """Evaluate every task, in worker processes when there are many; Arrow tables per chunk, and findings.
+
+    ``map_unordered`` (an executor's, e.g. Ray's) runs the chunks elsewhere instead; chunks come
+    back in any order, which is fine: the scan sorts rows and findings afterwards.
+    """
     parts: list[pa.Table] = []
     findings: list[Finding] = []
     total = len(tasks)
@@ -79,6 +92,11 @@ def run_tasks(
     done = 0
     if progress:
         progress(stage, 0, total)
+    if map_unordered is not None:
+        chunk_jobs = [(ctx, tasks[i : i + size]) for i in range(0, total, size)]
+        for part in map_unordered(_evaluate_job, chunk_jobs):
+            done = merge(part, done)
+        return parts, findings
     if workers <= 1 or total < threshold:
         for i in range(0, total, size):
             done = merge(evaluate_to_table(tasks[i : i + size], ctx), done)

@@ -23,6 +23,7 @@ from ._pool import ProgressCallback, WorkerDied, run_tasks
 from ._version import __version__
 from .crossfile import run_manifest_checks, strip_cross_file
 from .dupes import DEFAULT_MAX_DISTANCE
+from .executor import Executor, ExecutorError, get_executor
 from .findings import Emitter, Finding, RuleSelection
 from .fingerprint import scan_fingerprint
 from .layout import (
@@ -151,6 +152,8 @@ def scan(
     eval_datasets: str | Sequence[str] | None = None,
     near_dup_distance: int | None = None,
     shard: str | tuple[int, int] | None = None,
+    executor: str | Executor | None = None,
+    address: str | None = None,
 ) -> ScanResult:
     """Scan a dataset root: pair every sample, check names, headers and masks, build the manifest.
 
@@ -165,6 +168,8 @@ def scan(
     ``eval_datasets`` names the evaluation datasets for the leakage check (default: by name),
     ``near_dup_distance`` the largest pHash distance of a near duplicate. ``shard="i/N"`` scans
     only the samples of shard i (0-based) and leaves the cross-file checks to ``merge``.
+    ``executor="ray"`` evaluates the chunks as tasks on the Ray cluster at ``address`` (or
+    ``RAY_ADDRESS``; see ``dis_audit.executor``); the result is the same as a local scan's.
     """
     started = time.perf_counter()
     root = Path(root)
@@ -251,8 +256,9 @@ def scan(
             keep, tasks = plan_reuse(root, pairs, old_table, same, workers)
         else:
             keep, tasks = [], [(pair, None, None) for pair in pairs]
-        parts, sample_findings = run_tasks(tasks, ctx, workers, progress)
-    except WorkerDied as exc:
+        remote = None if executor in (None, "local") else get_executor(executor, workers, address).map_unordered
+        parts, sample_findings = run_tasks(tasks, ctx, workers, progress, remote)
+    except (WorkerDied, ExecutorError) as exc:
         raise ScanError(str(exc)) from exc
 
     options = ScanOptions(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -59,13 +60,29 @@ def test_cli_unknown_executor(tree):
     assert proc.returncode == 2 and "one of local, ray" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_ray_build_equals_local_build(tree, tmp_path):
-    ray = pytest.importorskip("ray", reason="the Ray executor test needs Ray: pip install -e '.[ray]' (CI installs it)")
-    local = build_cache(tree, (48, 40), out=tmp_path / "local", workers=2)
+@pytest.fixture(scope="module")
+def local_ray():
+    """One local Ray instance for the module (starting one takes ~10 s on 2 cores)."""
+    ray = pytest.importorskip("ray", reason="the Ray executor tests need Ray: pip install -e '.[ray]' (CI installs it)")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    try:
-        remote = build_cache(tree, (48, 40), out=tmp_path / "ray", executor="ray")
-    finally:
-        ray.shutdown()
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.slow  # starting Ray takes 10-25 s on 2 cores
+def test_ray_build_equals_local_build(tree, tmp_path, local_ray):
+    local = build_cache(tree, (48, 40), out=tmp_path / "local", workers=2)
+    remote = build_cache(tree, (48, 40), out=tmp_path / "ray", executor="ray")
     assert (remote.built, remote.failed) == (local.built, local.failed) == (6, [])
     assert _entries(tmp_path / "ray") == _entries(tmp_path / "local")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("deep", [False, True], ids=["headers", "deep"])
+def test_ray_scan_equals_local_scan(deep, local_ray):
+    example = Path(__file__).resolve().parents[1] / "examples" / "dis-mini"
+    local = dis_audit.scan(example, deep=deep, workers=2)
+    remote = dis_audit.scan(example, deep=deep, executor="ray")
+    assert remote.table.num_rows == local.table.num_rows > 0
+    assert remote.table.equals(local.table)
+    assert [f.to_dict() for f in remote.findings] == [f.to_dict() for f in local.findings]
