@@ -91,6 +91,7 @@ def scan(
     eval_datasets: Annotated[str | None, typer.Option(help="Evaluation datasets for the leakage check, 'DIS-VD+DIS-TE1' (default: by name: TE/VD/test/val).")] = None,
     near_dup_distance: Annotated[int | None, typer.Option(min=0, max=16, help="Largest pHash distance (bits of 64) of a near duplicate (default 6).")] = None,
     shard: Annotated[str | None, typer.Option(help="Scan shard INDEX/COUNT (0-based, e.g. 0/8) into a part manifest; combine with `dis-audit merge`.")] = None,
+    quality_threshold: Annotated[list[str] | None, typer.Option(help="With --deep: a DA6xx threshold NAME=VALUE (repeatable; e.g. dark_high=60); see docs/deep.md.")] = None,
 ) -> None:
     """Find every sample, check names, images and masks, report findings, write the manifest."""
     from .manifest import ManifestError
@@ -114,7 +115,7 @@ def scan(
                 extend_vocab=extend_vocab, difficulty_map=difficulty_map, select=select, ignore=ignore,
                 workers=workers, incremental=manifest_path if incremental else None, progress=progress,
                 deep=deep, max_pixels=max_pixels, eval_datasets=eval_datasets, near_dup_distance=near_dup_distance,
-                shard=shard_spec,
+                shard=shard_spec, quality_thresholds=quality_threshold,
             )
     except ScanError as exc:
         fail(str(exc))
