@@ -35,9 +35,10 @@ LOW_INFORMATION_IMAGE = Rule(
 )
 BLURRY_IMAGE = Rule(
     "DA604", "blurry-image", Severity.WARNING,
-    "The picture's sharpest edges are soft: the Laplacian/gradient ratio at their 99.9th percentiles (about "
-    "1 / edge width in pixels, measured at up to 1024 px on the long side) is below `blur_sharpness` (1.3), or "
-    "a picture with contrast has no edge at all. Thin structures on a plain background keep it high.",
+    "The picture's sharpest edges are soft: second over first derivative at their 99.9th percentiles (about "
+    "2 / edge width in pixels, along every 8th row and column at up to 1024 px on the long side) is below "
+    "`blur_sharpness` (0.8), or a picture with contrast has no edge at all. Thin structures on a plain "
+    "background keep it high.",
     "DIS masks are drawn to the pixel; a blurred picture teaches the model to draw sharp outlines where the "
     "picture has none.",
     "Look at it; replace it with a sharp copy or drop the pair.",
@@ -67,7 +68,7 @@ MASK_MISREGISTERED = Rule(
     "DA608", "mask-misregistered", Severity.WARNING,
     "The mask's outline follows the picture's edges much better when shifted (by 2 % of the picture or more) "
     "or mirrored: the best other placement fits `fit_ratio` (1.25) times better than the mask's own and stands "
-    "out of all placements by `fit_peak` (6) robust deviations.",
+    "out of all placements by `fit_peak` (4) robust deviations.",
     "An export bug (offset crop, flip, resize with another origin) puts the mask beside its object: the model "
     "learns shifted outlines, and every evaluation on the pair counts correct predictions as errors.",
     "Open the HTML report's preview (outline at its place and at the best fit); re-export the mask aligned.",
@@ -106,7 +107,7 @@ def quality_findings(q: ImageQuality, t: QualityThresholds) -> list[tuple[Rule, 
     if not flat and q.sharpness is not None and q.sharpness < t.blur_sharpness:
         out.append((BLURRY_IMAGE,
                     f"blurry: sharpness {q.sharpness:.2f} (< {_fmt(t.blur_sharpness)}; edges about "
-                    f"{1 / max(q.sharpness, 1e-3):.1f} px wide)"))
+                    f"{2 / max(q.sharpness, 1e-3):.1f} px wide)"))
     elif not flat and q.sharpness is None and q.spread >= BLUR_MIN_SPREAD:
         out.append((BLURRY_IMAGE, f"blurry: {q.spread:.0f} grey levels of contrast but no edge steeper than 4 levels per pixel"))
     long, short = max(q.width, q.height), min(q.width, q.height)
