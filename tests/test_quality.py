@@ -8,7 +8,7 @@ from deep_trees import quality_defects
 from PIL import Image
 
 from dis_audit import scan
-from dis_audit.deep import phash_image
+from dis_audit.deep import hamming, phash_image
 from dis_audit.fingerprint import ScanFingerprint, scan_fingerprint
 from dis_audit.manifest import ScanOptions
 from dis_audit.quality import QualityThresholds, grey_of, image_quality, mask_fit
@@ -112,17 +112,17 @@ def test_bad_thresholds_stop_the_scan_with_a_message(tmp_path, bad):
 
 
 def test_near_flat_pictures_get_no_hash_and_no_leakage(tmp_path):
-    """Two different flat pictures hash alike; they must not make a duplicate group (or a DA503)."""
-    for dataset, tone in (("DIS-TR", (120, 60, 30)), ("DIS-TE1", (200, 210, 90))):
-        flat = np.empty((288, 384, 3), np.uint8)
-        flat[:] = tone
+    """Two different near-flat pictures hash alike; they must not make a duplicate group (or a DA503)."""
+    for dataset, tone in (("DIS-TR", 100), ("DIS-TE1", 180)):
+        # A blank frame with a faint vertical shading (2 grey levels), at two different greys.
+        flat = np.clip(tone + np.linspace(0, 2, 288)[:, None, None] + np.zeros((288, 384, 3)), 0, 255).astype(np.uint8)
         mask = np.zeros((288, 384), np.uint8)
         mask[100:200, 100:250] = 255
         image, _ = quality_defects.write_pair(tmp_path, dataset, STEM.format(dataset), flat, mask)
-    # Without the guard the hashes match exactly: what made the false DA503 error.
+    # Without the guard their hashes are near (7 bits of 64 apart): what made the false DA503 error.
     pictures = sorted(tmp_path.glob("*/im/*.jpg"))
-    assert phash_image(Image.open(pictures[0])) == phash_image(Image.open(pictures[1]))
-    result = scan(tmp_path, deep=True, workers=1)
+    assert hamming(phash_image(Image.open(pictures[0])), phash_image(Image.open(pictures[1]))) <= 12
+    result = scan(tmp_path, deep=True, workers=1, near_dup_distance=12)
     codes = {f.code for f in result.findings}
     assert "DA503" not in codes and "DA502" not in codes and "DA603" in codes
     assert result.table.column("phash").to_pylist() == [None, None]
