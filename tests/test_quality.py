@@ -10,7 +10,7 @@ from PIL import Image
 from dis_audit import scan
 from dis_audit.deep import hamming, phash_image
 from dis_audit.fingerprint import ScanFingerprint, scan_fingerprint
-from dis_audit.manifest import ScanOptions
+from dis_audit.manifest import ScanOptions, with_findings
 from dis_audit.quality import QualityThresholds, grey_of, image_quality, mask_fit
 from dis_audit.scan import ScanError
 
@@ -137,3 +137,17 @@ def test_an_exact_copy_of_a_flat_picture_is_still_leakage(tmp_path):
     copy, _ = quality_defects.write_pair(tmp_path, "DIS-TE1", STEM.format(2), flat, mask)
     copy.write_bytes(image.read_bytes())
     assert "DA503" in {f.code for f in scan(tmp_path, deep=True, workers=1).findings}
+
+
+def test_report_shows_quality_findings_and_the_mask_at_its_best_fit(tmp_path):
+    from dis_audit.report.html import build_html
+    from dis_audit.report.thumbs import ThumbJob, make_thumb
+
+    quality_defects.write_pair(tmp_path, "DIS-TR", STEM.format(1), *_pair("flipped", seed=5))
+    quality_defects.write_pair(tmp_path, "DIS-TR", STEM.format(2), *_pair("dark", seed=6))
+    result = scan(tmp_path, deep=True, workers=1)
+    page, _ = build_html(with_findings(result.table, [f.to_dict() for f in result.findings]), root=tmp_path)
+    assert "DA608" in page and "DA601" in page and "third panel: the mask mirrored" in page
+    image, mask = (str(tmp_path / "DIS-TR" / d / f"{STEM.format(1)}.{e}") for d, e in (("im", "jpg"), ("gt", "png")))
+    two, three = make_thumb(ThumbJob(image, mask)), make_thumb(ThumbJob(image, mask, best_fit=True))
+    assert three.height == two.height and three.width > 1.4 * two.width
