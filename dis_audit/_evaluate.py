@@ -23,6 +23,7 @@ from .vocab import Vocabulary
 if TYPE_CHECKING:
     import pyarrow as pa
 
+DEFAULT_THRESHOLDS = QualityThresholds()
 #: A task: a pair with its prior image and mask header info (from a reused manifest row) or None.
 Task = tuple[PairTask, FileInfo | None, FileInfo | None]
 
@@ -39,7 +40,7 @@ class ChunkContext:
     deep: bool = False
     max_pixels: int = 0
     #: The DA6xx thresholds (``--quality-threshold``).
-    thresholds: QualityThresholds = QualityThresholds()
+    thresholds: QualityThresholds = DEFAULT_THRESHOLDS
 
 
 def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, list], list[Finding]]:

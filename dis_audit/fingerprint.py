@@ -60,7 +60,8 @@ class ScanFingerprint:
             if not isinstance(items, list) or len(items) not in (len(_LAYOUT), len(_LAYOUT) + 1):
                 return None
             fields = dict(zip(_LAYOUT, items))
-            deep, max_pixels, thresholds = False, 0, {}
+            deep, max_pixels = False, 0
+            thresholds: dict[str, float] = {}
             if len(items) > len(_LAYOUT):
                 tag, max_pixels, *rest = items[len(_LAYOUT)]
                 if tag != _DEEP_TAG or len(rest) > 1:

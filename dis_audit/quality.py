@@ -185,7 +185,8 @@ def _outline(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     edge[:, :-1] |= fg[:, :-1] != fg[:, 1:]
     edge[:, 1:] |= fg[:, 1:] != fg[:, :-1]
     edge &= fg
-    return np.nonzero(edge)
+    rows, cols = np.nonzero(edge)
+    return rows, cols
 
 
 def _edges(grey: np.ndarray) -> np.ndarray:
@@ -321,12 +322,12 @@ class QualityThresholds:
             if name not in known:
                 raise ValueError(f"unknown quality threshold {name!r} (known: {', '.join(known)})")
             try:
-                number = float(value)  # type: ignore[arg-type]
+                threshold = float(value)  # type: ignore[arg-type]
             except (TypeError, ValueError):
                 raise ValueError(f"quality threshold {name}={value!r} is not a number") from None
-            if not math.isfinite(number) or number < 0:
+            if not math.isfinite(threshold) or threshold < 0:
                 raise ValueError(f"quality threshold {name}={value!r} must be a finite number >= 0")
-            changes[name] = number
+            changes[name] = threshold
         return cls(**changes)
 
     def changed(self) -> dict[str, float]:

@@ -59,7 +59,6 @@ def test_white_background_is_not_overexposed_and_black_background_not_dark():
 
 def test_shift_and_flip_are_found_where_they_are():
     image, mask = _pair("clean")
-    h, w = mask.shape
     shifted = np.zeros_like(mask)
     shifted[:, 30:] = mask[:, :-30]  # 30 px right: 7.8 % of the width
     fit = mask_fit(Image.fromarray(image).convert("L"), Image.fromarray(shifted))
@@ -118,7 +117,7 @@ def test_near_flat_pictures_get_no_hash_and_no_leakage(tmp_path):
         flat = np.clip(tone + np.linspace(0, 2, 288)[:, None, None] + np.zeros((288, 384, 3)), 0, 255).astype(np.uint8)
         mask = np.zeros((288, 384), np.uint8)
         mask[100:200, 100:250] = 255
-        image, _ = quality_defects.write_pair(tmp_path, dataset, STEM.format(dataset), flat, mask)
+        quality_defects.write_pair(tmp_path, dataset, STEM.format(dataset), flat, mask)
     # Without the guard their hashes are near (7 bits of 64 apart): what made the false DA503 error.
     pictures = sorted(tmp_path.glob("*/im/*.jpg"))
     assert hamming(phash_image(Image.open(pictures[0])), phash_image(Image.open(pictures[1]))) <= 12
