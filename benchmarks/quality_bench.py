@@ -9,8 +9,9 @@
 2. Runs ``scan --deep`` on it and prints, per check, its recall on its planted kind and its
    false-positive rate on the clean pairs (overall and per style). A mask defect counts as found
    when DA608 or DA609 names the pair.
-3. Times ``scan --deep`` with the quality measures and without them ("before": the deep decode as it
-   was, replayed from this file), in this same run, alternating, best of ``--repeats``.
+3. Times the deep decode of one pair (CPU time, one process) and ``scan --deep`` (wall time) with the
+   quality measures and without them ("before": the deep decode as it was, replayed from this file),
+   in this same run, alternating, best of 3 / ``--repeats``.
 """
 
 from __future__ import annotations
@@ -80,6 +81,27 @@ def timed_scan(root: Path, workers: int, before: bool) -> float:
         deep.decode_pair = saved
 
 
+def decode_cpu(root: Path, sample: int = 200) -> tuple[float, float]:
+    """CPU ms per pair of the deep decode, before and with the quality measures (one process, best of 3).
+
+    CPU time, not wall time: on a shared machine it is what the work costs, whatever else runs.
+    """
+    from dis_audit import deep
+    from dis_audit.probe import probe_file
+
+    images = sorted((root / "DIS-TR" / "im").iterdir())
+    pairs = [(f"DIS-TR/im/{p.name}", f"DIS-TR/gt/{p.stem}.png") for p in images[:: max(1, len(images) // sample)]]
+    infos = [(probe_file(f"{root}/{a}"), probe_file(f"{root}/{b}")) for a, b in pairs]
+    best = {True: float("inf"), False: float("inf")}
+    for _ in range(3):
+        for before, fn in ((True, decode_pair_before), (False, deep.decode_pair)):
+            start = time.process_time()
+            for (a, b), (ia, ib) in zip(pairs, infos):
+                fn(str(root), a, b, ia, ib, 10**9)
+            best[before] = min(best[before], (time.process_time() - start) / len(pairs) * 1e3)
+    return best[True], best[False]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--per-kind", type=int, default=20)
@@ -139,6 +161,9 @@ def main() -> None:
               + ", ".join(f"{code} on {kind}: {n}" for (code, kind), n in sorted(cross.items())))
 
     print()
+    cpu_before, cpu_after = decode_cpu(args.out)
+    print(f"deep decode of one pair, CPU time (1 process, best of 3): before {cpu_before:.2f} ms, with the quality "
+          f"measures {cpu_after:.2f} ms: {cpu_after / cpu_before - 1:+.1%}")
     times: dict[bool, float] = {True: float("inf"), False: float("inf")}
     for _ in range(args.repeats):
         for before in (True, False):

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -202,6 +203,37 @@ def _edges(grey: np.ndarray) -> np.ndarray:
     return (s[:, :-2] + s[:, 1:-1] + s[:, 2:]) / 9.0
 
 
+@dataclass(frozen=True)
+class _Grid:
+    """The placements tried for one picture size (cached: a dataset has few sizes)."""
+
+    sx: int
+    sy: int
+    oy: int
+    ox: int
+    yy: np.ndarray
+    xx: np.ndarray
+    near: np.ndarray
+    mirror: np.ndarray
+    offsets: np.ndarray
+    mirror_offsets: np.ndarray
+
+
+@lru_cache(maxsize=64)
+def _grid(h: int, w: int) -> _Grid:
+    sx, sy = max(NEAR + 1, int(w * SHIFT_RANGE)), max(NEAR + 1, int(h * SHIFT_RANGE))
+    dxs = np.arange(-(sx // FIT_STEP), sx // FIT_STEP + 1) * FIT_STEP
+    dys = np.arange(-(sy // FIT_STEP), sy // FIT_STEP + 1) * FIT_STEP
+    yy, xx = np.meshgrid(dys, dxs, indexing="ij")
+    # Mirror images are tried near their own place only: an export flips about the picture's centre.
+    mirror = (np.abs(yy) <= FLIP_SLACK) & (np.abs(xx) <= FLIP_SLACK)
+    offsets = (yy * (w + 2 * sx) + xx).ravel()
+    return _Grid(
+        sx, sy, int(np.flatnonzero(dys == 0)[0]), int(np.flatnonzero(dxs == 0)[0]), yy, xx,
+        (np.abs(yy) <= NEAR) & (np.abs(xx) <= NEAR), mirror, offsets, offsets[mirror.ravel()],
+    )
+
+
 def mask_fit(grey: PILImage.Image, mask: PILImage.Image) -> MaskFit | None:
     """The agreement of ``mask`` (L) with the grey image ``grey`` (same size); None when it cannot be judged."""
     if grey.size != mask.size or min(grey.size) < MIN_FIT_SIDE:
@@ -221,27 +253,22 @@ def mask_fit(grey: PILImage.Image, mask: PILImage.Image) -> MaskFit | None:
         pick = np.linspace(0, len(rows) - 1, MAX_POINTS).astype(np.int64)
         rows, cols = rows[pick], cols[pick]
     edges = _edges(g)
-    sx, sy = max(NEAR + 1, int(w * SHIFT_RANGE)), max(NEAR + 1, int(h * SHIFT_RANGE))
-    dxs = np.arange(-(sx // FIT_STEP), sx // FIT_STEP + 1) * FIT_STEP
-    dys = np.arange(-(sy // FIT_STEP), sy // FIT_STEP + 1) * FIT_STEP
-    oy, ox = int(np.flatnonzero(dys == 0)[0]), int(np.flatnonzero(dxs == 0)[0])
-    yy, xx = np.meshgrid(dys, dxs, indexing="ij")
-    near = (np.abs(yy) <= NEAR) & (np.abs(xx) <= NEAR)
+    grid = _grid(h, w)
+    sx, sy, yy, xx, near, mirror, offsets = grid.sx, grid.sy, grid.yy, grid.xx, grid.near, grid.mirror, grid.offsets
+    width = w + 2 * sx
     # Edges padded with zeros by the largest shift: every placement is one gather of flat indices;
     # the part of an outline pushed off the picture counts as edgeless, so such a placement never wins.
     pad = np.pad(edges, ((sy, sy), (sx, sx))).ravel()
-    width = w + 2 * sx
-    offsets = (yy * width + xx).ravel()
-    # Mirror images are tried near their own place only: an export flips about the picture's centre.
-    mirror = (np.abs(yy) <= FLIP_SLACK) & (np.abs(xx) <= FLIP_SLACK)
     placements: list[tuple[str, np.ndarray]] = []
     for flip, r, c in (("", rows, cols), ("h", rows, w - 1 - cols), ("v", h - 1 - rows, cols)):
         base = (r + sy) * width + (c + sx)
-        means = np.full(yy.shape, np.nan)
-        where = mirror if flip else np.ones(yy.shape, bool)
-        means[where] = pad[offsets[where.ravel()][:, None] + base[None, :]].mean(axis=1)
+        if flip:
+            means = np.full(yy.shape, np.nan)
+            means[mirror] = pad[grid.mirror_offsets[:, None] + base[None, :]].mean(axis=1)
+        else:
+            means = pad[offsets[:, None] + base[None, :]].mean(axis=1).reshape(yy.shape)
         placements.append((flip, means))
-    own = float(placements[0][1][oy, ox])
+    own = float(placements[0][1][grid.oy, grid.ox])
     every = placements[0][1].ravel()  # the chance level: the outline moved about, not mirrored
     median = float(np.median(every))
     if median <= 1e-6:
