@@ -150,3 +150,18 @@ def test_report_shows_quality_findings_and_the_mask_at_its_best_fit(tmp_path):
     image, mask = (str(tmp_path / "DIS-TR" / d / f"{STEM.format(1)}.{e}") for d, e in (("im", "jpg"), ("gt", "png")))
     two, three = make_thumb(ThumbJob(image, mask)), make_thumb(ThumbJob(image, mask, best_fit=True))
     assert three.height == two.height and three.width > 1.4 * two.width
+
+
+def test_cli_passes_thresholds_and_refuses_bad_ones(tmp_path):
+    from typer.testing import CliRunner
+
+    from dis_audit.cli import app
+
+    quality_defects.write_pair(tmp_path, "DIS-TR", STEM.format(1), *_pair("clean", seed=8))
+    runner = CliRunner()
+    bad = runner.invoke(app, ["scan", str(tmp_path), "--deep", "--no-manifest", "--quality-threshold", "bogus=1"])
+    assert bad.exit_code == 2 and "unknown quality threshold 'bogus'" in bad.output
+    good = runner.invoke(app, ["scan", str(tmp_path), "--deep", "--json", "--no-manifest", "--workers", "1",
+                               "--quality-threshold", "tiny_side=500", "--quality-threshold", "aspect_ratio=1.2"])
+    assert good.exit_code == 0, good.output
+    assert '"DA607"' in good.output and '"DA605"' in good.output
