@@ -279,10 +279,14 @@ def decode_pair(
                 grey = grey_of(im)
                 thumb = hash_thumbnail(grey)
                 phash = phash_array(thumb) if hash_informative(thumb) else None
-                quality = image_quality(im, grey)
             except Exception as exc:  # a mode Pillow cannot resize: report, do not crash
                 image = Decoded(image.mode, image.orientation, image.sha1, error=f"cannot hash pixels: {_message(exc)}")
                 grey = None
+            else:
+                try:
+                    quality = image_quality(im, grey)
+                except Exception:  # the picture decoded and hashed: no quality measure is no finding
+                    quality = None
             im.close()
     if mask_path is not None and _usable(mask_info):
         mask, mim = decode_file(os.path.join(root, mask_path), mask_info, max_pixels, want_sha1=False)
@@ -294,7 +298,10 @@ def decode_pair(
                 mask = Decoded(mask.mode, mask.orientation, None, error=f"cannot convert mask to L: {_message(exc)}")
             else:
                 if grey is not None and kind in ("binary", "antialiased", "soft"):
-                    fit = mask_fit(grey, mgrey)
+                    try:
+                        fit = mask_fit(grey, mgrey)
+                    except Exception:  # as above: a measure that fails is no finding about the files
+                        fit = None
             mim.close()
     return DeepInfo(
         image=image, mask=mask, phash=phash, fg_ratio=fg_ratio, mask_kind=kind, mask_max=top, quality=quality, fit=fit,
