@@ -15,6 +15,7 @@ from .layout import PairTask
 from .manifest import columns_to_table
 from .naming import parse_name, split_path
 from .probe import FileInfo, probe_file
+from .quality import QualityThresholds
 from .rules import FAMILIES, Sample
 from .rules.labels import label_row
 from .vocab import Vocabulary
@@ -22,6 +23,7 @@ from .vocab import Vocabulary
 if TYPE_CHECKING:
     import pyarrow as pa
 
+DEFAULT_THRESHOLDS = QualityThresholds()
 #: A task: a pair with its prior image and mask header info (from a reused manifest row) or None.
 Task = tuple[PairTask, FileInfo | None, FileInfo | None]
 
@@ -37,6 +39,8 @@ class ChunkContext:
     difficulty: dict[str, str]
     deep: bool = False
     max_pixels: int = 0
+    #: The DA6xx thresholds (``--quality-threshold``).
+    thresholds: QualityThresholds = DEFAULT_THRESHOLDS
 
 
 def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, list], list[Finding]]:
@@ -67,7 +71,7 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
             deep = decode_pair(root, image_path, mask_path, image, mask, ctx.max_pixels)
         sample = Sample(
             dataset, image_path, mask_path, nested, has_mask_dir.get(dataset, True), name, image, mask, vocab,
-            image_ext, mask_ext, deep,
+            image_ext, mask_ext, deep, ctx.thresholds,
         )
         emitter.reset()
         emitter.dataset = dataset
@@ -106,6 +110,7 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
             cols["phash"].append(deep.phash if deep else None)
             cols["fg_ratio"].append(deep.fg_ratio if deep else None)
             cols["mask_kind"].append(deep.mask_kind if deep else None)
+            cols["mask_edge_score"].append(round(deep.fit.score, 3) if deep and deep.fit else None)
     return dict(cols), findings
 
 

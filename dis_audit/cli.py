@@ -93,6 +93,7 @@ def scan(
     shard: Annotated[str | None, typer.Option(help="Scan shard INDEX/COUNT (0-based, e.g. 0/8) into a part manifest; combine with `dis-audit merge`.")] = None,
     executor: Annotated[str, typer.Option(help="'local' (processes here) or 'ray' (chunks as tasks on a Ray cluster; pip install 'dis-audit[ray]').")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: RAY_ADDRESS, else a local Ray).")] = None,
+    quality_threshold: Annotated[list[str] | None, typer.Option(help="With --deep: a DA6xx threshold NAME=VALUE (repeatable; e.g. dark_high=60); see docs/deep.md.")] = None,
 ) -> None:
     """Find every sample, check names, images and masks, report findings, write the manifest."""
     from .manifest import ManifestError
@@ -116,7 +117,7 @@ def scan(
                 extend_vocab=extend_vocab, difficulty_map=difficulty_map, select=select, ignore=ignore,
                 workers=workers, incremental=manifest_path if incremental else None, progress=progress,
                 deep=deep, max_pixels=max_pixels, eval_datasets=eval_datasets, near_dup_distance=near_dup_distance,
-                shard=shard_spec, executor=executor, address=ray_address,
+                shard=shard_spec, executor=executor, address=ray_address, quality_thresholds=quality_threshold,
             )
     except ScanError as exc:
         fail(str(exc))

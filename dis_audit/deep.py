@@ -19,9 +19,11 @@ Definitions the rules and docs/deep.md rely on:
     all: a photo, a depth map, a trimap);
   - ``soft``: anything in between (matting-like alpha over hair, fur, glass).
 
-* **phash**: a 64-bit DCT hash: the picture is box-filtered to 32x32 grey, the 8x8 lowest
+* **phash**: a 64-bit DCT hash: the grey picture is box-filtered to 32x32, the 8x8 lowest
   frequencies of its 2-D DCT-II are compared with their median (DC left out of the median),
-  bit ``63 - k`` set when coefficient ``k`` (row-major) is above it.
+  bit ``63 - k`` set when coefficient ``k`` (row-major) is above it. None for a near-flat
+  picture (32x32 thumbnail's standard deviation under ``quality.FLAT_HASH_STD``), whose bits
+  are noise that matches every other near-flat picture's.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
     from .probe import FileInfo
+    from .quality import ImageQuality, MaskFit
 
 #: Intermediate (not 0/255) mask pixels allowed per outline edge for "antialiased".
 ANTIALIAS_PER_EDGE = 3.0
@@ -83,6 +86,9 @@ class DeepInfo:
     fg_ratio: float | None = None
     mask_kind: str | None = None
     mask_max: int | None = None  # largest mask value after conversion to L
+    #: Image-quality measures and mask–image agreement (``dis_audit.quality``), for the DA6xx rules.
+    quality: ImageQuality | None = None
+    fit: MaskFit | None = None
 
 
 # ----------------------------------------------------------------------------- hashing
@@ -112,6 +118,11 @@ def phash_array(grey: np.ndarray) -> int:
 
 def phash_image(im: PILImage.Image) -> int:
     """The 64-bit perceptual hash of a decoded Pillow image, whatever its mode."""
+    return phash_array(hash_thumbnail(im))
+
+
+def hash_thumbnail(im: PILImage.Image) -> np.ndarray:
+    """The 32x32 grey (float64) picture the perceptual hash is taken from."""
     from PIL import Image
 
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
@@ -125,7 +136,7 @@ def phash_image(im: PILImage.Image) -> int:
     # Box filter to 32x32; reducing_gap=2 lets Pillow shrink by an integer factor first (still a box
     # average overall), which halves the cost on a 1024x768 image.
     small = im.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.BOX, reducing_gap=2.0).convert("L")
-    return phash_array(np.asarray(small, dtype=np.float64))
+    return np.asarray(small, dtype=np.float64)
 
 
 def hamming(a: int, b: int) -> int:
@@ -249,25 +260,49 @@ def decode_pair(
     mask_info: FileInfo | None,
     max_pixels: int,
 ) -> DeepInfo:
-    """Decode one pair and compute its deep facts; paths are relative to ``root``."""
+    """Decode one pair and compute its deep facts; paths are relative to ``root``.
+
+    The grey picture is made once and serves the perceptual hash, the quality measures and the
+    mask–image agreement. A near-flat picture gets no perceptual hash (``quality.hash_informative``):
+    every such picture hashes alike, and a match on it says nothing.
+    """
+    from .quality import grey_of, hash_informative, image_quality, mask_fit
+
     image = mask = None
     phash = fg_ratio = kind = top = None
+    quality = fit = None
+    grey = None
     if _usable(image_info):
         image, im = decode_file(os.path.join(root, image_path), image_info, max_pixels, want_sha1=True)
         if im is not None:
             try:
-                phash = phash_image(im)
+                grey = grey_of(im)
+                thumb = hash_thumbnail(grey)
+                phash = phash_array(thumb) if hash_informative(thumb) else None
             except Exception as exc:  # a mode Pillow cannot resize: report, do not crash
                 image = Decoded(image.mode, image.orientation, image.sha1, error=f"cannot hash pixels: {_message(exc)}")
+                grey = None
+            else:
+                try:
+                    quality = image_quality(im, grey)
+                except Exception:  # the picture decoded and hashed: no quality measure is no finding
+                    quality = None
             im.close()
     if mask_path is not None and _usable(mask_info):
         mask, mim = decode_file(os.path.join(root, mask_path), mask_info, max_pixels, want_sha1=False)
         if mim is not None:
             try:
-                grey = mim if mim.mode == "L" else mim.convert("L")
-                fg_ratio, kind, top = mask_stats(np.asarray(grey))
+                mgrey = mim if mim.mode == "L" else mim.convert("L")
+                fg_ratio, kind, top = mask_stats(np.asarray(mgrey))
             except Exception as exc:
                 mask = Decoded(mask.mode, mask.orientation, None, error=f"cannot convert mask to L: {_message(exc)}")
+            else:
+                if grey is not None and kind in ("binary", "antialiased", "soft"):
+                    try:
+                        fit = mask_fit(grey, mgrey)
+                    except Exception:  # as above: a measure that fails is no finding about the files
+                        fit = None
             mim.close()
-    return DeepInfo(image=image, mask=mask, phash=phash, fg_ratio=fg_ratio, mask_kind=kind, mask_max=top)
-
+    return DeepInfo(
+        image=image, mask=mask, phash=phash, fg_ratio=fg_ratio, mask_kind=kind, mask_max=top, quality=quality, fit=fit,
+    )

@@ -172,7 +172,7 @@ def rules_markdown(rules: Iterable[Rule]) -> str:
         "",
         "Every check dis-audit runs, by code. Select or ignore them with `--select`/`--ignore` and a code or",
         "prefix (`DA4`, `DA403`). Families: DA1xx naming, DA2xx pairing, DA3xx images, DA4xx masks,",
-        "DA5xx duplicates. *Label* says whether the finding sets the sample's `class_id` to -1: `intrinsic`",
+        "DA5xx duplicates, DA6xx quality (`--deep`: picture quality and mask–image agreement). *Label* says whether the finding sets the sample's `class_id` to -1: `intrinsic`",
         "(the name carries no usable class, whatever you select), `policy` (BiRefNet would skip or crash on",
         "the sample; ignoring the rule keeps the label), or `none`.",
         "",

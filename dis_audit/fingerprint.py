@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 
 #: The order of the fields in the stored JSON list. Manifests on disk depend on it: never reorder.
 _LAYOUT: tuple[str, ...] = ("tool_version", "vocabulary", "select", "ignore", "difficulty")
-#: A deep scan appends ``["deep", max_pixels]``; a header-only fingerprint has no such item, so
-#: manifests written before --deep existed keep being reused.
+#: A deep scan appends ``["deep", max_pixels]`` (``["deep", max_pixels, {threshold: value}]`` when DA6xx
+#: thresholds differ from their defaults); a header-only fingerprint has no such item, so manifests
+#: written before --deep existed keep being reused.
 _DEEP_TAG = "deep"
 
 
@@ -32,6 +33,8 @@ class ScanFingerprint:
     difficulty: tuple[tuple[str, str], ...]
     deep: bool = False
     max_pixels: int = 0
+    #: ``(name, value)`` pairs of the DA6xx thresholds set away from their defaults, sorted.
+    thresholds: tuple[tuple[str, float], ...] = ()
 
     def __str__(self) -> str:
         fields = {
@@ -43,7 +46,8 @@ class ScanFingerprint:
         }
         items: list[object] = [fields[name] for name in _LAYOUT]
         if self.deep:
-            items.append([_DEEP_TAG, self.max_pixels])
+            items.append([_DEEP_TAG, self.max_pixels, dict(self.thresholds)] if self.thresholds
+                         else [_DEEP_TAG, self.max_pixels])
         return json.dumps(items)
 
     @classmethod
@@ -57,10 +61,12 @@ class ScanFingerprint:
                 return None
             fields = dict(zip(_LAYOUT, items))
             deep, max_pixels = False, 0
+            thresholds: dict[str, float] = {}
             if len(items) > len(_LAYOUT):
-                tag, max_pixels = items[len(_LAYOUT)]
-                if tag != _DEEP_TAG:
+                tag, max_pixels, *rest = items[len(_LAYOUT)]
+                if tag != _DEEP_TAG or len(rest) > 1:
                     return None
+                thresholds = rest[0] if rest else {}
                 deep = True
             vocabulary = fields["vocabulary"]
             return cls(
@@ -71,8 +77,9 @@ class ScanFingerprint:
                 difficulty=tuple((str(k), str(v)) for k, v in fields["difficulty"]),
                 deep=deep,
                 max_pixels=int(max_pixels),
+                thresholds=tuple(sorted((str(k), float(v)) for k, v in thresholds.items())),
             )
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, AttributeError):
             return None
 
     def without_vocabulary(self) -> ScanFingerprint:
@@ -91,6 +98,7 @@ def scan_fingerprint(
     difficulty: Mapping[str, str],
     deep: bool = False,
     max_pixels: int = 0,
+    thresholds: Mapping[str, float] | None = None,
 ) -> str:
     """The stored fingerprint of a scan with these settings (``difficulty``: dataset -> difficulty)."""
     return str(
@@ -102,6 +110,7 @@ def scan_fingerprint(
             difficulty=tuple(sorted(difficulty.items())),
             deep=deep,
             max_pixels=max_pixels if deep else 0,
+            thresholds=tuple(sorted((thresholds or {}).items())) if deep else (),
         )
     )
 

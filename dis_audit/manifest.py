@@ -62,6 +62,9 @@ _DEEP_FIELDS = [
     pa.field("fg_ratio", pa.float32()),
     pa.field("mask_kind", pa.string()),
     pa.field("dup_group", pa.int32()),
+    #: Mask–image agreement (``dis_audit.quality.MaskFit.score``): edge strength along the mask's outline
+    #: over its median at other placements; ~1.0 = chance. Null when not measured.
+    pa.field("mask_edge_score", pa.float32()),
 ]
 MANIFEST_SCHEMA = pa.schema([*_CONTRACT_FIELDS, *_HEADER_EXTRA_FIELDS, *_DEEP_FIELDS])
 
@@ -139,6 +142,8 @@ class ScanOptions:
     merged_from: int | None = None
     #: What ``relabel`` applied (relabelled manifests only).
     relabel: dict[str, Any] | None = None
+    #: DA6xx thresholds that differ from their defaults (``--quality-threshold``); written only when set.
+    quality_thresholds: dict[str, float] = field(default_factory=dict)
     #: Keys this version does not know (a newer dis-audit wrote them), kept as read.
     extra: dict[str, Any] = field(default_factory=dict)
     #: The keys read from disk; ``None`` for options made in memory, which write every key a scan
@@ -161,6 +166,7 @@ class ScanOptions:
             "near_dup_distance": self.near_dup_distance, "shard": self.shard,
             "listings": None if self.listings is None else [item.to_dict() for item in self.listings],
             "merged_from": self.merged_from, "relabel": self.relabel,
+            "quality_thresholds": dict(self.quality_thresholds),
         }
         keys = set(_SCAN_KEYS if self.present is None else self.present)
         keys |= {name for name, value in values.items() if value != _DEFAULT_VALUES[name]}
@@ -198,6 +204,7 @@ class ScanOptions:
             listings=None if listings is None else tuple(ListingRecord.from_dict(item) for item in listings),
             merged_from=_int_or_none(get("merged_from")),
             relabel=dict(relabel) if isinstance(relabel, Mapping) else None,
+            quality_thresholds={str(k): float(v) for k, v in (get("quality_thresholds") or {}).items()},
             extra={key: value for key, value in data.items() if key not in _DEFAULT_VALUES},
             present=frozenset(key for key in data if key in _DEFAULT_VALUES),
         )
@@ -216,10 +223,10 @@ _DEFAULT_VALUES: dict[str, Any] = {
     "image_dir": None, "mask_dir": None, "datasets": None, "classes": None, "extend_vocab": False,
     "difficulty_map": {}, "select": [], "ignore": [], "fingerprint": None, "extended_classes": [], "deep": False,
     "max_pixels": None, "eval_datasets": None, "near_dup_distance": None, "shard": None, "listings": None,
-    "merged_from": None, "relabel": None,
+    "merged_from": None, "relabel": None, "quality_thresholds": {},
 }
 #: The keys a scan always writes, set or not.
-_SCAN_KEYS: frozenset[str] = frozenset(_DEFAULT_VALUES) - {"merged_from", "relabel"}
+_SCAN_KEYS: frozenset[str] = frozenset(_DEFAULT_VALUES) - {"merged_from", "relabel", "quality_thresholds"}
 
 
 @dataclass

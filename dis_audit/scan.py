@@ -13,7 +13,7 @@ import gc
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -46,6 +46,7 @@ from .manifest import (
     read_manifest_table,
 )
 from .naming import parse_name, split_path
+from .quality import QualityThresholds
 from .rules import ALL_RULES, FAMILIES
 from .shards import parse_shard, shard_of
 from .splits import parse_eval_datasets
@@ -154,6 +155,7 @@ def scan(
     shard: str | tuple[int, int] | None = None,
     executor: str | Executor | None = None,
     address: str | None = None,
+    quality_thresholds: Mapping[str, float] | str | Sequence[str] | None = None,
 ) -> ScanResult:
     """Scan a dataset root: pair every sample, check names, headers and masks, build the manifest.
 
@@ -170,6 +172,8 @@ def scan(
     only the samples of shard i (0-based) and leaves the cross-file checks to ``merge``.
     ``executor="ray"`` evaluates the chunks as tasks on the Ray cluster at ``address`` (or
     ``RAY_ADDRESS``; see ``dis_audit.executor``); the result is the same as a local scan's.
+    ``quality_thresholds`` overrides DA6xx thresholds (``{"dark_high": 60}`` or ``"dark_high=60,..."``;
+    see ``dis_audit.quality.QualityThresholds``).
     """
     started = time.perf_counter()
     root = Path(root)
@@ -191,6 +195,7 @@ def scan(
             raise ValueError(f"--max-pixels must be at least 1, not {max_pixels}")
         if near_dup_distance is not None and not 0 <= near_dup_distance <= 16:
             raise ValueError(f"near-duplicate distance must be 0..16 bits, not {near_dup_distance}")
+        thresholds = QualityThresholds.parse(quality_thresholds)
     except (LayoutError, VocabularyError, ValueError) as exc:
         raise ScanError(str(exc)) from exc
     if deep and max_pixels is None:
@@ -234,10 +239,11 @@ def scan(
         },
         deep=deep,
         max_pixels=max_pixels or 0,
+        thresholds=thresholds,
     )
     fingerprint = scan_fingerprint(
         tool_version=__version__, vocabulary=vocab.names, select=selection.select, ignore=selection.ignore,
-        difficulty=ctx.difficulty, deep=deep, max_pixels=max_pixels or 0,
+        difficulty=ctx.difficulty, deep=deep, max_pixels=max_pixels or 0, thresholds=thresholds.changed(),
     )
 
     old_table = None
@@ -269,6 +275,7 @@ def scan(
         extended_classes=tuple(extended), deep=deep, max_pixels=max_pixels if deep else None,
         eval_datasets=tuple(sorted(eval_names)) if eval_names else None, near_dup_distance=distance,
         shard=f"{shard_spec[0]}/{shard_spec[1]}" if shard_spec else None,
+        quality_thresholds=thresholds.changed() if deep else {},
         # What merge needs to rebuild the per-dataset summary of a sharded scan.
         listings=tuple(
             ListingRecord(name=ls.dataset.name, rel=ls.dataset.rel, image_dir=ls.dataset.image_dir,

@@ -18,6 +18,7 @@ def _load(name: str):
 
 make_example = _load("make_example")
 deep_defects = _load("deep_defects")
+quality_defects = _load("quality_defects")
 
 
 def build_planted(out: Path) -> Path:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from deep_trees import deep_defects
+from deep_trees import deep_defects, quality_defects
 from PIL import Image
 
 from dis_audit.testing import image_array, make_pair, write_image
@@ -260,6 +260,19 @@ def _spoil_with(array: np.ndarray) -> Callable[[Path], None]:
     return lambda mask: deep_defects.save(mask, array)
 
 
+def _quality(kind: str, style: str = "photo", seed: int = 7) -> Build:
+    """A DA6xx rule: one generated scene (examples/quality_defects.py), with ``kind`` planted or clean."""
+    def build(root: Path, defect: bool) -> str | None:
+        image, mask = quality_defects.scene(style, seed, (384, 288))
+        if defect:
+            other = quality_defects.scene(style, seed + 1000, (384, 288))[1] if kind == "swapped" else None
+            image, mask = quality_defects.plant(kind, image, mask, seed, other)
+        quality_defects.write_pair(root, TR, GOOD, image, mask)
+        where = "gt" if kind in quality_defects.MASK_KINDS else "im"
+        return f"{TR}/{where}/{GOOD}.{'png' if where == 'gt' else 'jpg'}" if defect else None
+    return build
+
+
 FIXTURES: dict[str, Case] = {
     # DA1 naming
     "DA101": Case(_stem_case("IMG_0001")),
@@ -305,4 +318,14 @@ FIXTURES: dict[str, Case] = {
     # The near misses move the copy to a dataset without a role / into the same evaluation set.
     "DA503": Case(_cross_dataset_copy("DIS-TE1", TR, "extra"), deep=True),
     "DA504": Case(_cross_dataset_copy("DIS-TE1", "DIS-VD", "DIS-TE1"), deep=True),
+    # DA6 quality (generated scenes with the defect planted; the near miss is the clean scene)
+    "DA601": Case(_quality("dark"), deep=True),
+    "DA602": Case(_quality("overexposed"), deep=True),
+    "DA603": Case(_quality("flat"), deep=True),
+    "DA604": Case(_quality("blurry", "thin"), deep=True),
+    "DA605": Case(_quality("aspect"), deep=True),
+    "DA606": Case(_quality("greyrgb"), deep=True),
+    "DA607": Case(_quality("tiny"), deep=True),
+    "DA608": Case(_quality("shifted"), deep=True),
+    "DA609": Case(_quality("swapped"), deep=True),
 }

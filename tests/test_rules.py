@@ -235,8 +235,8 @@ def test_registry_refuses_inconsistent_families(families, message):
 
 
 def test_registry_accepts_a_new_family_with_its_own_prefix():
-    rules = build_registry([*FAMILIES, _family("extra", "DA6", _rule("DA601"))])
-    assert list(rules)[-1] == "DA601" and len(rules) == len(ALL_RULES) + 1
+    rules = build_registry([*FAMILIES, _family("extra", "DA7", _rule("DA701"))])
+    assert list(rules)[-1] == "DA701" and len(rules) == len(ALL_RULES) + 1
 
 
 # ----------------------------------------------------------------------------- former codes (aliases)

@@ -74,6 +74,10 @@ class _Reservations:
         return key
 
 
+#: Findings whose previews add the mask at its best-fitting placement.
+BEST_FIT_CODES = frozenset({"DA608"})
+
+
 class Previews:
     """The previews of one page: reserve them while planning, ``make`` them at once, then draw figures."""
 
@@ -101,17 +105,18 @@ class Previews:
 
     # --------------------------------------------------------------- planning
 
-    def for_row(self, row: int) -> str | None:
-        """Reserve the preview of a sample (image beside image + mask)."""
+    def for_row(self, row: int, best_fit: bool = False) -> str | None:
+        """Reserve the preview of a sample (image beside image + mask; and the mask at its best fit)."""
         image, mask = self.model.image_paths[row], self.model.mask_paths[row]
-        job = ThumbJob(self._abs(image), self._abs(mask) if mask else None, self.limits.thumb_size)
-        return self.reserved.want(f"row:{row}", job)
+        job = ThumbJob(self._abs(image), self._abs(mask) if mask else None, self.limits.thumb_size,
+                       best_fit=best_fit and mask is not None)
+        return self.reserved.want(f"{'fit' if job.best_fit else 'row'}:{row}", job)
 
-    def for_path(self, path: str) -> tuple[str | None, str]:
+    def for_path(self, path: str, best_fit: bool = False) -> tuple[str | None, str]:
         """A preview key for a finding's path and a caption; folders and non-files get no preview."""
         row = self.model.row_of.get(path)
         if row is not None:
-            return self.for_row(row), self.model.image_paths[row]
+            return self.for_row(row, best_fit), self.model.image_paths[row]
         full = self._abs(path)
         if os.path.isfile(full):
             # A file outside the manifest's samples (an orphan mask, say): show the file alone.
@@ -136,7 +141,8 @@ class Previews:
                     if members in drawn:
                         continue
                     drawn.add(members)
-                key, caption = self.for_path(f.path)
+                # A misregistered mask is shown a third time, moved to where it fits best.
+                key, caption = self.for_path(f.path, best_fit=f.code in BEST_FIT_CODES)
                 keys, captions = [key], [caption]
                 # Related files of another sample (a duplicate, a leaked copy) are shown beside it;
                 # a mask finding's related image is the same sample and adds nothing.

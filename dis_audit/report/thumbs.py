@@ -46,6 +46,8 @@ class ThumbJob:
     size: int = THUMB_SIZE
     #: Files with more pixels than this are not decoded (decompression-bomb guard).
     max_pixels: int = 89_478_485
+    #: Add a third panel: the mask moved to where it fits the image's edges best (DA608).
+    best_fit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,12 +162,57 @@ def make_thumb(job: ThumbJob) -> Thumb:
         left = _placeholder(width, height)
         right = mask.convert("RGB")
 
-    sheet = Image.new("RGB", (2 * width + _GAP, height), (255, 255, 255))
-    sheet.paste(left, (0, 0))
-    sheet.paste(right, (width + _GAP, 0))
+    panels = [left, right]
+    if job.best_fit and image is not None and mask is not None and job.image and job.mask:
+        moved, note = _best_fit_mask(job, mask.resize((width, height), Image.Resampling.BILINEAR))
+        notes.append(note)
+        if moved is not None:
+            panels.append(_overlay(image, moved))
+    sheet = Image.new("RGB", (len(panels) * width + (len(panels) - 1) * _GAP, height), (255, 255, 255))
+    for k, panel in enumerate(panels):
+        sheet.paste(panel, (k * (width + _GAP), 0))
     buf = io.BytesIO()
     sheet.save(buf, format="JPEG", quality=JPEG_QUALITY)
     return Thumb(buf.getvalue(), sheet.width, sheet.height, tuple(notes))
+
+
+def _best_fit_mask(job: ThumbJob, small_mask: PILImage) -> tuple[PILImage | None, str]:
+    """``small_mask`` moved (mirrored, shifted) to the placement where the full-size mask fits best, with a note."""
+    from PIL import Image, ImageChops
+
+    from ..quality import grey_of, mask_fit
+
+    try:
+        with Image.open(job.image or "") as im, Image.open(job.mask or "") as mk:
+            if im.width * im.height > job.max_pixels or mk.width * mk.height > job.max_pixels:
+                return None, "best fit: too many pixels to measure"
+            im.load()
+            mk.load()
+            fit = mask_fit(grey_of(im), mk.convert("L"))
+    except Exception as exc:  # a preview never stops the report
+        return None, f"best fit: cannot measure ({type(exc).__name__})"
+    if fit is None:
+        return None, "best fit: cannot be judged on this pair"
+    moved = small_mask
+    if fit.flip == "h":
+        moved = moved.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    elif fit.flip == "v":
+        moved = moved.transpose(Image.Transpose.FLIP_TOP_BOTTOM)
+    dx, dy = round(fit.dx * moved.width), round(fit.dy * moved.height)
+    # ImageChops.offset wraps around; the wrapped band is cleared so nothing appears from the far side.
+    shifted = ImageChops.offset(moved, dx, dy)
+    arr = np.asarray(shifted).copy()
+    if dx > 0:
+        arr[:, :dx] = 0
+    elif dx < 0:
+        arr[:, dx:] = 0
+    if dy > 0:
+        arr[:dy, :] = 0
+    elif dy < 0:
+        arr[dy:, :] = 0
+    from ..rules.quality import describe_placement
+
+    return Image.fromarray(arr), f"third panel: the mask {describe_placement(fit)}, where it fits best"
 
 
 def make_thumbs(jobs: Sequence[ThumbJob], workers: int | None = None) -> list[Thumb]:

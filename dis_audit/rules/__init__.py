@@ -19,10 +19,12 @@ from .images import ImageChecks
 from .masks import MaskChecks
 from .naming import NamingChecks
 from .pairing import PairingChecks
+from .quality import QualityChecks
 
 #: Code prefix of each family, as the docs and --select/--ignore users know them.
 FAMILY_PREFIXES: dict[str, str] = {
     "naming": "DA1", "pairing": "DA2", "images": "DA3", "masks": "DA4", "duplicates": "DA5",
+    "quality": "DA6",
 }
 _CODE = re.compile(r"^DA\d{3}$")
 
@@ -79,7 +81,7 @@ def build_registry(families: Iterable[CheckFamily]) -> dict[str, Rule]:
 
 
 FAMILIES: tuple[CheckFamily, ...] = (
-    NamingChecks(), PairingChecks(), ImageChecks(), MaskChecks(), DuplicateChecks(),
+    NamingChecks(), PairingChecks(), ImageChecks(), MaskChecks(), DuplicateChecks(), QualityChecks(),
 )
 
 ALL_RULES: dict[str, Rule] = build_registry(FAMILIES)

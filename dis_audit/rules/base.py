@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from ..deep import DeepInfo
     from ..manifest import ScanOptions
+    from ..quality import QualityThresholds
 
 
 @dataclass(slots=True)
@@ -35,6 +36,8 @@ class Sample:
     mask_ext: str
     #: Full-decode facts, set only by ``scan --deep``.
     deep: DeepInfo | None = None
+    #: The DA6xx thresholds of this scan (defaults when None).
+    thresholds: QualityThresholds | None = None
 
 
 class CheckFamily:

@@ -1,0 +1,179 @@
+"""Benchmark of the DA6xx checks: recall and false-positive rate per check, and the --deep slowdown.
+
+    python benchmarks/quality_bench.py [--per-kind 20] [--clean 40] [--size 1024x768] [--workers N] [--out DIR]
+
+1. Generates a tree (examples/quality_defects.py): CLEAN clean pairs in each of five styles (photo,
+   thin wires, soft edges, camouflage, white background) and PER_KIND pairs of each planted defect
+   (dark, overexposed, near-flat, blurred, odd aspect ratio, grey as RGB, tiny; mask shifted by 3-8 %,
+   mirrored, swapped with another picture's).
+2. Runs ``scan --deep`` on it and prints, per check, its recall on its planted kind and its
+   false-positive rate on the clean pairs (overall and per style). A mask defect counts as found
+   when DA608 or DA609 names the pair.
+3. Times the deep decode of one pair (CPU time, one process) and ``scan --deep`` (wall time) with the
+   quality measures and without them ("before": the deep decode as it was, replayed from this file),
+   in this same run, alternating, best of 3 / ``--repeats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "examples"))
+
+import quality_defects  # noqa: E402
+
+CHECKS = {
+    "DA601": "dark", "DA602": "overexposed", "DA603": "flat", "DA604": "blurry", "DA605": "aspect",
+    "DA606": "greyrgb", "DA607": "tiny", "DA608": "shifted+flipped", "DA609": "swapped",
+}
+
+
+def decode_pair_before(root, image_path, mask_path, image_info, mask_info, max_pixels):
+    """The deep decode without the quality measures (what --deep did before DA6xx), for the timing."""
+    from dis_audit import deep
+
+    image = mask = None
+    phash = fg_ratio = kind = top = None
+    if deep._usable(image_info):
+        image, im = deep.decode_file(os.path.join(root, image_path), image_info, max_pixels, want_sha1=True)
+        if im is not None:
+            phash = deep.phash_image(im)
+            im.close()
+    if mask_path is not None and deep._usable(mask_info):
+        mask, mim = deep.decode_file(os.path.join(root, mask_path), mask_info, max_pixels, want_sha1=False)
+        if mim is not None:
+            grey = mim if mim.mode == "L" else mim.convert("L")
+            fg_ratio, kind, top = deep.mask_stats(deep.np.asarray(grey))
+            mim.close()
+    return deep.DeepInfo(image=image, mask=mask, phash=phash, fg_ratio=fg_ratio, mask_kind=kind, mask_max=top)
+
+
+def truth_from_names(root: Path) -> dict[str, str]:
+    """Image path -> planted kind, read back from the names ``build`` gives (``...#<kind><seed>_o.jpg``)."""
+    truth = {}
+    for path in sorted((root / "DIS-TR" / "im").iterdir()):
+        kind = path.stem.rsplit("#", 1)[1].rstrip("_o").rstrip("0123456789")
+        truth[f"DIS-TR/im/{path.name}"] = f"clean-{kind}" if kind in quality_defects.STYLES else kind
+    return truth
+
+
+def timed_scan(root: Path, workers: int, before: bool) -> float:
+    from dis_audit import deep
+    from dis_audit.scan import scan
+
+    saved = deep.decode_pair
+    if before:
+        deep.decode_pair = decode_pair_before  # the workers fork from here and inherit it
+    try:
+        start = time.perf_counter()
+        scan(root, deep=True, workers=workers)
+        return time.perf_counter() - start
+    finally:
+        deep.decode_pair = saved
+
+
+def decode_cpu(root: Path, sample: int = 200) -> tuple[float, float]:
+    """CPU ms per pair of the deep decode, before and with the quality measures (one process, best of 3).
+
+    CPU time, not wall time: on a shared machine it is what the work costs, whatever else runs.
+    """
+    from dis_audit import deep
+    from dis_audit.probe import probe_file
+
+    images = sorted((root / "DIS-TR" / "im").iterdir())
+    pairs = [(f"DIS-TR/im/{p.name}", f"DIS-TR/gt/{p.stem}.png") for p in images[:: max(1, len(images) // sample)]]
+    infos = [(probe_file(f"{root}/{a}"), probe_file(f"{root}/{b}")) for a, b in pairs]
+    best = {True: float("inf"), False: float("inf")}
+    for _ in range(3):
+        for before, fn in ((True, decode_pair_before), (False, deep.decode_pair)):
+            start = time.process_time()
+            for (a, b), (ia, ib) in zip(pairs, infos):
+                fn(str(root), a, b, ia, ib, 10**9)
+            best[before] = min(best[before], (time.process_time() - start) / len(pairs) * 1e3)
+    return best[True], best[False]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--per-kind", type=int, default=20)
+    ap.add_argument("--clean", type=int, default=40, help="clean pairs per style")
+    ap.add_argument("--size", default="1024x768")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "dis-audit-quality-bench")
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+    width, height = (int(v) for v in args.size.split("x"))
+
+    from dis_audit.scan import scan
+
+    marker = args.out / f".tree-{args.per_kind}-{args.clean}-{args.size}"
+    start = time.perf_counter()
+    if marker.exists():
+        truth = truth_from_names(args.out)
+        how = "reused"
+    else:
+        if args.out.exists():
+            shutil.rmtree(args.out)
+        truth = quality_defects.build(args.out, args.per_kind, args.clean, (width, height))
+        marker.touch()
+        how = f"generated in {time.perf_counter() - start:.0f} s"
+    print(f"tree: {len(truth)} pairs ({args.clean} clean per style x {len(quality_defects.STYLES)}, "
+          f"{args.per_kind} per defect kind), {width}x{height}, {how}")
+
+    result = scan(args.out, deep=True, workers=args.workers)
+    flagged: dict[str, set[str]] = defaultdict(set)  # code -> image paths
+    mask_to_image = {p.replace("/gt/", "/im/")[:-4] + ".jpg": p for p in truth}
+    for f in result.findings:
+        if f.code.startswith("DA6"):
+            path = f.path if f.path in truth else f.path.replace("/gt/", "/im/")[:-4] + ".jpg"
+            flagged[f.code].add(mask_to_image.get(path, path))
+    clean = {p: kind.split("-", 1)[1] for p, kind in truth.items() if kind.startswith("clean-")}
+    styles = quality_defects.STYLES
+    print()
+    print("| check | planted kind | recall | FPR on clean | " + " | ".join(f"FP {s}" for s in styles) + " |")
+    print("|---|---|---|---|" + "---|" * len(styles))
+    for code, kinds in CHECKS.items():
+        planted = [p for p, k in truth.items() if k in kinds.split("+")]
+        hits = flagged[code] | (flagged["DA608" if code == "DA609" else "DA609"] if code in ("DA608", "DA609") else set())
+        found = sum(p in hits for p in planted)
+        fps = [p for p in clean if p in flagged[code]]
+        per_style = " | ".join(f"{sum(clean[p] == s for p in fps)}/{sum(v == s for v in clean.values())}" for s in styles)
+        print(f"| {code} | {kinds} | {found}/{len(planted)} = {found / max(len(planted), 1):.2f} | "
+              f"{len(fps)}/{len(clean)} = {len(fps) / max(len(clean), 1):.1%} | {per_style} |")
+    cross = defaultdict(int)
+    for code, paths in flagged.items():
+        for p in paths:
+            kind = truth.get(p, "?")
+            if not kind.startswith("clean") and kind not in CHECKS.get(code, "").split("+"):
+                cross[(code, kind)] += 1
+    if cross:
+        print("\nflags on pairs planted with another defect: "
+              + ", ".join(f"{code} on {kind}: {n}" for (code, kind), n in sorted(cross.items())))
+
+    print()
+    cpu_before, cpu_after = decode_cpu(args.out)
+    print(f"deep decode of one pair, CPU time (1 process, best of 3): before {cpu_before:.2f} ms, with the quality "
+          f"measures {cpu_after:.2f} ms: {cpu_after / cpu_before - 1:+.1%}")
+    times: dict[bool, float] = {True: float("inf"), False: float("inf")}
+    for _ in range(args.repeats):
+        for before in (True, False):
+            times[before] = min(times[before], timed_scan(args.out, args.workers, before))
+    print(f"scan --deep, {args.workers} workers, {len(truth)} pairs (best of {args.repeats}): "
+          f"before {times[True]:.2f} s, with DA6xx {times[False]:.2f} s: "
+          f"{times[False] / times[True] - 1:+.1%} (target <= +25 %)")
+    if not args.keep:
+        shutil.rmtree(args.out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""DA6xx: picture quality (dark, overexposed, near-flat, blurry, odd shape, grey, tiny) and mask–image agreement.
+
+Per-sample checks on the measures ``scan --deep`` takes while it decodes (``dis_audit.quality``);
+thresholds come from ``QualityThresholds`` (``--quality-threshold NAME=VALUE``). Severities are
+warning or info: these are pictures to look at, not files a loader fails on.
+"""
+
+from __future__ import annotations
+
+from ..findings import Emitter, Rule, Severity
+from ..quality import ImageQuality, MaskFit, QualityThresholds
+from .base import CheckFamily, Sample
+
+DARK_IMAGE = Rule(
+    "DA601", "dark-image", Severity.WARNING,
+    "The picture is very dark: even its brightest 2 % of pixels stay at or below grey level `dark_high` (80).",
+    "The object's edges are lost in sensor noise and JPEG blocks; the model learns from a picture that shows "
+    "next to nothing, and the mask cannot be checked by eye.",
+    "Look at it; brighten it if the source is a good exposure stored dark, or drop the pair.",
+)
+OVEREXPOSED_IMAGE = Rule(
+    "DA602", "overexposed-image", Severity.WARNING,
+    "The picture is washed out: even its darkest 2 % of pixels are at or above grey level `overexposed_low` "
+    "(180). A white-background photo with a visible object is not flagged.",
+    "Clipped highlights erase the object's outline; the mask then traces edges the picture no longer has.",
+    "Look at it; re-export it from the source at the right exposure, or drop the pair.",
+)
+LOW_INFORMATION_IMAGE = Rule(
+    "DA603", "low-information-image", Severity.WARNING,
+    "The picture is nearly flat: its 99th and 1st grey percentiles are at most `flat_spread` (20) levels apart "
+    "(a blank frame, a failed render, a lens cap).",
+    "There is no object to learn from; its perceptual hash is meaningless (it is left out of near-duplicate "
+    "matching).",
+    "Open it; delete the pair if it is blank.",
+)
+BLURRY_IMAGE = Rule(
+    "DA604", "blurry-image", Severity.WARNING,
+    "The picture's sharpest edges are soft: second over first derivative at their 99.9th percentiles (about "
+    "2 / edge width in pixels, along every 8th row and column at up to 1024 px on the long side) is below "
+    "`blur_sharpness` (0.8), or a picture with contrast has no edge at all. Thin structures on a plain "
+    "background keep it high.",
+    "DIS masks are drawn to the pixel; a blurred picture teaches the model to draw sharp outlines where the "
+    "picture has none.",
+    "Look at it; replace it with a sharp copy or drop the pair.",
+)
+ODD_ASPECT_RATIO = Rule(
+    "DA605", "odd-aspect-ratio", Severity.INFO,
+    "The picture's long side is more than `aspect_ratio` (3.0) times its short side.",
+    "Training resizes every picture to a square (1024x1024 for BiRefNet): a panorama or strip is squashed "
+    "several times more in one direction, and thin structures vanish in it.",
+    "Crop or pad it to a less extreme shape, or accept the distortion.",
+)
+GRAYSCALE_AS_RGB = Rule(
+    "DA606", "grayscale-as-rgb", Severity.INFO,
+    "The picture is stored as RGB but has no colour: its channels differ by at most `grey_colour` (4) levels.",
+    "Usually a greyscale source converted on export; a few are harmless, many bias the model against colour "
+    "cues, and a whole grey dataset may belong to another domain.",
+    "Nothing to fix if intended; otherwise find the colour original.",
+)
+TINY_IMAGE = Rule(
+    "DA607", "tiny-image", Severity.INFO,
+    "The picture's long side is under `tiny_side` (256) pixels: training at 1024x1024 enlarges it more than 4 "
+    "times.",
+    "An upscaled thumbnail has no fine detail, so its mask's fine structure cannot be learnt from it.",
+    "Find the full-size original, or drop the pair.",
+)
+MASK_MISREGISTERED = Rule(
+    "DA608", "mask-misregistered", Severity.WARNING,
+    "The mask's outline follows the picture's edges much better when shifted (by 2 % of the picture or more) "
+    "or mirrored: the best other placement fits `fit_ratio` (1.25) times better than the mask's own and stands "
+    "out of all placements by `fit_peak` (4) robust deviations.",
+    "An export bug (offset crop, flip, resize with another origin) puts the mask beside its object: the model "
+    "learns shifted outlines, and every evaluation on the pair counts correct predictions as errors.",
+    "Open the HTML report's preview (outline at its place and at the best fit); re-export the mask aligned.",
+)
+MASK_IMAGE_MISMATCH = Rule(
+    "DA609", "mask-image-mismatch", Severity.WARNING,
+    "The mask's outline lies on no more image edges than the same outline placed at random (score <= "
+    "`swap_score`, 1.05): the mask probably belongs to another picture (swapped pairs) or another object. "
+    "Weak by design: camouflaged and very soft objects can score as low, and a mask that merely misses "
+    "is often not flagged (see docs/deep.md for the measured rates).",
+    "A mask of another picture trains the model on a wrong answer with full confidence.",
+    "Compare picture and mask; re-pair the files (look for a neighbour whose mask fits).",
+)
+
+#: Rules that make the mask–image agreement meaningless: without usable edges it would be noise.
+_NO_FIT = ("DA601", "DA602", "DA603", "DA604", "DA607")
+
+
+def _fmt(value: float) -> str:
+    return f"{value:g}"
+
+
+def quality_findings(q: ImageQuality, t: QualityThresholds) -> list[tuple[Rule, str]]:
+    """The picture-quality rules ``q`` breaks under ``t``, each with its message."""
+    out: list[tuple[Rule, str]] = []
+    if q.high <= t.dark_high:
+        out.append((DARK_IMAGE, f"dark: the brightest 2 % of pixels reach grey {q.high:.0f} (<= {_fmt(t.dark_high)})"))
+    if q.low >= t.overexposed_low:
+        out.append((OVEREXPOSED_IMAGE,
+                    f"overexposed: the darkest 2 % of pixels are grey {q.low:.0f} or brighter "
+                    f"(>= {_fmt(t.overexposed_low)})"))
+    flat = q.spread <= t.flat_spread
+    if flat:
+        out.append((LOW_INFORMATION_IMAGE,
+                    f"nearly flat: 98 % of pixels lie within {q.spread:.0f} grey levels (<= {_fmt(t.flat_spread)})"))
+    if not flat and q.sharpness is not None and q.sharpness < t.blur_sharpness:
+        out.append((BLURRY_IMAGE,
+                    f"blurry: sharpness {q.sharpness:.2f} (< {_fmt(t.blur_sharpness)}; edges about "
+                    f"{2 / max(q.sharpness, 1e-3):.1f} px wide)"))
+    elif not flat and q.sharpness is None and q.spread >= BLUR_MIN_SPREAD:
+        out.append((BLURRY_IMAGE, f"blurry: {q.spread:.0f} grey levels of contrast but no edge steeper than 4 levels per pixel"))
+    long, short = max(q.width, q.height), min(q.width, q.height)
+    if short and long / short > t.aspect_ratio:
+        out.append((ODD_ASPECT_RATIO, f"{q.width}x{q.height}: aspect ratio {long / short:.1f}:1 (> {_fmt(t.aspect_ratio)})"))
+    if q.colour is not None and q.colour <= t.grey_colour:
+        out.append((GRAYSCALE_AS_RGB,
+                    f"stored as RGB, but the channels differ by at most {q.colour:.0f} levels: grey content"))
+    if long < t.tiny_side:
+        out.append((TINY_IMAGE, f"{q.width}x{q.height}: long side under {_fmt(t.tiny_side)} px "
+                                f"(enlarged {1024 / max(long, 1):.0f}x at a 1024 training size)"))
+    return out
+
+
+#: DA604 with no measurable edge: the picture must still have this much contrast to be called blurry.
+BLUR_MIN_SPREAD = 40.0
+
+
+def fit_findings(fit: MaskFit, t: QualityThresholds) -> list[tuple[Rule, str]]:
+    """The mask–image agreement rules ``fit`` breaks under ``t``, each with its message."""
+    if fit.best >= t.fit_ratio * fit.score and fit.peak >= t.fit_peak:
+        where = describe_placement(fit)
+        return [(MASK_MISREGISTERED,
+                 f"the mask fits the picture's edges {fit.best / max(fit.score, 1e-6):.1f}x better {where} "
+                 f"(agreement {fit.score:.2f} at its own place, {fit.best:.2f} there)")]
+    if fit.score <= t.swap_score:
+        return [(MASK_IMAGE_MISMATCH,
+                 f"the mask's outline follows no image edge (agreement {fit.score:.2f}; 1.0 is chance): "
+                 "a mask of another picture or object?")]
+    return []
+
+
+def describe_placement(fit: MaskFit) -> str:
+    """Words for the best placement: 'mirrored left-right', 'shifted 5 % right and 3 % up', ..."""
+    parts = []
+    if fit.flip:
+        parts.append("mirrored " + ("left-right" if fit.flip == "h" else "top-bottom"))
+    moves = []
+    if fit.dx:
+        moves.append(f"{abs(fit.dx):.0%} {'right' if fit.dx > 0 else 'left'}")
+    if fit.dy:
+        moves.append(f"{abs(fit.dy):.0%} {'down' if fit.dy > 0 else 'up'}")
+    if moves:
+        parts.append("shifted " + " and ".join(moves))
+    return " and ".join(parts) or "in place"
+
+
+class QualityChecks(CheckFamily):
+    prefix = "DA6"
+    title = "quality"
+    rules = (
+        DARK_IMAGE, OVEREXPOSED_IMAGE, LOW_INFORMATION_IMAGE, BLURRY_IMAGE, ODD_ASPECT_RATIO, GRAYSCALE_AS_RGB,
+        TINY_IMAGE, MASK_MISREGISTERED, MASK_IMAGE_MISMATCH,
+    )
+
+    def check_sample(self, sample: Sample, emit: Emitter) -> None:
+        deep = sample.deep
+        if deep is None or deep.quality is None:
+            return
+        thresholds = sample.thresholds or QualityThresholds()
+        found = quality_findings(deep.quality, thresholds)
+        for rule, message in found:
+            emit.emit(rule, sample.image_path, message, related=(sample.mask_path,) if sample.mask_path else ())
+        if deep.fit is None or sample.mask_path is None or any(rule.code in _NO_FIT for rule, _ in found):
+            return
+        for rule, message in fit_findings(deep.fit, thresholds):
+            emit.emit(rule, sample.mask_path, message, related=(sample.image_path,))
