@@ -10,7 +10,7 @@ Sources (the spec strings of ``parse_class_from``):
 
 ``name``       the ``#`` class field, when it is in the vocabulary (implicitly first)
 ``fuzzy``      the unambiguous near-miss of the class field (``airplane`` -> ``Airplane``)
-``map:FILE``   a CSV ``key,class[,group]``; key = stem, path relative to ROOT, or glob
+``map:FILE``   a CSV ``key,class[,group]``; key = stem, file name, path relative to ROOT, or glob
 ``regex:PAT``  a Python regex searched in the stem, named group ``class`` (optional ``group``)
 ``cod10k``     COD10K names ``COD10K-CAM-<i>-<Super>-<j>-<Sub>-<n>`` and NonCAM names
 ``folder``     the sub-folder of the image folder the image sits in (class-per-folder layouts)
@@ -201,14 +201,17 @@ class MapSource(ClassSource):
     """Classes from a CSV ``key,class[,group]``.
 
     A key is matched, most specific first: the image path relative to ROOT (with or without
-    extension), the mask path, the stem, then globs (``*?[``) in file order against the
-    image path and the file name. A key that would leave ROOT refuses the whole map with
+    extension), the mask path, the stem, the image's (then the mask's) file name with its
+    extension, then globs (``*?[``) in file order against the image path, the file name and
+    the stem. ``unmatched_keys`` lists the keys no sample matched. A key that would leave ROOT refuses the whole map with
     ``paths.UnsafePathError``; other problems raise ``ClassSourceError``.
     """
 
     path: Path
     exact: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     globs: list[tuple[str, str, str | None]] = field(default_factory=list)
+    #: Keys that matched a sample so far (``unmatched_keys`` lists the others).
+    matched: set[str] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.name = f"map:{self.path}"
@@ -219,7 +222,7 @@ class MapSource(ClassSource):
             raise ClassSourceError(f"map file not found: {self.path}") from exc
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             raise ClassSourceError(f"cannot read map file {self.path}: {exc}") from exc
-        if rows and [c.strip().lower() for c in rows[0][:2]] == ["key", "class"]:
+        if rows and _is_header(rows[0]):
             rows = rows[1:]
             start = 2
         else:
@@ -241,23 +244,55 @@ class MapSource(ClassSource):
                 raise ClassSourceError(f"{self.path}:{lineno}: key {key!r} maps to {previous[0]!r} and {cls!r}")
             self.exact[key] = (cls, group)
 
-    def propose(self, ref: SampleRef, vocab: Vocabulary) -> Proposal | None:
-        image_noext = ref.image_path.rsplit(".", 1)[0] if "." in ref.image_path.rsplit("/", 1)[-1] else ref.image_path
+    def _lookup(self, ref: SampleRef) -> tuple[str, tuple[str, str | None]] | None:
+        """The key matching ``ref`` (most specific first) and its ``(class, group)``, or None."""
+        image_name = ref.image_path.rsplit("/", 1)[-1]
+        image_noext = ref.image_path.rsplit(".", 1)[0] if "." in image_name else ref.image_path
         keys = [ref.image_path, image_noext]
         if ref.mask_path:
             keys.append(ref.mask_path)
-        keys.append(ref.stem)
+        # The file name with its extension ('IMG_1002.jpg', the usual export of a labelling tool).
+        keys += [ref.stem, image_name]
+        if ref.mask_path:
+            keys.append(ref.mask_path.rsplit("/", 1)[-1])
         for key in keys:
             hit = self.exact.get(key)
             if hit is not None:
-                return Proposal(hit[0], self.name, hit[1])
-        filename = ref.image_path.rsplit("/", 1)[-1]
+                return key, hit
         for pattern, cls, group in self.globs:
-            if fnmatch.fnmatchcase(ref.image_path, pattern) or fnmatch.fnmatchcase(filename, pattern) or (
+            if fnmatch.fnmatchcase(ref.image_path, pattern) or fnmatch.fnmatchcase(image_name, pattern) or (
                 fnmatch.fnmatchcase(ref.stem, pattern)
             ):
-                return Proposal(cls, self.name, group)
+                return pattern, (cls, group)
         return None
+
+    def propose(self, ref: SampleRef, vocab: Vocabulary) -> Proposal | None:
+        found = self._lookup(ref)
+        if found is None:
+            return None
+        self.matched.add(found[0])
+        cls, group = found[1]
+        return Proposal(cls, self.name, group)
+
+    def mark(self, ref: SampleRef) -> None:
+        """Note the key ``ref`` matches, whether or not this source was asked (an earlier one may have answered)."""
+        found = self._lookup(ref)
+        if found is not None:
+            self.matched.add(found[0])
+
+    def unmatched_keys(self) -> list[str]:
+        """Keys (and globs) that matched no sample seen by ``propose`` or ``mark``, in file order."""
+        return [k for k in [*self.exact, *(g[0] for g in self.globs)] if k not in self.matched]
+
+
+#: First-row cells that make it a header (``key,class``, ``file,class``, ``filename,label`` ...), not a mapping.
+_KEY_HEADERS = frozenset({"key", "file", "filename", "file_name", "name", "image", "image_path", "path", "stem"})
+_CLASS_HEADERS = frozenset({"class", "class_name", "classname", "label", "category"})
+
+
+def _is_header(row: list[str]) -> bool:
+    cells = [c.strip().lower() for c in row[:2]]
+    return len(cells) == 2 and cells[0] in _KEY_HEADERS and cells[1] in _CLASS_HEADERS
 
 
 _SIMPLE: dict[str, type[ClassSource]] = {

@@ -14,11 +14,27 @@ from typing import Annotated, NoReturn
 import typer
 
 app = typer.Typer(
-    add_completion=False,
     no_args_is_help=True,
     help="Audit, relabel and train on BiRefNet / DIS5K-style segmentation datasets.",
+    epilog="Example: dis-audit scan data/DIS5K --deep --html report.html",
     pretty_exceptions_enable=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from ._version import __version__
+
+        typer.echo(f"dis-audit {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Audit, relabel and train on BiRefNet / DIS5K-style segmentation datasets."""
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -67,17 +83,47 @@ def output_format_of(output_format: str | None, json_out: bool) -> str:
     return fmt
 
 
-@app.command()
+ConfigFile = Annotated[Path | None, typer.Option(
+    "--config", help="Configuration file (default: dis-audit.toml, or \\[tool.dis-audit] in pyproject.toml, "
+    "from ROOT upward).")]
+Isolated = Annotated[bool, typer.Option("--isolated", help="Ignore every configuration file.")]
+
+
+def _settings(root: Path | None, config: Path | None, isolated: bool, **flags):
+    """The configuration merged with the flags given (None = not given); exit 2 on a bad file."""
+    from .config import ConfigError, resolve_settings
+
+    try:
+        return resolve_settings(root, config, isolated=isolated, **flags)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def _vocabulary(settings, manifest: Path | None):
+    """(``classes`` argument, extend) for scan and rename: the manifest's vocabulary sticks (``vocab_choice``)."""
+    from .vocab import VocabularyError
+    from .vocab_choice import choose_from_settings
+
+    try:
+        classes, extend, note = choose_from_settings(settings, manifest)
+    except VocabularyError as exc:
+        fail(str(exc))
+    if note:
+        typer.echo(f"dis-audit: note: {note}", err=True)
+    return classes, extend
+
+
+@app.command(epilog="Example: dis-audit scan data/DIS5K --deep --eval-datasets DIS-VD+DIS-TE1 --html report.html")
 def scan(
     root: Root,
     image_dir: Annotated[str | None, typer.Option(help="Image folder name (default: auto-detect).")] = None,
     mask_dir: Annotated[str | None, typer.Option(help="Mask folder name (default: auto-detect).")] = None,
     datasets: Annotated[str | None, typer.Option(help="Datasets to scan, BiRefNet style: 'DIS-TR+DIS-VD'.")] = None,
-    classes: Annotated[str, typer.Option(help="'dis5k' (built-in), 'infer', or a file with one class a line.")] = "dis5k",
-    extend_vocab: Annotated[bool, typer.Option("--extend-vocab", help="Append unknown classes at the end (ids stay).")] = False,
+    classes: Annotated[str | None, typer.Option(help="'dis5k' (built-in), 'infer', or a file with one class a line (default: the manifest's, else dis5k).")] = None,
+    extend_vocab: Annotated[bool | None, typer.Option("--extend-vocab/--no-extend-vocab", help="Append unknown classes at the end (ids stay).")] = None,
     difficulty_map: Annotated[str | None, typer.Option(help="'DIS-TE1=easy,DIS-TE4=hard' or a file of such lines.")] = None,
-    select: Annotated[list[str] | None, typer.Option(help="Rule codes or prefixes to report (e.g. DA1,DA403).")] = None,
-    ignore: Annotated[list[str] | None, typer.Option(help="Rule codes or prefixes to leave out.")] = None,
+    select: Annotated[list[str] | None, typer.Option(help="Rule codes, prefixes or names to report (e.g. DA1,DA403,size-mismatch).")] = None,
+    ignore: Annotated[list[str] | None, typer.Option(help="Rule codes, prefixes or names to leave out.")] = None,
     workers: Annotated[int | None, typer.Option(min=1, help="Processes for header reads (default: all cores).")] = None,
     manifest: Annotated[Path | None, typer.Option(help="Where to write the manifest (default: ROOT/manifest.parquet).")] = None,
     no_manifest: Annotated[bool, typer.Option("--no-manifest", help="Do not write a manifest.")] = False,
@@ -86,7 +132,7 @@ def scan(
     output_format: OutputFormat = None,
     max_examples: Annotated[int, typer.Option(min=0, help="Findings shown per rule in the report.")] = 10,
     html: Annotated[Path | None, typer.Option("--html", help="Also write the visual HTML report to this file.")] = None,
-    deep: Annotated[bool, typer.Option("--deep", help="Decode every image and mask: corruption, EXIF, mask quality, duplicates, leakage.")] = False,
+    deep: Annotated[bool | None, typer.Option("--deep/--no-deep", help="Decode every image and mask: corruption, EXIF, mask quality, duplicates, leakage.")] = None,
     max_pixels: Annotated[int | None, typer.Option(min=1, help="With --deep: files with more pixels are not decoded (default: Pillow's bomb limit).")] = None,
     eval_datasets: Annotated[str | None, typer.Option(help="Evaluation datasets for the leakage check, 'DIS-VD+DIS-TE1' (default: by name: TE/VD/test/val).")] = None,
     near_dup_distance: Annotated[int | None, typer.Option(min=0, max=16, help="Largest pHash distance (bits of 64) of a near duplicate (default 6).")] = None,
@@ -94,33 +140,53 @@ def scan(
     executor: Annotated[str, typer.Option(help="'local' (processes here) or 'ray' (chunks as tasks on a Ray cluster; pip install 'dis-audit[ray]').")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: RAY_ADDRESS, else a local Ray).")] = None,
     quality_threshold: Annotated[list[str] | None, typer.Option(help="With --deep: a DA6xx threshold NAME=VALUE (repeatable; e.g. dark_high=60); see docs/deep.md.")] = None,
+    config: ConfigFile = None,
+    isolated: Isolated = False,
+    show_config: Annotated[bool, typer.Option("--show-config", help="Print the effective configuration and exit.")] = False,
 ) -> None:
     """Find every sample, check names, images and masks, report findings, write the manifest."""
     from .manifest import ManifestError
+    from .rules import threshold_options
     from .scan import ScanError
     from .scan import scan as run_scan
     from .shards import ShardError, parse_shard
 
     fmt = output_format_of(output_format, json_out)
+    settings = _settings(
+        root, config, isolated, image_dir=image_dir, mask_dir=mask_dir, datasets=datasets, classes=classes,
+        extend_vocab=extend_vocab, difficulty_map=difficulty_map, select=select, ignore=ignore, workers=workers,
+        deep=deep, eval_datasets=eval_datasets,
+    )
+    if show_config:
+        typer.echo(settings.render())
+        raise typer.Exit(0)
     try:
         shard_spec = parse_shard(shard)
-    except ShardError as exc:
-        fail(str(exc))
+        thresholds = threshold_options(settings["thresholds"])
+    except (ShardError, ValueError) as exc:
+        fail(str(exc) + (f" (configuration: {settings.file})" if settings.file else ""))
     default_name = f"manifest.shard-{shard_spec[0]}-of-{shard_spec[1]}.parquet" if shard_spec else "manifest.parquet"
     manifest_path = manifest or root / default_name
     if not no_manifest and manifest_path.is_dir():
         fail(f"manifest path is a folder: {manifest_path}")
+    # A part manifest of a shard keeps the configured vocabulary, so every part of one scan agrees.
+    vocab, extend = _vocabulary(settings, None if shard_spec else manifest_path)
     try:
         with progress_bar(fmt == "text") as progress:
             result = run_scan(
-                root, image_dir=image_dir, mask_dir=mask_dir, datasets=datasets, classes=classes,
-                extend_vocab=extend_vocab, difficulty_map=difficulty_map, select=select, ignore=ignore,
-                workers=workers, incremental=manifest_path if incremental else None, progress=progress,
-                deep=deep, max_pixels=max_pixels, eval_datasets=eval_datasets, near_dup_distance=near_dup_distance,
-                shard=shard_spec, executor=executor, address=ray_address, quality_thresholds=quality_threshold,
+                root, image_dir=settings["image-dir"], mask_dir=settings["mask-dir"], datasets=settings["datasets"],
+                classes=vocab, extend_vocab=extend, difficulty_map=settings["difficulty-map"],
+                select=settings["select"], ignore=settings["ignore"], workers=settings["workers"],
+                incremental=manifest_path if incremental else None, progress=progress, deep=settings["deep"],
+                max_pixels=max_pixels if max_pixels is not None else thresholds.get("max_pixels"),
+                eval_datasets=settings["eval-datasets"],
+                near_dup_distance=near_dup_distance if near_dup_distance is not None else thresholds.get("near_dup_distance"),
+                shard=shard_spec, config=settings.record(), executor=executor, address=ray_address,
+                quality_thresholds=quality_threshold,
             )
     except ScanError as exc:
-        fail(str(exc))
+        # The value at fault may come from the file rather than the command line: say which file.
+        fail(str(exc) + (f" (configuration: {settings.file})" if settings.file else ""))
     written = None
     if not no_manifest:
         try:
@@ -135,6 +201,26 @@ def scan(
                              manifest_name=written)
         result.summary["html"] = str(report.path)
     _render(result, written, fmt, max_examples, html)
+
+
+@app.command("config", epilog="Example: dis-audit config data/DIS5K")
+def show_config(
+    root: Annotated[Path, typer.Argument(help="Dataset root the configuration is searched from.")] = Path("."),
+    config: ConfigFile = None,
+    isolated: Isolated = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+) -> None:
+    """Show the effective configuration: the file found from ROOT upward, each key's value and where it comes from."""
+    import json
+
+    from .vocab_choice import describe_choice
+
+    settings = _settings(root, config, isolated)
+    note = describe_choice(settings, root / "manifest.parquet")
+    if json_out:
+        typer.echo(json.dumps({**settings.to_json(), "note": note}))
+        return
+    typer.echo(settings.render() + f"\n# {note}")
 
 
 def _render(result, written: Path | None, fmt: str, max_examples: int, html: Path | None = None) -> None:
@@ -169,7 +255,7 @@ def _write_html(source, out: Path, root: Path | None = None, **options):
         fail(str(exc))
 
 
-@app.command()
+@app.command(epilog="Example: dis-audit report data/DIS5K/manifest.parquet --html report.html")
 def report(
     manifest: Annotated[Path, typer.Argument(help="A manifest written by `dis-audit scan`.")],
     html: Annotated[Path | None, typer.Option("--html", help="Write the self-contained HTML report here.")] = None,
@@ -182,6 +268,8 @@ def report(
     """Turn a manifest into a report: today the self-contained HTML page (--html)."""
     if html is None:
         fail("nothing to write: give --html PATH")
+    if root is not None and not root.is_dir():
+        fail(f"--root {root} is not a folder")
     result = _write_html(
         manifest, html, root=root, max_thumbs_per_rule=max_thumbs_per_rule, max_thumbs=max_thumbs,
         thumb_size=thumb_size, workers=workers,
@@ -229,7 +317,7 @@ def classes(
         console.print(f"plot: {plotted}")
 
 
-@app.command()
+@app.command(epilog="Example: dis-audit merge parts/manifest.shard-*.parquet -o manifest.parquet")
 def merge(
     parts: Annotated[list[Path], typer.Argument(help="Part manifests (from `scan --shard i/N`), all of one scan.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the merged manifest.")] = Path("manifest.parquet"),
@@ -253,16 +341,16 @@ def merge(
     _render(result, written, fmt, max_examples)
 
 
-@app.command()
+@app.command(epilog="Example: dis-audit rules size-mismatch")
 def rules(
-    code: Annotated[str | None, typer.Argument(help="A rule code for its full entry.")] = None,
+    code: Annotated[str | None, typer.Argument(help="A rule code or name for its full entry.")] = None,
     markdown: Annotated[bool, typer.Option("--markdown", help="Print the full reference as Markdown.")] = False,
 ) -> None:
     """List every rule, or explain one: what it checks, why it matters, how to fix it."""
     from rich.console import Console
     from rich.table import Table
 
-    from .findings import rules_markdown
+    from .findings import find_rule, rules_markdown
     from .rules import ALL_RULES
 
     if markdown:
@@ -270,9 +358,12 @@ def rules(
         return
     console = Console()
     if code:
-        rule = ALL_RULES.get(code.upper())
+        rule = find_rule(code, ALL_RULES)
         if rule is None:
-            fail(f"no rule {code!r}; `dis-audit rules` lists them")
+            from .hints import did_you_mean
+
+            fail(f"no rule {code!r}{did_you_mean(code, [*ALL_RULES, *(r.name for r in ALL_RULES.values())])}; "
+                 "`dis-audit rules` lists them")
         console.print(f"[bold]{rule.code} {rule.name}[/] ({rule.severity.value})\n{rule.summary}\n")
         console.print(f"[bold]Why it matters[/]: {rule.why}\n[bold]Fix[/]: {rule.fix}")
         return
@@ -282,7 +373,7 @@ def rules(
     console.print(table)
 
 
-@app.command()
+@app.command(epilog="Example: dis-audit rename data/mine --class-from map:classes.csv --extend-vocab --plan-out plan.csv")
 def rename(
     root: Root,
     journal: Annotated[str | None, typer.Argument(help="Journal for --undo/--resume (default: the latest).")] = None,
@@ -290,7 +381,7 @@ def rename(
         "--class-from", help="Class source, repeatable, first match wins: name, fuzzy, map:FILE, regex:PATTERN, "
         "cod10k, folder, dataset. 'name' is first unless listed elsewhere.")] = None,
     classes: Annotated[str | None, typer.Option(help="'dis5k', 'infer' or a class file (default: the manifest's, else dis5k).")] = None,
-    extend_vocab: Annotated[bool, typer.Option("--extend-vocab", help="Accept classes outside the vocabulary (appended at the end).")] = False,
+    extend_vocab: Annotated[bool | None, typer.Option("--extend-vocab/--no-extend-vocab", help="Accept classes outside the vocabulary (appended at the end).")] = None,
     groups: Annotated[Path | None, typer.Option(help="CSV class,group[,group_idx] for the group fields.")] = None,
     image_dir: Annotated[str | None, typer.Option(help="Image folder name (default: auto-detect).")] = None,
     mask_dir: Annotated[str | None, typer.Option(help="Mask folder name (default: auto-detect).")] = None,
@@ -304,6 +395,8 @@ def rename(
     no_manifest: Annotated[bool, typer.Option("--no-manifest", help="Leave any manifest alone.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
     max_rows: Annotated[int, typer.Option(min=0, help="Plan rows shown in the table.")] = 20,
+    config: ConfigFile = None,
+    isolated: Isolated = False,
 ) -> None:
     """Rename images and masks together to the '#' convention; show the plan, apply, resume or undo it."""
     import json
@@ -328,16 +421,19 @@ def rename(
                     f"journal {done.journal}" + (f"; manifest {done.manifest}" if done.manifest else ""))
                 raise typer.Exit(0)
             plan_manifest = None if no_manifest else (manifest or root / "manifest.parquet")
+            settings = _settings(
+                root, config, isolated, classes=classes, extend_vocab=extend_vocab, class_from=class_from,
+                groups=None if groups is None else str(groups), image_dir=image_dir, mask_dir=mask_dir,
+                datasets=datasets,
+            )
+            vocab, extend = _vocabulary(settings, plan_manifest)
+            common = {"classes": vocab, "extend_vocab": extend, "image_dir": settings["image-dir"],
+                      "mask_dir": settings["mask-dir"], "datasets": settings["datasets"], "manifest": plan_manifest}
             if plan:
-                the_plan = rn.load_plan(
-                    plan, root, classes=classes, extend_vocab=extend_vocab, image_dir=image_dir, mask_dir=mask_dir,
-                    datasets=datasets, manifest=plan_manifest,
-                )
+                the_plan = rn.load_plan(plan, root, **common)
             else:
                 the_plan = rn.plan_rename(
-                    root, class_from=class_from, groups=groups, progress=progress, classes=classes,
-                    extend_vocab=extend_vocab, image_dir=image_dir, mask_dir=mask_dir, datasets=datasets,
-                    manifest=plan_manifest,
+                    root, class_from=settings["class-from"], groups=settings["groups"], progress=progress, **common,
                 )
             if plan_out:
                 the_plan.to_csv(plan_out)
@@ -358,14 +454,16 @@ def rename(
     raise typer.Exit(1 if the_plan.problems or the_plan.unresolved else 0)
 
 
-@app.command()
+@app.command(epilog="Example: dis-audit relabel data/mine --class-from map:classes.csv --extend-vocab")
 def relabel(
     root: Root,
     class_from: Annotated[list[str] | None, typer.Option(
         "--class-from", help="Class source, repeatable, first match wins (as for rename).")] = None,
-    extend_vocab: Annotated[bool, typer.Option("--extend-vocab", help="Accept classes outside the vocabulary (appended at the end).")] = False,
+    extend_vocab: Annotated[bool | None, typer.Option("--extend-vocab/--no-extend-vocab", help="Accept classes outside the vocabulary (appended at the end).")] = None,
     manifest: Annotated[Path | None, typer.Option(help="The manifest to relabel (default: ROOT/manifest.parquet).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout.")] = False,
+    config: ConfigFile = None,
+    isolated: Isolated = False,
 ) -> None:
     """Write classes from --class-from sources into the manifest only; files are not touched."""
     import json
@@ -376,8 +474,10 @@ def relabel(
     path = manifest or root / "manifest.parquet"
     if not path.is_file():
         fail(f"no manifest at {path}; run `dis-audit scan {root}` first or pass --manifest")
+    settings = _settings(root, config, isolated, class_from=class_from, extend_vocab=extend_vocab)
     try:
-        result = relabel_manifest(path, root=root, class_from=class_from, extend_vocab=extend_vocab)
+        result = relabel_manifest(path, root=root, class_from=settings["class-from"],
+                                  extend_vocab=bool(settings["extend-vocab"]))
     except RenameError as exc:
         fail(str(exc))
     except UnsafePathError as exc:
@@ -389,10 +489,13 @@ def relabel(
                    f"{len(result.unresolved)} still without a class, {result.blocked} with a class but -1 for another reason")
         for row in result.unresolved[:20]:
             typer.echo(f"  unresolved: {row['path']}: {row['reason']}")
+        for source, keys in result.unmatched_keys.items():
+            if keys:
+                typer.echo(f"  {source}: {len(keys)} key(s) match no row: {', '.join(keys[:20])}")
     raise typer.Exit(1 if result.unresolved else 0)
 
 
-@app.command()
+@app.command(epilog="Example: dis-audit cache data/DIS5K/manifest.parquet --size 1024,1024 --format jpeg")
 def cache(
     manifest: Annotated[Path, typer.Argument(help="The manifest whose samples to cache.")],
     size: Annotated[str, typer.Option(help="Training size W,H (e.g. 1024,1024), as the Dataset's size=.")],

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from .hints import did_you_mean
+
 
 class Severity(str, Enum):
     """How much a finding matters. Members are declared worst first: that order is the report order."""
@@ -114,11 +116,14 @@ class RuleSelection:
 
         ``known`` is the codes, or the registry (code -> Rule), whose aliases are accepted as well.
         """
+        by_name = {rule.name: code for code, rule in known.items()} if isinstance(known, Mapping) else {}
+
         def split(value: Iterable[str] | str | None) -> tuple[str, ...]:
             if value is None:
                 return ()
             items = value.split(",") if isinstance(value, str) else [v for part in value for v in part.split(",")]
-            return tuple(item.strip().upper() for item in items if item.strip())
+            # A rule name ('size-mismatch') stands for its code.
+            return tuple(by_name.get(item.strip().lower(), item.strip().upper()) for item in items if item.strip())
 
         sel, ign = split(select) or ("DA",), split(ignore)
         codes = set(known)
@@ -126,7 +131,12 @@ class RuleSelection:
             codes.update(alias for rule in known.values() for alias in rule.aliases)
         for prefix in sel + ign:
             if not any(code.startswith(prefix) for code in codes):
-                raise SelectionError(f"unknown rule selector {prefix!r} (rules are DA101..; see `dis-audit rules`)")
+                hint = did_you_mean(prefix.lower(), by_name)
+                shown = prefix.lower() if "-" in prefix else prefix  # a mistyped name, as the user wrote it
+                raise SelectionError(
+                    f"unknown rule selector {shown!r}{hint} (a code, prefix or name: DA101, DA1, too-few-fields; "
+                    "see `dis-audit rules`)"
+                )
         return cls(sel, ign)
 
     def enabled(self, code: str, aliases: Iterable[str] = ()) -> bool:
@@ -165,13 +175,26 @@ class Emitter:
         self.label_status = None
 
 
+def find_rule(token: str, rules: Mapping[str, Rule]) -> Rule | None:
+    """The rule a code (any case), former code or kebab-case name stands for, or None."""
+    text = token.strip()
+    found = rules.get(text.upper())
+    if found is not None:
+        return found
+    for rule in rules.values():
+        if rule.name == text.lower() or text.upper() in rule.aliases:
+            return rule
+    return None
+
+
 def rules_markdown(rules: Iterable[Rule]) -> str:
     """The rule reference page (docs/rules.md), generated so it never drifts from the code."""
     lines = [
         "# Rules",
         "",
-        "Every check dis-audit runs, by code. Select or ignore them with `--select`/`--ignore` and a code or",
-        "prefix (`DA4`, `DA403`). Families: DA1xx naming, DA2xx pairing, DA3xx images, DA4xx masks,",
+        "Every check dis-audit runs, by code. Select or ignore them with `--select`/`--ignore` (or `select`/`ignore`",
+        "in the [configuration](config.md)) and a code, a prefix or a name (`DA4`, `DA403`, `size-mismatch`).",
+        "Families: DA1xx naming, DA2xx pairing, DA3xx images, DA4xx masks,",
         "DA5xx duplicates, DA6xx quality (`--deep`: picture quality and mask–image agreement). *Label* says whether the finding sets the sample's `class_id` to -1: `intrinsic`",
         "(the name carries no usable class, whatever you select), `policy` (BiRefNet would skip or crash on",
         "the sample; ignoring the rule keeps the label), or `none`.",

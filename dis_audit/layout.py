@@ -171,15 +171,35 @@ def select_datasets(datasets: list[DatasetDir], spec: str | Iterable[str] | None
     """Keep datasets named in ``spec`` (BiRefNet's ``a+b`` syntax, or a list); names or paths match."""
     if spec is None:
         return datasets
-    wanted = [s for s in (spec.split("+") if isinstance(spec, str) else spec) if s]
+    wanted = [s.strip() for s in (spec.split("+") if isinstance(spec, str) else spec) if s.strip()]
+    check_dataset_names("--datasets", wanted, datasets)
     chosen: list[DatasetDir] = []
     for want in wanted:
-        match = [d for d in datasets if want in (d.name, d.rel)]
-        if not match:
-            names = ", ".join(d.name for d in datasets) or "none"
-            raise LayoutError(f"no dataset named {want!r}; found: {names}")
-        chosen.extend(m for m in match if m not in chosen)
+        chosen.extend(m for m in datasets if dataset_matches(want, m) and m not in chosen)
     return chosen
+
+
+def dataset_matches(name: str, dataset: DatasetDir) -> bool:
+    """Whether an option's dataset ``name`` means ``dataset``: its name, its path, or the name's last part."""
+    return name in (dataset.name, dataset.rel, dataset.name.rsplit("/", 1)[-1])
+
+
+def check_dataset_names(option: str, names: Iterable[str], datasets: list[DatasetDir]) -> None:
+    """LayoutError naming every entry of ``option`` that matches no dataset found, with a did-you-mean.
+
+    Every option that names datasets (``--datasets``, ``--eval-datasets``, the keys of
+    ``--difficulty-map``) goes through here, so a typo (``DIS-TEl``) is refused rather than
+    silently changing what the option does.
+    """
+    unknown = [n for n in names if not any(dataset_matches(n, d) for d in datasets)]
+    if not unknown:
+        return
+    from .hints import did_you_mean
+
+    known = sorted({d.name for d in datasets} | {d.rel for d in datasets if d.rel})
+    listed = ", ".join(sorted({d.name for d in datasets})) or "none"
+    what = "; ".join(f"{n!r}{did_you_mean(n, known)}" for n in unknown)
+    raise LayoutError(f"{option}: no dataset named {what}; found: {listed}")
 
 
 def _list_tree(root: str, rel_dir: str, listing: FolderIndex) -> list[tuple[str, list[str]]]:

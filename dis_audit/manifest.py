@@ -144,6 +144,9 @@ class ScanOptions:
     relabel: dict[str, Any] | None = None
     #: DA6xx thresholds that differ from their defaults (``--quality-threshold``); written only when set.
     quality_thresholds: dict[str, float] = field(default_factory=dict)
+    #: The effective project configuration (``config.Settings.record()``): the file used and every
+    #: setting not left at its default, command-line flags included. None when made without the CLI.
+    config: dict[str, Any] | None = None
     #: Keys this version does not know (a newer dis-audit wrote them), kept as read.
     extra: dict[str, Any] = field(default_factory=dict)
     #: The keys read from disk; ``None`` for options made in memory, which write every key a scan
@@ -165,7 +168,7 @@ class ScanOptions:
             "eval_datasets": None if self.eval_datasets is None else list(self.eval_datasets),
             "near_dup_distance": self.near_dup_distance, "shard": self.shard,
             "listings": None if self.listings is None else [item.to_dict() for item in self.listings],
-            "merged_from": self.merged_from, "relabel": self.relabel,
+            "merged_from": self.merged_from, "relabel": self.relabel, "config": self.config,
             "quality_thresholds": dict(self.quality_thresholds),
         }
         keys = set(_SCAN_KEYS if self.present is None else self.present)
@@ -205,6 +208,7 @@ class ScanOptions:
             merged_from=_int_or_none(get("merged_from")),
             relabel=dict(relabel) if isinstance(relabel, Mapping) else None,
             quality_thresholds={str(k): float(v) for k, v in (get("quality_thresholds") or {}).items()},
+            config=dict(config) if isinstance(config := get("config"), Mapping) else None,
             extra={key: value for key, value in data.items() if key not in _DEFAULT_VALUES},
             present=frozenset(key for key in data if key in _DEFAULT_VALUES),
         )
@@ -223,10 +227,10 @@ _DEFAULT_VALUES: dict[str, Any] = {
     "image_dir": None, "mask_dir": None, "datasets": None, "classes": None, "extend_vocab": False,
     "difficulty_map": {}, "select": [], "ignore": [], "fingerprint": None, "extended_classes": [], "deep": False,
     "max_pixels": None, "eval_datasets": None, "near_dup_distance": None, "shard": None, "listings": None,
-    "merged_from": None, "relabel": None, "quality_thresholds": {},
+    "merged_from": None, "relabel": None, "quality_thresholds": {}, "config": None,
 }
 #: The keys a scan always writes, set or not.
-_SCAN_KEYS: frozenset[str] = frozenset(_DEFAULT_VALUES) - {"merged_from", "relabel", "quality_thresholds"}
+_SCAN_KEYS: frozenset[str] = frozenset(_DEFAULT_VALUES) - {"merged_from", "relabel", "quality_thresholds", "config"}
 
 
 @dataclass
@@ -394,6 +398,25 @@ def read_manifest_table(path: str | os.PathLike) -> tuple[pa.Table, ManifestMeta
     if missing:
         raise ManifestError(f"{path}: manifest lacks columns {', '.join(missing)}")
     return table, meta
+
+
+def read_manifest_meta(path: str | os.PathLike) -> ManifestMeta:
+    """Only the metadata of a manifest (vocabulary, options): reads the footer, not the rows."""
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except FileNotFoundError as exc:
+        raise ManifestError(f"manifest not found: {path}") from exc
+    except (OSError, pa.ArrowException) as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
+    raw = (schema.metadata or {}).get(METADATA_KEY)
+    if raw is None:
+        raise ManifestError(f"{path} is a parquet file but not a dis-audit manifest (no '{METADATA_KEY.decode()}' metadata)")
+    try:
+        return ManifestMeta.from_bytes(raw)
+    except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: dis-audit metadata is not valid: {exc}") from exc
 
 
 def read_manifest(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:

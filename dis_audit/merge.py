@@ -61,6 +61,17 @@ def _merged_vocabulary(metas: list[ManifestMeta], table: pa.Table) -> tuple[list
     return base + added, added
 
 
+def _check_eval_names(wanted: frozenset[str], datasets: set[str]) -> None:
+    """ManifestError for an ``--eval-datasets`` name that is no dataset of the parts (a typo would flip roles)."""
+    from .hints import did_you_mean
+
+    known = datasets | {d.rsplit("/", 1)[-1] for d in datasets}
+    unknown = sorted(n for n in wanted if n not in known)
+    if unknown:
+        what = "; ".join(f"{n!r}{did_you_mean(n, known)}" for n in unknown)
+        raise ManifestError(f"--eval-datasets: no dataset named {what}; found: {', '.join(sorted(datasets)) or 'none'}")
+
+
 def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequence[str] | str | None = None) -> ScanResult:
     """Combine part manifests (from ``scan --shard``, or whole manifests of one tree) into one result.
 
@@ -125,6 +136,7 @@ def merge_manifests(paths: Sequence[str | os.PathLike], *, eval_datasets: Sequen
     )
     if eval_datasets is not None:
         parsed_eval = parse_eval_datasets(eval_datasets)
+        _check_eval_names(parsed_eval or frozenset(), set(table.column("dataset").unique().to_pylist()))
         options = options.updated(eval_datasets=tuple(sorted(parsed_eval)) if parsed_eval else None)
     listings, seen_names = [], set()
     for meta in metas:

@@ -30,6 +30,8 @@ from .layout import (
     DatasetDir,
     DatasetListing,
     LayoutError,
+    check_dataset_names,
+    dataset_matches,
     discover_datasets,
     index_folder,
     pair_dataset,
@@ -87,6 +89,14 @@ def parse_difficulty_map(spec: str | dict[str, str] | None) -> dict[str, str]:
             raise ScanError(f"difficulty map entry {item!r} is not DATASET=DIFFICULTY")
         out[key] = value
     return out
+
+
+def _difficulty_of(dataset: DatasetDir, mapping: dict[str, str]) -> str:
+    """The mapped difficulty of ``dataset`` (by name, then path, then the name's last part), else its name."""
+    for key in (dataset.name, dataset.rel, dataset.name.rsplit("/", 1)[-1]):
+        if key in mapping:
+            return mapping[key]
+    return dataset.name
 
 
 # ----------------------------------------------------------------------------- listing
@@ -156,6 +166,7 @@ def scan(
     executor: str | Executor | None = None,
     address: str | None = None,
     quality_thresholds: Mapping[str, float] | str | Sequence[str] | None = None,
+    config: dict[str, Any] | None = None,
 ) -> ScanResult:
     """Scan a dataset root: pair every sample, check names, headers and masks, build the manifest.
 
@@ -174,6 +185,8 @@ def scan(
     ``RAY_ADDRESS``; see ``dis_audit.executor``); the result is the same as a local scan's.
     ``quality_thresholds`` overrides DA6xx thresholds (``{"dark_high": 60}`` or ``"dark_high=60,..."``;
     see ``dis_audit.quality.QualityThresholds``).
+    ``config`` is the effective project configuration (``config.Settings.record()``), recorded
+    in the manifest metadata as ``ScanOptions.config``.
     """
     started = time.perf_counter()
     root = Path(root)
@@ -191,6 +204,12 @@ def scan(
         chosen = select_datasets(found, datasets)
         shard_spec = parse_shard(shard)
         eval_names = parse_eval_datasets(eval_datasets)
+        # Checked against every dataset found (not only the chosen ones), so one configuration
+        # serves scans of a few datasets; a typo is refused instead of quietly changing roles.
+        check_dataset_names("--eval-datasets", sorted(eval_names or ()), found)
+        if eval_names:  # recorded by dataset name, the one key the leakage rules and reports compare
+            eval_names = frozenset(d.name for d in found if any(dataset_matches(n, d) for n in eval_names))
+        check_dataset_names("--difficulty-map", list(difficulty), found)
         if max_pixels is not None and max_pixels < 1:
             raise ValueError(f"--max-pixels must be at least 1, not {max_pixels}")
         if near_dup_distance is not None and not 0 <= near_dup_distance <= 16:
@@ -220,23 +239,18 @@ def scan(
         fields = Counter(parse_name(split_path(p.image_path)[0]).class_field for p in pairs)
         if vocab is None:
             vocab = infer_vocabulary(fields)
-        base = vocab
         if extend_vocab:
             # A near-miss ('airplane') is a typo to fix, not a new class.
             vocab = vocab.extended(c for c in fields if c and c not in vocab and vocab.suggest(c) is None)
-        extended = list(vocab.names[len(base) :])
-    else:
-        extended = []
+    # Including classes appended before, when the vocabulary is a manifest's extended one (vocab_choice).
+    extended = list(vocab.appended_names)
 
     ctx = ChunkContext(
         root=str(root),
         vocab=vocab,
         selection=selection,
         has_mask_dir={ls.dataset.name: ls.dataset.mask_dir is not None for ls in listings},
-        difficulty={
-            ls.dataset.name: difficulty.get(ls.dataset.name, difficulty.get(ls.dataset.rel, ls.dataset.name))
-            for ls in listings
-        },
+        difficulty={ls.dataset.name: _difficulty_of(ls.dataset, difficulty) for ls in listings},
         deep=deep,
         max_pixels=max_pixels or 0,
         thresholds=thresholds,
@@ -274,7 +288,7 @@ def scan(
         select=tuple(selection.select), ignore=tuple(selection.ignore), fingerprint=fingerprint,
         extended_classes=tuple(extended), deep=deep, max_pixels=max_pixels if deep else None,
         eval_datasets=tuple(sorted(eval_names)) if eval_names else None, near_dup_distance=distance,
-        shard=f"{shard_spec[0]}/{shard_spec[1]}" if shard_spec else None,
+        shard=f"{shard_spec[0]}/{shard_spec[1]}" if shard_spec else None, config=config,
         quality_thresholds=thresholds.changed() if deep else {},
         # What merge needs to rebuild the per-dataset summary of a sharded scan.
         listings=tuple(

@@ -32,6 +32,9 @@ class Vocabulary:
 
     names: tuple[str, ...]
     source: str = "custom"
+    #: How many of the last names were appended to a base vocabulary (``extended``, or a
+    #: manifest's extended vocabulary reused by ``vocab_choice``); 0 for a vocabulary as listed.
+    appended: int = field(default=0, compare=False)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _folded: dict[str, list[str]] = field(init=False, repr=False, compare=False)
 
@@ -85,7 +88,13 @@ class Vocabulary:
         extra = sorted({n for n in new_names if n not in self._index})
         if not extra:
             return self
-        return Vocabulary(self.names + tuple(extra), source=f"{self.source}+extended")
+        source = self.source if self.source.endswith("+extended") else f"{self.source}+extended"
+        return Vocabulary(self.names + tuple(extra), source=source, appended=self.appended + len(extra))
+
+    @property
+    def appended_names(self) -> tuple[str, ...]:
+        """The names appended to the base vocabulary, in id order."""
+        return self.names[len(self.names) - self.appended :]
 
 
 def builtin_dis5k() -> Vocabulary:

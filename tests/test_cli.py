@@ -171,3 +171,37 @@ def test_terminal_report_shows_the_deep_summary(example_tree):
     assert result.exit_code == 1
     assert "masks (deep scan): binary" in result.output
     assert "duplicate groups: 4 (8 samples in them)" in result.output
+
+
+def test_version_completion_and_an_example_in_every_help():
+    from dis_audit import __version__
+
+    res = runner.invoke(app, ["--version"])
+    assert res.exit_code == 0 and res.output.strip() == f"dis-audit {__version__}"
+    top = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert "--install-completion" in top.output and "--show-completion" in top.output
+    commands = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert {"scan", "report", "merge", "rules", "rename", "relabel", "config"} <= set(commands)
+    for name in commands:
+        res = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
+        assert res.exit_code == 0 and f"Example: dis-audit {name}" in res.output, name
+    res = runner.invoke(app, ["scan", "--help"], env={"COLUMNS": "200"})
+    assert "[tool.dis-audit] in pyproject.toml" in res.output  # not eaten as markup
+
+
+def test_rules_by_name(example_tree):
+    res = runner.invoke(app, ["rules", "size-mismatch"])
+    assert res.exit_code == 0 and res.output.startswith("DA403 size-mismatch")
+    res = runner.invoke(app, ["rules", "size-mismach"])
+    assert res.exit_code == 2 and "did you mean 'size-mismatch'" in res.output
+    by_name = runner.invoke(app, ["scan", str(example_tree), "--json", "--no-manifest", "--ignore", "size-mismatch,DA1"])
+    by_code = runner.invoke(app, ["scan", str(example_tree), "--json", "--no-manifest", "--ignore", "DA403,DA1"])
+    assert json.loads(by_name.stdout)["findings"] == json.loads(by_code.stdout)["findings"]
+    assert "DA403" not in {f["code"] for f in json.loads(by_name.stdout)["findings"]}
+
+
+def test_report_with_a_missing_root_exits_2(example_tree, tmp_path):
+    runner.invoke(app, ["scan", str(example_tree)])
+    res = runner.invoke(app, ["report", str(example_tree / "manifest.parquet"), "--html", str(tmp_path / "r.html"),
+                              "--root", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "is not a folder" in res.output and not (tmp_path / "r.html").exists()

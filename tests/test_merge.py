@@ -122,3 +122,12 @@ def test_cli_merge_bad_input_exits_2_without_traceback(tmp_path):
                               capture_output=True, text=True, cwd=repo, env={"PYTHONPATH": str(repo), "PATH": "/usr/bin:/bin"})
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr and "dis-audit: error" in proc.stderr
+
+
+def test_merge_refuses_a_mistyped_eval_dataset(parts):
+    names = set()
+    for part in parts:
+        names |= set(read_manifest_table(part)[0].column("dataset").to_pylist())
+    some = sorted(names)[0]
+    with pytest.raises(ManifestError, match=rf"no dataset named '{some}x' \(did you mean '{some}'\?\)"):
+        merge_manifests(parts, eval_datasets=f"{some}x")

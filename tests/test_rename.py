@@ -237,8 +237,12 @@ def test_plan_out_then_apply_reviewed_plan(tree, tmp_path):
 
 
 def test_cli_undo_and_resume_errors_without_traceback(tree):
+    # Nothing to undo is a usage problem (exit 2), and leaves no .dis-audit folder or lock behind.
     res = runner.invoke(app, ["rename", str(tree), "--undo"])
-    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.exit_code == 2 and "Traceback" not in res.output and "no rename journal" in res.output
+    assert not (tree / ".dis-audit").exists()
+    res = runner.invoke(app, ["rename", str(tree), "--resume"])
+    assert res.exit_code == 2 and not (tree / ".dis-audit").exists()
     res = runner.invoke(app, ["rename", str(tree / "nope")])
     assert res.exit_code == 2 and "Traceback" not in res.output
     res = runner.invoke(app, ["rename", str(tree), "--apply", "--undo"])

@@ -27,7 +27,7 @@ plan_rename, apply_plan, undo``.
 
 from __future__ import annotations
 
-from .apply import ApplyResult, apply_plan, find_journal, resume, undo
+from .apply import ApplyResult, NoJournalError, apply_plan, find_journal, resume, undo
 from .groups import DEFAULT_GROUP, GroupTable
 from .journal import JournalError
 from .plan import PLAN_COLUMNS, PlanEntry, PlanRefused, ProgressCallback, RenameError, RenamePlan
@@ -36,7 +36,7 @@ from .relabel import RelabelResult, relabel_manifest, remap_manifest
 from .validate import NAME_MAX, validate_plan
 
 __all__ = [
-    "DEFAULT_GROUP", "NAME_MAX", "PLAN_COLUMNS", "ApplyResult", "GroupTable", "JournalError", "PlanEntry",
+    "DEFAULT_GROUP", "NAME_MAX", "PLAN_COLUMNS", "ApplyResult", "GroupTable", "JournalError", "NoJournalError", "PlanEntry",
     "PlanRefused", "ProgressCallback", "RelabelResult", "RenameError", "RenamePlan", "apply_plan",
     "default_vocabulary", "find_journal", "load_plan", "plan_rename", "relabel_manifest", "remap_manifest",
     "resume", "undo", "validate_plan",

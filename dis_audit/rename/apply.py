@@ -29,7 +29,7 @@ from .journal import (
     root_lock,
     run_moves,
 )
-from .plan import PlanRefused, ProgressCallback, RenamePlan
+from .plan import PlanRefused, ProgressCallback, RenameError, RenamePlan
 from .relabel import remap_manifest
 from .validate import validate_plan
 
@@ -182,12 +182,29 @@ def _precheck(root: Path, moves: Sequence[tuple[str, str]]) -> None:
         raise JournalError("the tree no longer matches the journal; nothing was changed: " + "; ".join(bad))
 
 
+class NoJournalError(JournalError, RenameError):
+    """Nothing to resume or undo: no apply ever ran under ROOT. A JournalError (as before) that the
+    CLI reports as the usage problem it is (a RenameError, exit 2)."""
+
+
+def _check_journals(root: Path, journal: str | os.PathLike | None, want: str) -> None:
+    """NoJournalError when there is nothing to ``want``, before the lock is taken.
+
+    Checked first so a mistaken ``--undo`` leaves no ``.dis-audit`` folder or lock file behind.
+    """
+    if not root.is_dir():
+        raise RenameError(f"root not found or not a folder: {root}")
+    if journal is None and not list_journals(root):
+        raise NoJournalError(f"nothing to {want}: no rename journal under {journal_dir(root)} (no --apply has run here)")
+
+
 def resume(
     root: str | os.PathLike, journal: str | os.PathLike | None = None, *, progress: ProgressCallback | None = None,
 ) -> ApplyResult:
     """Complete an interrupted apply (default: the latest unfinished journal)."""
     root = Path(root)
     started = time.perf_counter()
+    _check_journals(root, journal, "resume")
     with root_lock(root):
         state = find_journal(root, journal, "resume")
         if state.undone:
@@ -214,6 +231,7 @@ def undo(
     """Restore the original names of a journal (default: the latest not yet undone), and the manifest."""
     root = Path(root)
     started = time.perf_counter()
+    _check_journals(root, journal, "undo")
     with root_lock(root):
         state = find_journal(root, journal, "undo")
         if state.undo_complete:

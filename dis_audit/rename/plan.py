@@ -18,7 +18,11 @@ from ..vocab import Vocabulary
 
 #: ``progress(stage, done, total)``, called as listing, renaming or undoing advances.
 ProgressCallback = Callable[[str, int, int], None]
-PLAN_COLUMNS = ("pair", "dataset", "kind", "old", "new", "class", "class_id", "source", "status", "note")
+#: ``extends_vocab`` is ``yes`` on rows whose class the plan appends to the vocabulary, so applying
+#: the saved plan later accepts those classes (and only those) without ``--extend-vocab``.
+PLAN_COLUMNS = ("pair", "dataset", "kind", "old", "new", "class", "class_id", "source", "status", "note",
+                "extends_vocab")
+_YES = ("yes", "true", "1", "y")
 
 
 class RenameError(Exception):
@@ -47,6 +51,8 @@ class PlanEntry:
     source: str | None = None
     status: str = "rename"
     note: str = ""
+    #: The class is new: the plan appends it to the vocabulary (the CSV's ``extends_vocab``).
+    extends_vocab: bool = False
 
 
 @dataclass
@@ -61,6 +67,8 @@ class RenamePlan:
     problems: list[str] = field(default_factory=list)
     validated: bool = False
     skipped: dict[str, int] = field(default_factory=dict)  # orphan masks and the like, by reason
+    #: Per ``map:FILE`` source: the keys that matched no sample (a typo, or a file not in the tree).
+    unmatched_keys: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def moves(self) -> list[tuple[str, str]]:
@@ -87,6 +95,9 @@ class RenamePlan:
             "vocabulary_source": self.vocabulary.source,
             "vocabulary_size": len(self.vocabulary),
             "skipped": dict(self.skipped),
+            "unmatched_map_keys": {
+                name: {"count": len(keys), "keys": keys[:50]} for name, keys in self.unmatched_keys.items() if keys
+            },
             "problems": list(self.problems),
             "unresolved": [
                 {"path": e.old, "status": e.status, "reason": e.note} for e in self.entries
@@ -106,6 +117,7 @@ class RenamePlan:
                     writer.writerow([
                         e.pair, e.dataset, e.kind, e.old, e.new or "", e.class_name or "",
                         "" if e.class_id is None else e.class_id, e.source or "", e.status, e.note,
+                        "yes" if e.extends_vocab else "",
                     ])
 
         try:
@@ -154,5 +166,6 @@ class RenamePlan:
             entries.append(PlanEntry(
                 pair if pair >= 0 else lineno, get("dataset"), get("kind") or "file", old, new,
                 get("class") or None, None, get("source") or "plan", "rename", f"row {lineno}",
+                get("extends_vocab").strip().lower() in _YES,
             ))
         return cls(root=Path(root), entries=entries, vocabulary=vocabulary, problems=problems)

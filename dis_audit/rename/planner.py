@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..classes_from import ClassResolver, ClassSourceError, SampleRef, parse_class_from
+from ..classes_from import ClassResolver, ClassSourceError, MapSource, SampleRef, parse_class_from
 from ..naming import FIELD_COUNT, format_name, parse_name, split_path
 from ..paths import UnsafePathError
-from ..vocab import Vocabulary, VocabularyError, builtin_dis5k, infer_vocabulary, resolve_vocabulary
+from ..vocab import Vocabulary, VocabularyError, infer_vocabulary
 from ._units import list_units
 from .groups import DEFAULT_GROUP, GroupTable
 from .plan import PlanEntry, ProgressCallback, RenameError, RenamePlan
@@ -88,23 +88,18 @@ class _GroupChooser:
         return out
 
 
-def default_vocabulary(classes: Any, manifest: str | os.PathLike | None) -> Vocabulary | None:
-    """``--classes`` if given; else the vocabulary of an existing manifest (ids must match it); else DIS5K."""
-    if classes is not None:
-        try:
-            return resolve_vocabulary(classes)
-        except VocabularyError as exc:
-            raise RenameError(str(exc)) from exc
-    if manifest is not None and Path(manifest).is_file():
-        from ..manifest import ManifestError, read_manifest_table
+def default_vocabulary(classes: Any, manifest: str | os.PathLike | None, *, explicit: bool = True) -> Vocabulary | None:
+    """The vocabulary of a plan: ``--classes`` if given (``explicit``), else as ``vocab_choice`` decides.
 
-        try:
-            _, meta = read_manifest_table(manifest)
-        except ManifestError as exc:
-            raise RenameError(str(exc)) from exc
-        if meta.vocabulary:
-            return Vocabulary(tuple(meta.vocabulary), source="manifest")
-    return builtin_dis5k()
+    With ``explicit=False`` a configured ``classes`` yields to an existing manifest's vocabulary
+    that extends it; without ``classes`` the manifest's is used, else DIS5K.
+    """
+    from ..vocab_choice import choose_vocabulary
+
+    try:
+        return choose_vocabulary(classes, manifest, explicit=explicit and classes is not None).vocabulary
+    except VocabularyError as exc:
+        raise RenameError(str(exc)) from exc
 
 
 def plan_rename(
@@ -148,9 +143,12 @@ def plan_rename(
 
     # First pass: resolve classes (the final vocabulary, hence class ids, depends on all of them).
     resolved = []
+    maps = [s for s in sources if isinstance(s, MapSource)]
     for unit in units:
         ref = SampleRef(unit.stem, unit.images[0], unit.masks[0] if unit.masks else None, unit.dataset, unit.folder)
         resolved.append(resolver.resolve(ref))
+        for source in maps:  # a key is used when it matches a sample, even one another source answered
+            source.mark(ref)
     final_vocab = resolver.final_vocabulary()
 
     # Second pass: groups (indices of groups new to every table are assigned once all are known).
@@ -191,10 +189,12 @@ def plan_rename(
             ext = split_path(path)[1]
             folder = path.rsplit("/", 1)[0]
             entries.append(
-                PlanEntry(pair_no, unit.dataset, kind, path, f"{folder}/{new_stem}{ext}", res.class_name, cid, res.source)
+                PlanEntry(pair_no, unit.dataset, kind, path, f"{folder}/{new_stem}{ext}", res.class_name, cid, res.source,
+                          extends_vocab=cls not in vocab)
             )
     plan = RenamePlan(root, entries, final_vocab, unchanged=unchanged,
-                      extended=list(final_vocab.names[len(vocab):]), skipped=skipped)
+                      extended=list(final_vocab.names[len(vocab):]), skipped=skipped,
+                      unmatched_keys={s.name: s.unmatched_keys() for s in maps})
     validate_plan(plan, image_dir=image_dir, mask_dir=mask_dir, datasets=datasets, extend_vocab=extend_vocab,
                   units=units)
     return plan

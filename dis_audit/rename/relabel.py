@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from ..classes_from import ClassResolver, ClassSourceError, SampleRef, parse_class_from
+from ..classes_from import ClassResolver, ClassSourceError, MapSource, SampleRef, parse_class_from
 from ..findings import Emitter, RuleSelection
 from ..layout import LayoutError, discover_datasets
 from ..manifest import (
@@ -123,12 +123,15 @@ class RelabelResult:
     blocked: int  # rows with a class but still -1 for a non-naming reason (missing mask, ...)
     extended: list[str]
     by_source: dict[str, int]
+    #: Per ``map:FILE`` source: the keys that matched no row.
+    unmatched_keys: dict[str, list[str]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "manifest": str(self.manifest), "rows": self.rows, "relabelled": self.relabelled,
             "unresolved_rows": len(self.unresolved), "unresolved": self.unresolved, "blocked_rows": self.blocked,
             "extended_classes": self.extended, "by_source": self.by_source,
+            "unmatched_map_keys": {k: {"count": len(v), "keys": v[:50]} for k, v in self.unmatched_keys.items() if v},
         }
 
 
@@ -163,6 +166,7 @@ def relabel_manifest(
     except LayoutError:
         pass
     resolver = ClassResolver(sources, vocab, extend_vocab)
+    maps = [s for s in sources if isinstance(s, MapSource)]
     paths, masks, dsets = (table.column(n).to_pylist() for n in ("image_path", "mask_path", "dataset"))
     results = []
     for path, mask, ds in zip(paths, masks, dsets):
@@ -173,7 +177,10 @@ def relabel_manifest(
         if img_dir and path.startswith(img_dir + "/"):
             inner = path[len(img_dir) + 1:]
             folder = inner.rsplit("/", 1)[0] if "/" in inner else ""
-        results.append(resolver.resolve(SampleRef(stem, path, mask, ds, folder)))
+        ref = SampleRef(stem, path, mask, ds, folder)
+        results.append(resolver.resolve(ref))
+        for source in maps:
+            source.mark(ref)
     vocab = resolver.final_vocabulary()
     extended = list(vocab.names[len(meta.vocabulary):])
     meta.vocabulary = list(vocab.names)
@@ -205,4 +212,5 @@ def relabel_manifest(
             write_manifest(out, manifest)
         except ManifestError as exc:
             raise RenameError(str(exc)) from exc
-    return RelabelResult(Path(manifest), len(paths), relabelled, unresolved, blocked, extended, dict(by_source))
+    return RelabelResult(Path(manifest), len(paths), relabelled, unresolved, blocked, extended, dict(by_source),
+                         {s.name: s.unmatched_keys() for s in maps})

@@ -124,10 +124,13 @@ def validate_plan(
             continue
         cls = parsed.class_field or ""  # a conforming name has a (non-empty) class field
         if cls not in vocab:
-            if extend_vocab and vocab.suggest(cls) is None:
+            suggestion = vocab.suggest(cls)
+            if (extend_vocab or e.extends_vocab) and suggestion is None:
                 new_classes.add(cls)
             else:
-                problem(f"{where}: class {cls!r} in {new_name!r} is not in the {vocab.source} vocabulary")
+                hint = (f"; did you mean {suggestion!r}?" if suggestion else
+                        "; mark the row extends_vocab=yes or pass --extend-vocab to append it")
+                problem(f"{where}: class {cls!r} in {new_name!r} is not in the {vocab.source} vocabulary{hint}")
                 continue
         owner = unit_of.get(e.old)
         if owner is None:

@@ -132,6 +132,10 @@ def render_plan(plan: RenamePlan, console: Console, max_rows: int = 20) -> None:
     )
     if plan.extended:
         console.print(f"vocabulary extended at the end with: {', '.join(plan.extended)}")
+    for source, unmatched in s["unmatched_map_keys"].items():
+        shown = ", ".join(unmatched["keys"][:max_rows])
+        more = f" ... and {unmatched['count'] - max_rows} more" if unmatched["count"] > max_rows else ""
+        console.print(f"[yellow]{escape(source)}[/]: {unmatched['count']} key(s) match no file: {escape(shown)}{more}")
     bad = [e for e in plan.entries if e.status != "rename" and e.kind == "image"]
     for e in bad[:max_rows]:
         console.print(f"  [yellow]{e.status}[/]: {e.old}: {e.note}")

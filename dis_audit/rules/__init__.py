@@ -10,9 +10,9 @@ prefix or an ill-formed alias stops the import with a ``RegistryError`` naming t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from ..findings import Rule
+from ..findings import Rule, find_rule
 from .base import CheckFamily, Sample
 from .duplicates import DuplicateChecks
 from .images import ImageChecks
@@ -89,12 +89,37 @@ ALL_RULES: dict[str, Rule] = build_registry(FAMILIES)
 CROSS_FILE_CODES: frozenset[str] = frozenset(code for family in FAMILIES for code in family.cross_file)
 
 
+#: Rules with a threshold (``[thresholds]`` in the configuration): code -> the ``scan()`` keyword it sets.
+#: DA305 and DA413 share one limit: images and masks are decoded under the same pixel budget.
+RULE_THRESHOLDS: dict[str, str] = {"DA305": "max_pixels", "DA413": "max_pixels", "DA502": "near_dup_distance"}
+
+
+def threshold_options(thresholds: Mapping[str, int] | None) -> dict[str, int]:
+    """``{"near-duplicate": 4}`` (codes or names) as scan keywords (``{"near_dup_distance": 4}``).
+
+    ValueError for a key that names no rule, or a rule without a threshold.
+    """
+    out: dict[str, int] = {}
+    for key, value in (thresholds or {}).items():
+        found = find_rule(key, ALL_RULES)
+        if found is None:
+            raise ValueError(f"thresholds: no rule {key!r} (a code or name; see `dis-audit rules`)")
+        option = RULE_THRESHOLDS.get(found.code)
+        if option is None:
+            with_threshold = ", ".join(f"{c} {ALL_RULES[c].name}" for c in RULE_THRESHOLDS)
+            raise ValueError(f"thresholds: rule {found.code} {found.name} has no threshold; rules with one: {with_threshold}")
+        if option in out and out[option] != value:
+            raise ValueError(f"thresholds: {key} = {value} contradicts another rule sharing the threshold ({out[option]})")
+        out[option] = value
+    return out
+
+
 def rule(code: str) -> Rule:
     """The rule with ``code``; KeyError for an unknown code."""
     return ALL_RULES[code]
 
 
 __all__ = [
-    "ALL_RULES", "CROSS_FILE_CODES", "FAMILIES", "FAMILY_PREFIXES", "CheckFamily", "RegistryError", "Sample",
-    "build_registry", "rule",
+    "ALL_RULES", "CROSS_FILE_CODES", "FAMILIES", "FAMILY_PREFIXES", "RULE_THRESHOLDS", "CheckFamily", "RegistryError",
+    "Sample", "build_registry", "rule", "threshold_options",
 ]

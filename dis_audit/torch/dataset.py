@@ -199,9 +199,10 @@ class ManifestDataset(Dataset):
             present = set(pc.unique(table[column]).to_pylist())
             unknown = wanted - present
             if unknown:
-                raise ValueError(
-                    f"{column} {', '.join(sorted(unknown))} not in the manifest; it has: {', '.join(sorted(present))}"
-                )
+                from ..hints import did_you_mean
+
+                named = ", ".join(f"{n!r}{did_you_mean(n, present)}" for n in sorted(unknown))
+                raise ValueError(f"{column} {named} not in the manifest; it has: {', '.join(sorted(present))}")
             keep = pc.and_(keep, pc.is_in(table[column], value_set=pa.array(sorted(wanted))))
         if drop_unlabeled:
             keep = pc.and_(keep, pc.greater_equal(table["class_id"], 0))
