@@ -8,6 +8,7 @@ crash) ends the run with ``WorkerDied`` instead of a hang.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,6 +27,21 @@ PARALLEL_THRESHOLD = 4000
 # evenly loaded and the progress bar moving, and a pool pays off almost at once.
 DEEP_CHUNK = 16
 DEEP_PARALLEL_THRESHOLD = 32
+
+#: ``--workers`` above this multiple of the cores only adds processes that wait for a core.
+MAX_WORKERS_PER_CORE = 4
+
+
+def cap_workers(requested: int | None) -> tuple[int, str | None]:
+    """The worker count to use for ``requested`` (None: all cores), and a message when it was capped."""
+    cores = os.cpu_count() or 1
+    if requested is None:
+        return cores, None
+    limit = MAX_WORKERS_PER_CORE * cores
+    if requested > limit:
+        return limit, f"--workers {requested} capped at {limit} ({MAX_WORKERS_PER_CORE} per core, {cores} core(s))"
+    return max(1, requested), None
+
 
 _Job = TypeVar("_Job")
 _Result = TypeVar("_Result")

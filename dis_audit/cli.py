@@ -39,7 +39,9 @@ def _main(
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print a one-line error on stderr and exit (no traceback)."""
-    typer.echo(f"dis-audit: error: {message}", err=True)
+    from .paths import terminal_text
+
+    typer.echo(f"dis-audit: error: {terminal_text(message)}", err=True)
     raise typer.Exit(code)
 
 
@@ -169,6 +171,9 @@ def scan(
     manifest_path = manifest or root / default_name
     if not no_manifest and manifest_path.is_dir():
         fail(f"manifest path is a folder: {manifest_path}")
+    if not no_manifest and manifest_path.exists() and not manifest_path.is_file():
+        fail(f"refusing to write the manifest to {manifest_path}: not a regular file (device, FIFO or socket)")
+    workers = _capped_workers(settings["workers"])
     # A part manifest of a shard keeps the configured vocabulary, so every part of one scan agrees.
     vocab, extend = _vocabulary(settings, None if shard_spec else manifest_path)
     try:
@@ -176,7 +181,7 @@ def scan(
             result = run_scan(
                 root, image_dir=settings["image-dir"], mask_dir=settings["mask-dir"], datasets=settings["datasets"],
                 classes=vocab, extend_vocab=extend, difficulty_map=settings["difficulty-map"],
-                select=settings["select"], ignore=settings["ignore"], workers=settings["workers"],
+                select=settings["select"], ignore=settings["ignore"], workers=workers,
                 incremental=manifest_path if incremental else None, progress=progress, deep=settings["deep"],
                 max_pixels=max_pixels if max_pixels is not None else thresholds.get("max_pixels"),
                 eval_datasets=settings["eval-datasets"],
@@ -221,6 +226,37 @@ def show_config(
         typer.echo(json.dumps({**settings.to_json(), "note": note}))
         return
     typer.echo(settings.render() + f"\n# {note}")
+
+
+def _warn_other_root(manifests: list[Path], root: Path | None) -> None:
+    """Say so on stderr when a manifest was scanned from another root than the one this command uses."""
+    from .manifest import ManifestError, other_root, read_manifest_meta
+    from .paths import terminal_text
+
+    roots: dict[str, Path] = {}
+    for path in manifests:
+        try:
+            meta = read_manifest_meta(path)
+        except ManifestError:
+            continue  # the command itself reports an unreadable manifest
+        if meta.root:
+            roots.setdefault(meta.root, path)
+        if root is not None and other_root(meta, root):
+            typer.echo(terminal_text(f"dis-audit: warning: {path} was scanned from {meta.root}, not {root}; "
+                                     "its rows may name other files"), err=True)
+    if root is None and len(roots) > 1:
+        typer.echo(terminal_text("dis-audit: warning: the manifests were scanned from different roots: "
+                                 + ", ".join(sorted(roots))), err=True)
+
+
+def _capped_workers(workers: int | None) -> int | None:
+    """``--workers`` capped at a multiple of the cores, with a message on stderr when it was."""
+    from ._pool import cap_workers
+
+    capped, note = cap_workers(workers)
+    if note:
+        typer.echo(f"dis-audit: {note}", err=True)
+    return capped if workers is not None else None
 
 
 def _render(result, written: Path | None, fmt: str, max_examples: int, html: Path | None = None) -> None:
@@ -270,6 +306,9 @@ def report(
         fail("nothing to write: give --html PATH")
     if root is not None and not root.is_dir():
         fail(f"--root {root} is not a folder")
+    workers = _capped_workers(workers)
+    if root is not None:
+        _warn_other_root([manifest], root)
     result = _write_html(
         manifest, html, root=root, max_thumbs_per_rule=max_thumbs_per_rule, max_thumbs=max_thumbs,
         thumb_size=thumb_size, workers=workers,
@@ -333,6 +372,7 @@ def merge(
     fmt = output_format_of(output_format, json_out)
     if output.is_dir():
         fail(f"output path is a folder: {output}")
+    _warn_other_root(parts, None)
     try:
         result = merge_manifests(parts, eval_datasets=eval_datasets)
         written = result.write_manifest(output)
@@ -402,6 +442,7 @@ def rename(
     import json
 
     from . import rename as rn
+    from .manifest import ManifestError
     from .paths import UnsafePathError
     from .rename.journal import JournalError
     from .report.terminal import render_plan, text_console
@@ -418,8 +459,11 @@ def rename(
                 done = (rn.undo if undo else rn.resume)(root, journal, progress=progress)
                 typer.echo(json.dumps(done.to_dict())) if json_out else console.print(
                     f"{done.action}: {done.moved} file(s) moved, {done.already} already done; "
-                    f"journal {done.journal}" + (f"; manifest {done.manifest}" if done.manifest else ""))
-                raise typer.Exit(0)
+                    f"journal {done.journal}" + (f"; manifest {done.manifest}" if done.manifest else ""),
+                    markup=False)
+                if done.note and not done.complete:
+                    typer.echo(f"dis-audit: warning: {done.note}", err=True)
+                raise typer.Exit(0 if done.complete else 1)
             plan_manifest = None if no_manifest else (manifest or root / "manifest.parquet")
             settings = _settings(
                 root, config, isolated, classes=classes, extend_vocab=extend_vocab, class_from=class_from,
@@ -440,7 +484,7 @@ def rename(
             if not json_out:
                 render_plan(the_plan, console, max_rows=max_rows)
             result = rn.apply_plan(the_plan, manifest=mf, progress=progress) if apply and not the_plan.problems else None
-    except (rn.RenameError, OSError) as exc:
+    except (rn.RenameError, ManifestError, OSError) as exc:
         fail(str(exc))
     except (JournalError, UnsafePathError) as exc:
         fail(str(exc), 1)
@@ -468,17 +512,19 @@ def relabel(
     """Write classes from --class-from sources into the manifest only; files are not touched."""
     import json
 
+    from .manifest import ManifestError
     from .paths import UnsafePathError
     from .rename import RenameError, relabel_manifest
 
     path = manifest or root / "manifest.parquet"
     if not path.is_file():
         fail(f"no manifest at {path}; run `dis-audit scan {root}` first or pass --manifest")
+    _warn_other_root([path], root)
     settings = _settings(root, config, isolated, class_from=class_from, extend_vocab=extend_vocab)
     try:
         result = relabel_manifest(path, root=root, class_from=settings["class-from"],
                                   extend_vocab=bool(settings["extend-vocab"]))
-    except RenameError as exc:
+    except (RenameError, ManifestError) as exc:
         fail(str(exc))
     except UnsafePathError as exc:
         fail(str(exc), 1)

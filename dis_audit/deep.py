@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .probe import open_regular
+
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
@@ -174,6 +176,33 @@ def mask_stats(grey: np.ndarray) -> tuple[float, str, int]:
 
 # ----------------------------------------------------------------------------- decoding
 
+def png_crc_error(data: bytes) -> str | None:
+    """The first PNG chunk whose CRC is wrong, in words, or None (also for data that is not a PNG).
+
+    Pillow skips the CRC of IDAT chunks; libpng-based loaders (OpenCV, BiRefNet's cv2.imread)
+    refuse the file, so a deep scan checks every chunk itself (crc32 runs at GB/s).
+    """
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        return None
+    import zlib
+
+    pos, size = 8, len(data)
+    view = memoryview(data)  # no copy of each chunk for the crc
+    while pos + 12 <= size:
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        end = pos + 8 + length
+        if end + 4 > size:
+            return None  # truncated: the decoder reports it in its own words
+        kind = data[pos + 4 : pos + 8]
+        if zlib.crc32(view[pos + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):
+            name = kind.decode("latin-1", "replace")
+            return f"corrupt PNG: CRC error in the {name} chunk at byte {pos} (libpng-based loaders refuse the file)"
+        if kind == b"IEND":
+            return None
+        pos = end + 4
+    return None
+
+
 def _png_mode(data: bytes, mode: str) -> str:
     """Pillow opens 16-bit-per-channel colour PNGs as 8-bit modes; the IHDR tells the truth."""
     if len(data) >= 26 and data[12:16] == b"IHDR" and data[24] == 16 and mode in ("RGB", "RGBA", "LA"):
@@ -211,11 +240,14 @@ def decode_file(
             f"limit of {max_pixels:,} (--max-pixels); not decoded",
         ), None
     try:
-        with open(path, "rb") as fh:
+        with open(open_regular(path), "rb") as fh:  # a FIFO is refused, never waited on
             data = fh.read()
     except OSError as exc:
         return Decoded(error=f"cannot read: {exc.strerror or exc}"), None
     digest = hashlib.sha1(data).hexdigest() if want_sha1 else None
+    crc_error = png_crc_error(data)
+    if crc_error:
+        return Decoded(sha1=digest, error=crc_error), None
     # Our own limit replaces Pillow's global one for this call; restored below so that a scan
     # run in the caller's process leaves Pillow as it found it.
     saved_limit, saved_truncated = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES

@@ -6,7 +6,9 @@ strings from the scan root; undecodable (non-UTF-8) names are reported, never pa
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -172,6 +174,9 @@ def select_datasets(datasets: list[DatasetDir], spec: str | Iterable[str] | None
     if spec is None:
         return datasets
     wanted = [s.strip() for s in (spec.split("+") if isinstance(spec, str) else spec) if s.strip()]
+    if not wanted:
+        # Scanning nothing would overwrite a good manifest with an empty one.
+        raise LayoutError(f"--datasets {spec!r} names no dataset; leave it out to scan every dataset")
     check_dataset_names("--datasets", wanted, datasets)
     chosen: list[DatasetDir] = []
     for want in wanted:
@@ -228,8 +233,9 @@ def _list_tree(root: str, rel_dir: str, listing: FolderIndex) -> list[tuple[str,
             continue
         files: list[str] = []
         subdirs: list[str] = []
+        bad_folder = not current.isascii() and _is_undecodable(current)  # then no path below it is text
         for name in names:
-            if not name.isascii() and _is_undecodable(name):
+            if bad_folder or (not name.isascii() and _is_undecodable(name)):
                 listing.undecodable.append(display_path(f"{current}/{name}"))
                 continue
             dot = name.rfind(".")
@@ -237,11 +243,21 @@ def _list_tree(root: str, rel_dir: str, listing: FolderIndex) -> list[tuple[str,
                 files.append(name)
                 continue
             path = f"{abs_dir}/{name}"
-            if os.path.isdir(path):
+            try:
+                is_dir = stat.S_ISDIR(os.stat(path).st_mode)
+            except OSError as exc:
+                # Reported, never counted as clutter: a path over PATH_MAX, a broken link, no permission.
+                if exc.errno == errno.ENAMETOOLONG:
+                    reason = "path longer than the system allows (PATH_MAX); not scanned"
+                elif os.path.lexists(path):
+                    reason = "broken symbolic link" if os.path.islink(path) else (exc.strerror or str(exc))
+                else:
+                    reason = exc.strerror or str(exc)
+                listing.unreadable.append((f"{current}/{name}", reason))
+                continue
+            if is_dir:
                 if not name.startswith("."):
                     subdirs.append(f"{current}/{name}")
-            elif os.path.lexists(path) and not os.path.exists(path):
-                listing.unreadable.append((f"{current}/{name}", "broken symbolic link"))
             else:
                 files.append(name)
         out.append((current, files))
@@ -282,6 +298,32 @@ def index_folder(root: str | Path, rel_dir: str) -> FolderIndex:
                 paths.append(prefix + name)
     index.clutter = clutter
     return index
+
+
+def undecodable_dataset(dataset: DatasetDir, images: FolderIndex, masks: FolderIndex | None) -> DatasetListing | None:
+    """A listing for a dataset whose folder names are not valid UTF-8 (None for every other dataset).
+
+    Such a dataset cannot be a manifest row (its name and paths are not text): every file in it
+    becomes an undecodable-name finding under the folder's printable name, and nothing is paired.
+    """
+    names = (dataset.name, dataset.rel, dataset.image_dir, dataset.mask_dir or "")
+    if not any(_is_undecodable(name) for name in names):
+        return None
+    printable = DatasetDir(
+        name=display_path(dataset.name), rel=display_path(dataset.rel), image_dir=display_path(dataset.image_dir),
+        mask_dir=None if dataset.mask_dir is None else display_path(dataset.mask_dir),
+    )
+    listing = DatasetListing(dataset=printable)
+    for part in (images, masks):
+        if part is not None:
+            listing.clutter += part.clutter
+            listing.unreadable.extend((display_path(p), why) for p, why in part.unreadable)
+            listing.undecodable.extend(part.undecodable)
+            listing.undecodable.extend(display_path(p) for paths in part.by_key.values() for p in paths)
+    if not listing.undecodable:  # an empty folder still gets its name reported
+        listing.undecodable.append(printable.image_dir)
+    listing.undecodable.sort()
+    return listing
 
 
 def pair_dataset(dataset: DatasetDir, images: FolderIndex, masks: FolderIndex | None) -> DatasetListing:

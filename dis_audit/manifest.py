@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+
+from .outputs import atomic_write
+from .readback import ReadBackError, check_findings, check_manifest_metadata, check_table_columns
 
 if TYPE_CHECKING:  # pandas is only needed by readers that ask for a DataFrame
     import pandas as pd
@@ -264,7 +266,11 @@ class ManifestMeta:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> ManifestMeta:
-        data = json.loads(raw.decode("utf-8"))
+        return cls.from_dict(json.loads(raw.decode("utf-8")))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ManifestMeta:
+        """Metadata from its JSON object (``readback.check_manifest_metadata`` checks one read from disk)."""
         return cls(
             vocabulary=list(data.get("vocabulary", [])),
             schema_version=int(data.get("schema_version", 0)),
@@ -334,39 +340,40 @@ def with_findings(table: pa.Table, findings: list[dict]) -> pa.Table:
 def read_findings(table: pa.Table) -> list[dict]:
     """The findings stored with a manifest (an empty list for manifests written without them)."""
     raw = (table.schema.metadata or {}).get(FINDINGS_KEY)
-    return json.loads(raw) if raw else []
-
-
-def atomic_write_bytes(path: str | os.PathLike, writer) -> None:
-    """Call ``writer(tmp_path)`` and move the result over ``path`` in one rename.
-
-    A crash or an exception leaves either the old file or the new one, never half a file.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
-        writer(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+        return check_findings(raw, "manifest")
+    except ReadBackError as exc:
+        raise ManifestError(str(exc)) from None
+
+
+def atomic_write_bytes(path: str | os.PathLike, writer: Callable[[str], object]) -> None:
+    """Call ``writer(tmp_path)`` and move the result over ``path`` in one rename (see ``outputs.atomic_write``).
+
+    A crash or an exception leaves either the old file or the new one, never half a file; a
+    target that is not a regular file is refused; permissions follow the old file or the umask.
+    """
+    atomic_write(path, writer)
+
+
+def _write_parquet(table: pa.Table, where: Any) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, where, compression="zstd")
+
+
+def manifest_bytes(table: pa.Table) -> bytes:
+    """The bytes ``write_manifest`` writes for ``table`` (the encoding is deterministic)."""
+    sink = pa.BufferOutputStream()
+    _write_parquet(table, sink)
+    return sink.getvalue().to_pybytes()
 
 
 def write_manifest(table: pa.Table, path: str | os.PathLike) -> Path:
     """Write ``table`` as parquet to ``path`` atomically (temp file + rename)."""
-    import pyarrow.parquet as pq
-
     if METADATA_KEY not in (table.schema.metadata or {}):
         raise ManifestError("refusing to write a manifest without dis_audit metadata")
     try:
-        atomic_write_bytes(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+        atomic_write_bytes(path, lambda tmp: _write_parquet(table, tmp))
     except OSError as exc:
         raise ManifestError(f"cannot write manifest {path}: {exc.strerror or exc}") from exc
     return Path(path)
@@ -386,17 +393,21 @@ def read_manifest_table(path: str | os.PathLike) -> tuple[pa.Table, ManifestMeta
     if raw is None:
         raise ManifestError(f"{path} is a parquet file but not a dis-audit manifest (no '{METADATA_KEY.decode()}' metadata)")
     try:
-        meta = ManifestMeta.from_bytes(raw)
-    except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        meta = ManifestMeta.from_dict(check_manifest_metadata(raw, str(path)))
+    except ReadBackError as exc:
+        raise ManifestError(str(exc)) from None
+    except (ValueError, TypeError, AttributeError) as exc:
         raise ManifestError(f"{path}: dis-audit metadata is not valid: {exc}") from exc
     if meta.schema_version != SCHEMA_VERSION:
         raise ManifestError(
             f"{path}: manifest schema version {meta.schema_version}, this dis-audit reads version {SCHEMA_VERSION}; "
             "re-run `dis-audit scan` to rewrite it"
         )
-    missing = [name for name in CONTRACT_COLUMNS if name not in table.column_names]
-    if missing:
-        raise ManifestError(f"{path}: manifest lacks columns {', '.join(missing)}")
+    try:
+        # Every reader (report, relabel, merge, --incremental, rename, ManifestDataset) gets the documented types.
+        table = check_table_columns(table, MANIFEST_SCHEMA, CONTRACT_COLUMNS, str(path))
+    except ReadBackError as exc:
+        raise ManifestError(str(exc)) from None
     return table, meta
 
 
@@ -430,6 +441,31 @@ def read_manifest(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:
     # A uint64 column with nulls (phash) would become float64 in pandas and lose its low bits;
     # the nullable UInt64 dtype keeps every hash exact.
     return table.to_pandas(types_mapper={pa.uint64(): pd.UInt64Dtype()}.get), list(meta.vocabulary)
+
+
+def read_manifest_meta(path: str | os.PathLike) -> ManifestMeta:
+    """Only the metadata of a manifest (the footer is read, not the rows); raises ManifestError."""
+    import pyarrow.parquet as pq
+
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY)
+    except (OSError, pa.ArrowException) as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
+    if raw is None:
+        raise ManifestError(f"{path} is not a dis-audit manifest")
+    try:
+        return ManifestMeta.from_dict(check_manifest_metadata(raw, str(path)))
+    except (ReadBackError, ValueError, TypeError, AttributeError) as exc:
+        raise ManifestError(str(exc)) from None
+
+
+def other_root(meta: ManifestMeta, root: str | os.PathLike) -> str | None:
+    """The root a manifest was scanned from when that is not ``root`` (None when they agree or it is unknown)."""
+    if not meta.root:
+        return None
+    if os.path.realpath(meta.root) == os.path.realpath(root):
+        return None
+    return meta.root
 
 
 def manifest_root(path: str | os.PathLike, meta: ManifestMeta) -> Path:

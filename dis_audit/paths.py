@@ -16,7 +16,9 @@ import os
 import re
 from pathlib import Path
 
-__all__ = ["UnsafePathError", "check_relative_path", "display_path", "location_prefix", "printable_text"]
+__all__ = [
+    "UnsafePathError", "check_relative_path", "display_path", "location_prefix", "printable_text", "terminal_text",
+]
 
 
 class UnsafePathError(ValueError):
@@ -89,3 +91,16 @@ def printable_text(value: object) -> str:
         except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
             text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return _UNPRINTABLE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+# Everything a terminal may act on: C0 (newline and tab too: a name must stay on its line), DEL and C1.
+_TERMINAL_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def terminal_text(value: object) -> str:
+    """``value`` for a terminal line: ``printable_text`` with newline and tab escaped as well (``\\x0a``).
+
+    A file name holding an escape sequence or a newline can then neither recolour the terminal
+    nor fake a line of the report.
+    """
+    return _TERMINAL_UNSAFE.sub(lambda m: f"\\x{ord(m.group()):02x}", printable_text(value))

@@ -7,7 +7,9 @@ scan reads every header. Anything else falls back to Pillow, imported only then.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import struct
 from typing import NamedTuple
 
@@ -34,6 +36,33 @@ class FileInfo(NamedTuple):
 
 class HeaderError(Exception):
     pass
+
+
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, in words, for a finding."""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a plain file"
+
+
+def open_regular(path: str) -> int:
+    """A read-only descriptor of ``path`` if it is a regular file; OSError otherwise (never blocks on a FIFO)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        os.close(fd)
+        raise
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, f"not a regular file ({file_kind(st.st_mode)})", path)
+    return fd
 
 
 def _jpeg(fd: int, head: bytes) -> tuple[str, int, int]:
@@ -160,8 +189,22 @@ def _pillow(path: str) -> tuple[str, str, int, int]:
         raise HeaderError(f"unreadable image header: {exc}") from None
 
 
+#: The largest width or height a manifest column (int32) holds; PNG allows no more either.
+MAX_DIMENSION = 2**31 - 1
+
+
 def sniff(fd: int, head: bytes, path: str) -> tuple[str, str, int, int]:
-    """(format, mode, width, height) from the first bytes; raises HeaderError."""
+    """(format, mode, width, height) from the first bytes; raises HeaderError.
+
+    A size over ``MAX_DIMENSION`` is a header error (a finding), never a value that breaks the manifest.
+    """
+    fmt, mode, width, height = _sniff(fd, head, path)
+    if width > MAX_DIMENSION or height > MAX_DIMENSION:
+        raise HeaderError(f"{fmt} header gives size {width}x{height}, beyond the {MAX_DIMENSION} a dimension may have")
+    return fmt, mode, width, height
+
+
+def _sniff(fd: int, head: bytes, path: str) -> tuple[str, str, int, int]:
     if head[:3] == b"\xff\xd8\xff":
         return ("JPEG", *_jpeg(fd, head))
     if head[:8] == _PNG_SIGNATURE:
@@ -178,12 +221,17 @@ def sniff(fd: int, head: bytes, path: str) -> tuple[str, str, int, int]:
 def probe_file(path: str) -> FileInfo:
     """Header facts of the file at ``path``. Never raises: problems land in ``error``."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        # O_NONBLOCK: opening a FIFO named .jpg must not wait for a writer (the scan would hang).
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         reason = "broken symbolic link" if os.path.islink(path) else (exc.strerror or str(exc))
+        if exc.errno == errno.ENAMETOOLONG:
+            reason = "path longer than the system allows (PATH_MAX)"
         return FileInfo(None, None, None, None, None, None, f"cannot open: {reason}")
     try:
         st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return FileInfo(None, None, None, None, None, None, f"not a regular file ({file_kind(st.st_mode)})")
         if st.st_size == 0:
             return FileInfo(0, st.st_mtime_ns, None, None, None, None, "empty file (0 bytes)")
         head = os.read(fd, HEAD_BYTES)

@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 
 from ._evaluate import ChunkContext
 from ._incremental import plan_reuse
-from ._pool import ProgressCallback, WorkerDied, run_tasks
+from ._pool import ProgressCallback, WorkerDied, cap_workers, run_tasks
 from ._version import __version__
 from .crossfile import run_manifest_checks, strip_cross_file
 from .dupes import DEFAULT_MAX_DISTANCE
@@ -36,6 +36,7 @@ from .layout import (
     index_folder,
     pair_dataset,
     select_datasets,
+    undecodable_dataset,
 )
 from .manifest import (
     ListingRecord,
@@ -111,7 +112,7 @@ def _list_datasets(root: Path, datasets: list[DatasetDir], progress: ProgressCal
     for i, ds in enumerate(datasets):
         images = index_folder(root, ds.image_dir)
         masks = index_folder(root, ds.mask_dir) if ds.mask_dir else None
-        listings.append(pair_dataset(ds, images, masks))
+        listings.append(undecodable_dataset(ds, images, masks) or pair_dataset(ds, images, masks))
         if progress:
             progress("list", i + 1, len(datasets))
     return listings
@@ -223,7 +224,7 @@ def scan(
         max_pixels = default_max_pixels()
     distance = DEFAULT_MAX_DISTANCE if near_dup_distance is None else near_dup_distance
 
-    workers = max(1, workers or os.cpu_count() or 1)
+    workers, workers_note = cap_workers(workers)
     listings = _list_datasets(root, chosen, progress)
     dataset_findings: list[Finding] = []
     for listing in listings:
@@ -318,7 +319,8 @@ def scan(
         summary["shard"] = options.shard
     summary["reused_rows"] = len(keep)
     summary["probed_samples"] = sum(1 for _, prior, _ in tasks if prior is None)
-    if reuse_note:
-        summary["note"] = reuse_note
+    notes = [note for note in (workers_note, reuse_note) if note]
+    if notes:
+        summary["note"] = "; ".join(notes)
     summary["elapsed_s"] = round(time.perf_counter() - started, 3)
     return ScanResult(root=root, table=table, findings=findings, vocabulary=vocab, summary=summary, options=options)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -22,8 +23,29 @@ class VocabularyError(ValueError):
 
 
 def _fold(name: str) -> str:
-    """Case-, space- and punctuation-insensitive key for near-miss matching."""
-    return re.sub(r"[\s_\-.]+", "", name).casefold()
+    """Case-, space-, punctuation- and Unicode-normalization-insensitive key for near-miss matching."""
+    return unicodedata.normalize("NFC", re.sub(r"[\s_\-.]+", "", name).casefold())
+
+
+def nfc(name: str) -> str:
+    """``name`` in Unicode NFC (ASCII names are returned as they are, without the cost)."""
+    return name if name.isascii() else unicodedata.normalize("NFC", name)
+
+
+def normalization_twin(name: str, other: str) -> bool:
+    """True when two different names differ only in Unicode normalization (NFC 'Café' vs NFD 'Café').
+
+    BiRefNet compares raw strings, so such names are different classes to it: dis-audit never
+    merges them silently, it reports them with this hint.
+    """
+    return name != other and nfc(name) == nfc(other)
+
+
+def normalization_form(name: str) -> str:
+    """``"NFC"``, ``"NFD"`` or ``"mixed"``: how a name's accented letters are stored, for a hint."""
+    if unicodedata.is_normalized("NFC", name):
+        return "NFC"
+    return "NFD" if unicodedata.is_normalized("NFD", name) else "mixed"
 
 
 @dataclass(frozen=True)
@@ -37,6 +59,7 @@ class Vocabulary:
     appended: int = field(default=0, compare=False)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _folded: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+    _nfc: dict[str, list[str]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index: dict[str, int] = {}
@@ -49,6 +72,14 @@ class Vocabulary:
             folded.setdefault(_fold(name), []).append(name)
         object.__setattr__(self, "_index", index)
         object.__setattr__(self, "_folded", folded)
+        by_nfc: dict[str, list[str]] = {}
+        for name in self.names:
+            by_nfc.setdefault(nfc(name), []).append(name)
+        object.__setattr__(self, "_nfc", by_nfc)
+
+    def normalization_twins(self, name: str) -> list[str]:
+        """Other names of the vocabulary equal to ``name`` after NFC normalization (usually none)."""
+        return [other for other in self._nfc.get(nfc(name), ()) if other != name]
 
     def __len__(self) -> int:
         return len(self.names)
@@ -70,6 +101,9 @@ class Vocabulary:
         """
         if name in self._index:
             return None
+        twins = self._nfc.get(nfc(name), [])
+        if len(twins) == 1:
+            return twins[0]  # differs only in Unicode normalization: the surest suggestion of all
         exact = self._folded.get(_fold(name), [])
         if len(exact) == 1:
             return exact[0]

@@ -57,6 +57,16 @@ def _undecodable(root: Path, defect: bool) -> str | None:
     return None
 
 
+def _normalization_twin(root: Path, defect: bool) -> str | None:
+    """'Café' typed twice: NFC in one name, NFD in the other (the near miss: both NFC)."""
+    import unicodedata
+
+    make_pair(root, TR, "1#Accessories#1#Caf\u00e9#1_o")
+    cafe = unicodedata.normalize("NFD" if defect else "NFC", "Caf\u00e9")
+    make_pair(root, TR, f"1#Accessories#1#{cafe}#2_o")
+    return f"{TR}/im/1#Accessories#1#{cafe}#2_o.jpg" if defect else None
+
+
 def _missing_mask(root: Path, defect: bool) -> str | None:
     make_pair(root, TR, GOOD, mask_ext=None if defect else ".png")
     return f"{TR}/im/{GOOD}.jpg" if defect else None
@@ -281,6 +291,7 @@ FIXTURES: dict[str, Case] = {
     "DA104": Case(_stem_case("1#Accessories#1#Bag#a#b")),
     "DA105": Case(_stem_case("x#Accessories#y#Bag#1_o", "1#Accessories#1#Bag#1_o")),
     "DA106": Case(_undecodable),
+    "DA107": Case(_normalization_twin, scan_options={"classes": "infer"}),
     # DA2 pairing
     "DA201": Case(_missing_mask),
     "DA202": Case(_orphan_mask),

@@ -14,7 +14,6 @@ record, or between an image and its mask.
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import json
 import os
@@ -25,124 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..readback import ReadBackError, check_journal_header, check_journal_record
+from .noclobber import JournalError, NoClobberRenamer, fsync_dir, replay_move
+
+__all__ = [
+    "JournalError", "JournalState", "JournalWriter", "MoveCounts", "NoClobberRenamer", "check_moves_inside",
+    "create_journal", "fsync_dir", "journal_dir", "list_journals", "read_journal", "replay_move", "root_lock",
+    "run_moves",
+]
+
 JOURNAL_DIRNAME = ".dis-audit"
 JOURNAL_VERSION = 1
 JOURNAL_PREFIX = "rename-"
 JOURNAL_SUFFIX = ".jsonl"
-
-
-class JournalError(Exception):
-    """A journal cannot be read, or replaying it met a state it cannot reconcile."""
-
-
-# ----------------------------------------------------------------------------- no-clobber rename
-
-_AT_FDCWD = -100
-_RENAME_NOREPLACE = 1
-
-
-def _load_renameat2() -> Callable[..., int] | None:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return None
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    fn.restype = ctypes.c_int
-    return fn
-
-
-class NoClobberRenamer:
-    """Rename that never replaces an existing target; raises FileExistsError instead.
-
-    Strategy, best first:
-
-    1. ``renameat2(RENAME_NOREPLACE)`` (Linux, glibc >= 2.28): atomic; the kernel refuses an
-       existing target, so no race with other programs.
-    2. ``link`` + ``unlink``: ``link`` refuses an existing target atomically. A crash between
-       the two leaves both names on one inode, which replay recognises and finishes.
-    3. ``exists`` check + ``rename`` (filesystems without hard links, e.g. FAT): racy only
-       against another program creating the same target in the same instant; the plan was
-       validated against the tree just before and the journal lets the user undo.
-
-    The strategy falls back the first time the filesystem says it cannot do the better one.
-    """
-
-    def __init__(self) -> None:
-        self._renameat2 = _load_renameat2()
-        self.method = "renameat2" if self._renameat2 else "link"
-
-    def __call__(self, src: str, dst: str) -> None:
-        if self.method == "renameat2":
-            assert self._renameat2 is not None
-            if self._renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_NOREPLACE) == 0:
-                return
-            err = ctypes.get_errno()
-            if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-                self.method = "link"
-            else:
-                raise OSError(err, os.strerror(err), src, None, dst)
-        if self.method == "link":
-            try:
-                os.link(src, dst, follow_symlinks=False)
-            except OSError as exc:
-                if exc.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK) and os.path.lexists(src):
-                    self.method = "check-rename"
-                else:
-                    raise
-            else:
-                os.unlink(src)
-                return
-        if os.path.lexists(dst):
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), dst)
-        os.rename(src, dst)
-
-
-def _same_file(a: str, b: str) -> bool:
-    try:
-        sa, sb = os.lstat(a), os.lstat(b)
-    except OSError:
-        return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
-
-
-def replay_move(rename: NoClobberRenamer, src: str, dst: str) -> str:
-    """Make the move ``src -> dst`` true, whatever part of it already happened.
-
-    Returns ``"moved"`` or ``"already"``. Raises JournalError when the tree contradicts the
-    journal (both names hold different files, or neither exists).
-    """
-    try:
-        rename(src, dst)
-        return "moved"
-    except FileNotFoundError:
-        if os.path.lexists(dst) and not os.path.lexists(src):
-            return "already"
-        if not os.path.lexists(src):
-            raise JournalError(f"neither {src} nor {dst} exists: the file was removed outside dis-audit") from None
-        raise
-    except FileExistsError:
-        if _same_file(src, dst):
-            # A crash between link() and unlink() of the fallback: finish it.
-            os.unlink(src)
-            return "moved"
-        if not os.path.lexists(src):
-            return "already"
-        raise JournalError(f"{dst} exists and is a different file than {src}; refusing to overwrite it") from None
-
-
-def fsync_dir(path: str) -> None:
-    """Make renames inside ``path`` durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ----------------------------------------------------------------------------- the journal file
@@ -159,6 +53,7 @@ class JournalState:
     undone: int = 0
     undo_complete: bool = False
     records: list[dict[str, Any]] = field(default_factory=list)  # every non-move record, in order
+    valid_bytes: int | None = None  # where the last whole record ends (a torn tail lies beyond)
 
     @property
     def status(self) -> str:
@@ -203,21 +98,33 @@ def create_journal(
     tmp = directory / (name + ".tmp")
     head = dict(header)
     head.update({"type": "header", "version": JOURNAL_VERSION, "count": len(moves), "created": time.time()})
-    with open(tmp, "w", encoding="ascii") as fh:
-        fh.write(_dump(head))
-        write = fh.write
-        for src, dst in moves:
-            write(_dump({"type": "move", "src": src, "dst": dst}))
-        fh.write(_dump({"type": "planned"}))
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.rename(tmp, final)
+    try:
+        with open(tmp, "w", encoding="ascii") as fh:
+            fh.write(_dump(head))
+            write = fh.write
+            for src, dst in moves:
+                write(_dump({"type": "move", "src": src, "dst": dst}))
+            fh.write(_dump({"type": "planned"}))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.rename(tmp, final)
+    except BaseException:
+        # A full disk while writing the plan: no journal, nothing moved, no temp file left behind.
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
     fsync_dir(str(directory))
     return final
 
 
 def read_journal(path: str | os.PathLike) -> JournalState:
-    """Parse a journal; a torn last line (a kill during an append) is ignored."""
+    """Parse and check a journal (``readback``); a torn last line (a kill or full disk during an append) is ignored.
+
+    ``JournalState.valid_bytes`` is where the last whole record ends: ``JournalWriter`` cuts a
+    torn tail there before appending, so a resumed or undone journal stays readable.
+    """
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -225,35 +132,54 @@ def read_journal(path: str | os.PathLike) -> JournalState:
         raise JournalError(f"journal not found: {path}") from exc
     except OSError as exc:
         raise JournalError(f"cannot read journal {path}: {exc.strerror or exc}") from exc
+    if not raw.strip():
+        raise JournalError(f"{path} is empty: the plan was never written, so nothing moved under it")
     lines = raw.split(b"\n")
     header: dict[str, Any] | None = None
     moves: list[tuple[str, str]] = []
     state = None
-    planned = False
+    offset = 0
+    valid = 0
     for number, line in enumerate(lines, 1):
+        end = offset + len(line) + 1  # past this line's newline
+        last = number == len(lines) or (number == len(lines) - 1 and not lines[-1])
+        whole = end <= len(raw)  # a line without its newline is an interrupted append
+        offset = end
         if not line.strip():
+            if whole:
+                valid = end
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(line) if whole or not last else None
         except ValueError:
-            if number >= len(lines) - 1:
-                break  # torn final append
-            raise JournalError(f"{path}:{number}: not a journal record") from None
-        kind = record.get("type") if isinstance(record, dict) else None
-        if header is None:
-            if kind != "header" or record.get("version") != JOURNAL_VERSION:
-                raise JournalError(f"{path} is not a dis-audit rename journal (version {JOURNAL_VERSION})")
-            header = record
-            continue
+            record = None
+        if record is None:
+            if last:
+                break  # torn final append: ignored, and cut off before the next append
+            raise JournalError(f"{path}:{number}: not a journal record (the file was edited or damaged)")
+        where = f"{path}:{number}"
+        try:
+            if header is None:
+                if not isinstance(record, dict) or record.get("type") != "header" or record.get("version") != JOURNAL_VERSION:
+                    raise JournalError(f"{path} is not a dis-audit rename journal (version {JOURNAL_VERSION})")
+                check_journal_header(record, where)
+                header = record
+                valid = end
+                continue
+            kind, value = check_journal_record(record, where, None if state is None else len(moves))
+        except ReadBackError as exc:
+            raise JournalError(f"{exc} (the journal was edited or damaged; nothing was changed)") from None
+        valid = end
         if kind == "move":
-            moves.append((record["src"], record["dst"]))
+            if state is not None:
+                raise JournalError(f"{where}: move record after the plan was complete")
+            moves.append(value)
             continue
         if kind == "planned":
-            planned = True
             state = JournalState(path, header, moves)
             continue
         if state is None:
-            raise JournalError(f"{path}:{number}: record before the plan is complete")
+            raise JournalError(f"{where}: record before the plan is complete")
         state.records.append(record)
         if kind == "done":
             state.done = max(state.done, int(record["upto"]))
@@ -265,27 +191,80 @@ def read_journal(path: str | os.PathLike) -> JournalState:
         elif kind == "undone":
             state.undo_complete = True
             state.undone = len(moves)
-    if header is None or not planned or state is None:
+    if header is None or state is None:
         raise JournalError(f"{path}: journal is incomplete (the plan was never fully written, so nothing moved)")
     if len(moves) != header.get("count"):
         raise JournalError(f"{path}: journal lists {len(moves)} moves, its header says {header.get('count')}")
+    state.valid_bytes = valid
     return state
 
 
-class JournalWriter:
-    """Appends records to a journal; ``mark`` fsyncs, so call it per batch, not per file."""
+def check_moves_inside(root: str | os.PathLike, moves: Sequence[tuple[str, str]]) -> None:
+    """Refuse a journal whose moves would leave ROOT, also through a symlinked folder (JournalError).
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    The paths passed ``check_relative_path`` when read; this adds the folders' real locations,
+    as ``validate_plan`` does for a plan.
+    """
+    root_s = os.fspath(root)
+    root_real = os.path.realpath(root_s)
+    prefix = root_real.rstrip(os.sep) + os.sep
+    seen: dict[str, bool] = {}
+    for src, dst in moves:
+        for rel in (src, dst):
+            folder = os.path.dirname(rel)
+            ok = seen.get(folder)
+            if ok is None:
+                real = os.path.realpath(os.path.join(root_s, folder))
+                ok = seen[folder] = real == root_real or real.startswith(prefix)
+            if not ok:
+                raise JournalError(f"journal move {src} -> {dst} leaves {root_s}; refusing to replay it (nothing moved)")
+
+
+class JournalWriter:
+    """Appends records to a journal; ``mark`` fsyncs, so call it per batch, not per file.
+
+    ``valid_bytes`` (from ``read_journal``) cuts a torn tail before the first append. A failed
+    append (a full disk) is cut back too, so the journal always ends with a whole record.
+    """
+
+    def __init__(self, path: str | os.PathLike, valid_bytes: int | None = None) -> None:
         self.path = Path(path)
-        self._fh = open(self.path, "a", encoding="ascii")
+        # Unbuffered: a failed write must leave nothing in a buffer that a later flush could append.
+        self._fd = os.open(self.path, os.O_RDWR)
+        try:
+            size = os.lseek(self._fd, 0, os.SEEK_END)
+            if valid_bytes is not None and valid_bytes < size:
+                os.ftruncate(self._fd, valid_bytes)
+                os.lseek(self._fd, valid_bytes, os.SEEK_SET)
+                os.fsync(self._fd)
+        except BaseException:
+            os.close(self._fd)
+            raise
 
     def mark(self, record: dict[str, Any]) -> None:
-        self._fh.write(_dump(record))
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
+        data = _dump(record).encode("ascii")
+        start = os.lseek(self._fd, 0, os.SEEK_CUR)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view):]
+            os.fsync(self._fd)
+        except OSError:
+            self._cut(start)
+            raise
+
+    def _cut(self, size: int) -> None:
+        """Drop a partly written record (truncating needs no free space)."""
+        try:
+            os.ftruncate(self._fd, size)
+            os.lseek(self._fd, size, os.SEEK_SET)
+        except OSError:
+            pass
 
     def close(self) -> None:
-        self._fh.close()
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __enter__(self) -> JournalWriter:
         return self
@@ -358,11 +337,20 @@ def run_moves(
     total = len(moves)
     key = "upto" if record == "done" else "count"
 
+    full: list[OSError] = []
+
     def flush(n: int) -> None:
         for d in dirs:
             fsync_dir(d)
         dirs.clear()
-        writer.mark({"type": record, key: n})
+        try:
+            writer.mark({"type": record, key: n})
+        except OSError as exc:
+            # A full disk: progress marks are only a lower bound (replay checks the tree), so the
+            # moves go on (a rename needs no new space) and the error is raised once they are done.
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            full.append(exc)
 
     for i in range(start, total):
         src, dst = moves[i]
@@ -378,4 +366,8 @@ def run_moves(
     flush(total)
     if progress:
         progress(stage, total, total)
+    if full:
+        raise OSError(full[0].errno, f"{os.strerror(full[0].errno or errno.ENOSPC)} (the disk is full): every move is "
+                      f"done, but the journal {writer.path} could not record it; free space and run the same "
+                      "command with --resume (or --undo) again")
     return MoveCounts(counts["moved"], counts["already"], rename.method)

@@ -6,17 +6,24 @@ import sys
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from ..findings import Severity
-from ..paths import display_path
+from ..paths import terminal_text
 from .model import ReportModel
 
 if TYPE_CHECKING:
     from ..classdist import ClassDistribution
     from ..rename import RenamePlan
     from .model import ScanResult
+
+
+
+def escape(value: object) -> str:
+    """Data (names, paths, messages) made safe to print: control characters as ``\\xNN``, rich markup inert."""
+    return _markup_escape(terminal_text(value))
+
 
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
@@ -93,7 +100,7 @@ def render_model(
         if rule:
             console.print(f"  [dim]{escape(rule.summary)} Fix: {escape(rule.fix)}[/]")
         for f in items[:max_examples]:
-            console.print(f"  {escape(display_path(f.path))}: {escape(f.message)}")
+            console.print(f"  {escape(f.path)}: {escape(f.message)}")
         if len(items) > max_examples:
             console.print(f"  … and {len(items) - max_examples} more (all of them with --json)")
 
@@ -121,7 +128,8 @@ def render_plan(plan: RenamePlan, console: Console, max_rows: int = 20) -> None:
     if moves:
         table = Table("dataset", "old", "new", "class", "source", title="rename plan", title_justify="left")
         for e in moves[:max_rows]:
-            table.add_row(e.dataset, e.old, (e.new or "").rsplit("/", 1)[-1], e.class_name or "", e.source or "")
+            table.add_row(*(escape(v) for v in (e.dataset, e.old, (e.new or "").rsplit("/", 1)[-1], e.class_name or "",
+                                                 e.source or "")))
         console.print(table)
         if len(moves) > max_rows:
             console.print(f"... and {len(moves) - max_rows} more file(s) (--plan-out FILE writes the full plan)")
@@ -131,20 +139,20 @@ def render_plan(plan: RenamePlan, console: Console, max_rows: int = 20) -> None:
         f"{s['refused_pairs']} with a refused class"
     )
     if plan.extended:
-        console.print(f"vocabulary extended at the end with: {', '.join(plan.extended)}")
+        console.print(f"vocabulary extended at the end with: {escape(', '.join(plan.extended))}")
     for source, unmatched in s["unmatched_map_keys"].items():
         shown = ", ".join(unmatched["keys"][:max_rows])
         more = f" ... and {unmatched['count'] - max_rows} more" if unmatched["count"] > max_rows else ""
         console.print(f"[yellow]{escape(source)}[/]: {unmatched['count']} key(s) match no file: {escape(shown)}{more}")
     bad = [e for e in plan.entries if e.status != "rename" and e.kind == "image"]
     for e in bad[:max_rows]:
-        console.print(f"  [yellow]{e.status}[/]: {e.old}: {e.note}")
+        console.print(f"  [yellow]{e.status}[/]: {escape(e.old)}: {escape(e.note)}")
     if len(bad) > max_rows:
         console.print(f"  ... and {len(bad) - max_rows} more")
     if plan.problems:
         console.print(f"[red]plan refused[/] ({len(plan.problems)} problem(s)); nothing was changed:")
         for p in plan.problems[:max_rows]:
-            console.print(f"  {p}")
+            console.print(f"  {escape(p)}")
 
 
 def render_classes(dist: ClassDistribution, console: Console, rows: int = 10) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..findings import Emitter, LabelEffect, Rule, Severity
 from ..layout import DatasetListing
 from ..naming import FIELD_COUNT, ParsedName, parse_name, split_path
-from ..vocab import Vocabulary
+from ..vocab import Vocabulary, normalization_form, normalization_twin
 from .base import CheckFamily, Sample
 
 TOO_FEW_FIELDS = Rule(
@@ -56,10 +56,23 @@ UNDECODABLE_NAME = Rule(
 )
 
 
+NORMALIZATION_TWIN = Rule(
+    "DA107", "class-normalization-twin", Severity.WARNING,
+    "The class name equals another class of the vocabulary except for Unicode normalization (NFC vs NFD).",
+    "BiRefNet compares raw strings, so 'Café' typed on macOS (NFD) and on Linux (NFC) are two classes with "
+    "two ids: the samples of one class are split between them, and --classes infer keeps both.",
+    "Rename the files to one form (`dis-audit rename ROOT --class-from fuzzy` against a vocabulary that holds "
+    "the NFC name), or keep both on purpose.",
+)
+
+
 class NamingChecks(CheckFamily):
     prefix = "DA1"
     title = "naming"
-    rules = (TOO_FEW_FIELDS, CLASS_FIELD_HAS_EXTENSION, UNKNOWN_CLASS, EXTRA_FIELDS, NON_NUMERIC_INDEX, UNDECODABLE_NAME)
+    rules = (
+        TOO_FEW_FIELDS, CLASS_FIELD_HAS_EXTENSION, UNKNOWN_CLASS, EXTRA_FIELDS, NON_NUMERIC_INDEX, UNDECODABLE_NAME,
+        NORMALIZATION_TWIN,
+    )
 
     def check_dataset(self, listing: DatasetListing, emit: Emitter) -> None:
         for path in listing.undecodable:
@@ -105,9 +118,25 @@ def check_name(
     if cls is not None and cls not in vocab:
         suggestion = vocab.suggest(cls) if cls else None
         what = "empty class field" if not cls else f"class {cls!r} is not in the {vocab.source} vocabulary"
+        if suggestion is not None and normalization_twin(cls, suggestion):
+            what += (f": it differs from {suggestion!r} only in Unicode normalization (the name is "
+                     f"{normalization_form(cls)} {cls!a}, the vocabulary {normalization_form(suggestion)} "
+                     f"{suggestion!a}) and BiRefNet compares raw strings")
+            hint = "; fix it with `dis-audit rename ROOT --class-from fuzzy`"
+        else:
+            hint = f"; did you mean {suggestion!r}?" if suggestion else ""
         emit.emit(
-            UNKNOWN_CLASS, image_path,
-            what + (f"; did you mean {suggestion!r}?" if suggestion else ""),
+            UNKNOWN_CLASS, image_path, what + hint,
             fix=f"rename the class field to {suggestion!r}" if suggestion else None,
         )
+    elif cls and not cls.isascii():
+        twins = vocab.normalization_twins(cls)
+        if twins:
+            emit.emit(
+                NORMALIZATION_TWIN, image_path,
+                f"class {cls!r} ({normalization_form(cls)} {cls!a}) and {twins[0]!r} ({normalization_form(twins[0])} "
+                f"{twins[0]!a}) are different classes to BiRefNet, which compares raw strings; "
+                "they differ only in Unicode normalization",
+                fix=f"rename the class field to {twins[0]!r}" if normalization_form(twins[0]) == "NFC" else None,
+            )
     return name

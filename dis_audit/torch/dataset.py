@@ -306,9 +306,9 @@ class ManifestDataset(Dataset):
             mask = decode_image(str(mask_path), self.size, mode="L")
         except FileNotFoundError as exc:
             raise SampleReadError(f"sample {index}: file not found: {current}") from exc
-        except (OSError, ValueError, SyntaxError) as exc:
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
             # Pillow raises OSError/UnidentifiedImageError for corrupt data, ValueError/SyntaxError
-            # for some malformed headers.
+            # for some malformed headers, DecompressionBombError (not an OSError) for a bomb.
             raise SampleReadError(f"sample {index}: cannot decode {current}: {exc}") from exc
         return image, mask
 

@@ -173,6 +173,16 @@ def test_missing_rows_and_errors(tmp_path, vocabulary, dis5k_names):
     assert skipping.skipped == 2 + 3  # index 1 skips 1 and 2, index 2 skips 2
 
 
+def test_decompression_bomb_is_a_sample_read_error(tmp_path, vocabulary, dis5k_names, monkeypatch):
+    """A bomb (over twice Pillow's pixel limit) is refused per sample, never an uncaught DecompressionBombError."""
+    names = [n for n in dis5k_names if n[0] == "DIS-VD"][:2]
+    manifest = write_tree(tmp_path, samples_from_names(names, vocabulary), vocabulary)
+    ds = ManifestDataset(manifest, size=SIZE)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 4)  # every real image now counts as a bomb
+    with pytest.raises(SampleReadError, match="decompression bomb"):
+        ds[0]
+
+
 def test_bad_manifest_inputs(tmp_path, mixed_tree):
     with pytest.raises(ManifestError, match=str(tmp_path / "nope.parquet")):
         ManifestDataset(tmp_path / "nope.parquet")
