@@ -425,8 +425,10 @@ def read_manifest_meta(path: str | os.PathLike) -> ManifestMeta:
     if raw is None:
         raise ManifestError(f"{path} is a parquet file but not a dis-audit manifest (no '{METADATA_KEY.decode()}' metadata)")
     try:
-        return ManifestMeta.from_bytes(raw)
-    except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        return ManifestMeta.from_dict(check_manifest_metadata(raw, str(path)))
+    except ReadBackError as exc:
+        raise ManifestError(str(exc)) from None
+    except (ValueError, TypeError, AttributeError) as exc:
         raise ManifestError(f"{path}: dis-audit metadata is not valid: {exc}") from exc
 
 
@@ -441,22 +443,6 @@ def read_manifest(path: str | os.PathLike) -> tuple[pd.DataFrame, list[str]]:
     # A uint64 column with nulls (phash) would become float64 in pandas and lose its low bits;
     # the nullable UInt64 dtype keeps every hash exact.
     return table.to_pandas(types_mapper={pa.uint64(): pd.UInt64Dtype()}.get), list(meta.vocabulary)
-
-
-def read_manifest_meta(path: str | os.PathLike) -> ManifestMeta:
-    """Only the metadata of a manifest (the footer is read, not the rows); raises ManifestError."""
-    import pyarrow.parquet as pq
-
-    try:
-        raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY)
-    except (OSError, pa.ArrowException) as exc:
-        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
-    if raw is None:
-        raise ManifestError(f"{path} is not a dis-audit manifest")
-    try:
-        return ManifestMeta.from_dict(check_manifest_metadata(raw, str(path)))
-    except (ReadBackError, ValueError, TypeError, AttributeError) as exc:
-        raise ManifestError(str(exc)) from None
 
 
 def other_root(meta: ManifestMeta, root: str | os.PathLike) -> str | None:
