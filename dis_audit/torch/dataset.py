@@ -36,6 +36,39 @@ class SampleReadError(OSError):
     """An image or mask named by the manifest is missing or cannot be decoded."""
 
 
+#: Finding codes that mean the image or mask cannot be decoded (or must not be: a decompression
+#: bomb); rows carrying one are left out unless ``keep_unusable=True``.
+UNUSABLE_CODES: frozenset[str] = frozenset(
+    {"DA301", "DA302", "DA305", "DA306", "DA401", "DA402", "DA406", "DA413"}
+)
+
+
+def _unusable_rows(table: pa.Table) -> np.ndarray:
+    """Boolean mask of rows whose image or mask cannot be used (see ``UNUSABLE_CODES``).
+
+    A header scan does not report DA305 (only ``--deep`` does), so the header sizes are also
+    compared with Pillow's decompression-bomb limit: Pillow warns above it and refuses a file
+    above twice it, which would end the epoch with ``DecompressionBombError``.
+    """
+    n = len(table)
+    bad = np.zeros(n, dtype=bool)
+    if n == 0:
+        return bad
+    issues = table["issues"].combine_chunks()
+    flat = pc.list_flatten(issues)
+    if len(flat):
+        parents = pc.list_parent_indices(issues).to_numpy(zero_copy_only=False)
+        hit = pc.is_in(flat, value_set=pa.array(sorted(UNUSABLE_CODES))).to_numpy(zero_copy_only=False)
+        bad[parents[hit]] = True
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit:
+        for w_col, h_col in (("width", "height"), ("mask_width", "mask_height")):
+            w = pc.fill_null(table[w_col], 0).to_numpy().astype(np.int64)
+            h = pc.fill_null(table[h_col], 0).to_numpy().astype(np.int64)
+            bad |= w * h > int(limit)
+    return bad
+
+
 def _as_name_set(value: str | Iterable[str] | None) -> set[str] | None:
     # BiRefNet selects folders with "DIS-TR+DIS-VD"; accept that as well as a list.
     if value is None:
@@ -126,7 +159,12 @@ class ManifestDataset(Dataset):
             q95 for the ``jpeg`` format): see docs/cache.md.
         on_error: ``"raise"`` (default) raises :class:`SampleReadError` naming the file;
             ``"skip"`` warns once per file, counts it in :attr:`skipped` and returns the next
-            readable sample instead, so batch shapes and DDP step counts stay the same.
+            readable sample instead, so batch shapes and DDP step counts stay the same. Every
+            decode failure counts, decompression bombs included.
+        keep_unusable: rows whose image or mask the scan found unusable (a finding in
+            :data:`UNUSABLE_CODES`, or more pixels than Pillow's decompression-bomb limit) are
+            left out by default (:attr:`dropped_unusable` says how many, with a warning);
+            ``True`` keeps them, e.g. to let ``on_error`` decide at load time.
     """
 
     def __init__(
@@ -145,6 +183,7 @@ class ManifestDataset(Dataset):
         return_info: bool = False,
         on_error: str = "raise",
         cache: str | os.PathLike | None = None,
+        keep_unusable: bool = False,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
     ) -> None:
@@ -206,6 +245,16 @@ class ManifestDataset(Dataset):
             keep = pc.and_(keep, pc.is_in(table[column], value_set=pa.array(sorted(wanted))))
         if drop_unlabeled:
             keep = pc.and_(keep, pc.greater_equal(table["class_id"], 0))
+        unusable = _unusable_rows(table) & keep.to_numpy(zero_copy_only=False)
+        self.dropped_unusable = 0 if keep_unusable else int(unusable.sum())
+        if self.dropped_unusable:
+            first = table["image_path"][int(np.flatnonzero(unusable)[0])].as_py()
+            warnings.warn(
+                f"{self.dropped_unusable} manifest rows have an image or mask that cannot be decoded and are "
+                f"left out, e.g. {first} (keep_unusable=True keeps them)",
+                stacklevel=2,
+            )
+            keep = pc.and_(keep, pa.array(~unusable))
         if self.dropped_no_mask:
             first = pc.filter(table["image_path"], pc.is_null(table["mask_path"]))[0].as_py()
             warnings.warn(
@@ -306,9 +355,10 @@ class ManifestDataset(Dataset):
             mask = decode_image(str(mask_path), self.size, mode="L")
         except FileNotFoundError as exc:
             raise SampleReadError(f"sample {index}: file not found: {current}") from exc
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
             # Pillow raises OSError/UnidentifiedImageError for corrupt data, ValueError/SyntaxError
-            # for some malformed headers, DecompressionBombError (not an OSError) for a bomb.
+            # for some malformed headers, DecompressionBombError (not an OSError) above twice
+            # MAX_IMAGE_PIXELS.
             raise SampleReadError(f"sample {index}: cannot decode {current}: {exc}") from exc
         return image, mask
 
