@@ -145,6 +145,7 @@ def scan(
     config: ConfigFile = None,
     isolated: Isolated = False,
     show_config: Annotated[bool, typer.Option("--show-config", help="Print the effective configuration and exit.")] = False,
+    loader: Annotated[str, typer.Option(help="Loader whose behaviour the labels follow: auto (by layout), birefnet (im/gt), birefnet-fork (jpgs/masks), dis-audit (ManifestDataset).")] = "auto",
 ) -> None:
     """Find every sample, check names, images and masks, report findings, write the manifest."""
     from .manifest import ManifestError
@@ -187,7 +188,7 @@ def scan(
                 eval_datasets=settings["eval-datasets"],
                 near_dup_distance=near_dup_distance if near_dup_distance is not None else thresholds.get("near_dup_distance"),
                 shard=shard_spec, config=settings.record(), executor=executor, address=ray_address,
-                quality_thresholds=quality_threshold,
+                quality_thresholds=quality_threshold, loader=loader,
             )
     except ScanError as exc:
         # The value at fault may come from the file rather than the command line: say which file.
