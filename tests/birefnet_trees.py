@@ -59,6 +59,7 @@ def _cut(data: bytes, frac: float) -> bytes:
 
 def _corrupt_idat(data: bytes) -> bytes:
     start = data.index(b"IDAT") + 8
+    assert start + 40 < len(data) - 12, "too small to corrupt without touching IEND"
     return data[:start] + bytes(40) + data[start + 40 :]
 
 
@@ -140,7 +141,7 @@ def _kinds() -> dict[str, Writer]:
     k["png-mask-cut-pixels"] = lambda im, gt: _pair(im, gt, S, mask=_cut(MPNG, 0.7))
     k["png-corrupt-idat"] = lambda im, gt: _pair(im, gt, S, ".png", image=_corrupt_idat(PNG))
     k["png-mask-corrupt-idat"] = lambda im, gt: _pair(
-        im, gt, S, mask=_corrupt_idat(encode(_array(channels=1), "PNG")))
+        im, gt, S, mask=_corrupt_idat(encode(np.ascontiguousarray(_array()[..., 0]), "PNG")))
     k["mask-size-mismatch"] = lambda im, gt: _pair(im, gt, S, mask=encode(_mask(20, 20), "PNG"))
     k["mask-rgb"] = lambda im, gt: _pair(im, gt, S, mask=encode(_mask(), "PNG", "RGB"))
     k["mask-16bit"] = lambda im, gt: _pair(
