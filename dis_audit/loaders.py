@@ -58,6 +58,10 @@ class LoaderProfile:
     decoder: str
     #: One missing mask stops the whole run (raised when the dataset is built).
     missing_mask_fails_run: bool
+    #: Most pixels the decoder accepts before it refuses the file: OpenCV's
+    #: CV_IO_MAX_IMAGE_PIXELS (2**30; cv2.imread raises above it), Pillow's
+    #: DecompressionBombError threshold (twice Image.MAX_IMAGE_PIXELS).
+    max_pixels: int = 2**30
 
     @property
     def truncated_jpeg_trains(self) -> bool:
@@ -100,6 +104,7 @@ DIS_AUDIT = LoaderProfile(
     summary="dis_audit.torch.ManifestDataset: every manifest row, sub-folders and any image extension, Pillow",
     image_dir=None, mask_dir=None, image_extensions=None, mask_extensions=None,
     lists_subfolders=True, class_from="image", decoder="pillow", missing_mask_fails_run=False,
+    max_pixels=2 * 89_478_485,
 )
 
 #: Every profile by name.

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,6 +53,18 @@ def _pair(im: Path, gt: Path, stem: str, image_ext: str = ".jpg", mask_ext: str 
     if mask_ext is not None:
         mfmt = "JPEG" if mask_ext.lower() in (".jpg", ".jpeg") else ("BMP" if mask_ext == ".bmp" else "PNG")
         (gt / f"{stem}{mask_ext}").write_bytes(mask if mask is not None else encode(_mask(), mfmt))
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` 1-bit pixels (a decompression bomb's header)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    row = b"\x00" + bytes((width + 7) // 8)
+    z = zlib.compressobj(9)  # every row, all zero: a complete image that compresses to a few hundred KB
+    idat = b"".join(z.compress(row * 1000) for _ in range(height // 1000)) + z.compress(row * (height % 1000))
+    idat += z.flush()
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0))
+            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
 
 
 def _cut(data: bytes, frac: float) -> bytes:
@@ -150,6 +164,9 @@ def _kinds() -> dict[str, Writer]:
     k["image-palette"] = lambda im, gt: _pair(im, gt, S, ".png", image=encode(_array(), "PNG", "P"))
     k["image-grey"] = lambda im, gt: _pair(im, gt, S, image=encode(_array(channels=1), "JPEG"))
     k["image-cmyk"] = lambda im, gt: _pair(im, gt, S, image=encode(_array(), "JPEG", "CMYK"))
+    k["image-bomb-header"] = lambda im, gt: _pair(im, gt, S, ".png", image=bomb_png(40000, 40000))
+    k["mask-bomb-header"] = lambda im, gt: _pair(im, gt, S, mask=bomb_png(40000, 40000))
+    k["image-over-pillow-limit"] = lambda im, gt: _pair(im, gt, S, ".png", image=bomb_png(20000, 10000))
     k["mask-all-black"] = lambda im, gt: _pair(im, gt, S, mask=encode(np.zeros((30, 40), np.uint8), "PNG"))
 
     def same_stem_two_images(im: Path, gt: Path) -> None:

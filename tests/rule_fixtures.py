@@ -160,6 +160,14 @@ def _corrupt_png_stream(path: Path) -> None:
     path.write_bytes(data[:start] + bytes(40) + data[start + 40 :])
 
 
+def _header_bomb(root: Path, defect: bool) -> str | None:
+    image, _ = _photo(root)
+    image.unlink()
+    # 40000² is over OpenCV's 2**30 pixels; the near miss, 20000x10000, is under it.
+    image.with_suffix(".png").write_bytes(deep_defects.bomb_png(*((40000, 40000) if defect else (20000, 10000))))
+    return f"{TR}/im/{GOOD}.png" if defect else None
+
+
 def _corrupt_image(root: Path, defect: bool) -> str | None:
     image, _ = _photo(root)
     png = image.with_suffix(".png")
@@ -339,6 +347,7 @@ FIXTURES: dict[str, Case] = {
     "DA307": Case(_exif_orientation, deep=True),
     "DA308": Case(_mask_bytes(_truncate_png_stream)),
     "DA309": Case(_truncated_image),
+    "DA310": Case(_header_bomb),
     # DA4 masks
     "DA401": Case(_mask_bytes(lambda mask: mask.write_bytes(b"\x89PNG\r\n\x1a\n"))),
     "DA402": Case(_mask_bytes(lambda mask: mask.write_bytes(b""))),

@@ -27,6 +27,7 @@ SHARED = Path(os.environ.get("DIS_AUDIT_BIREFNET_SRC") or REPO.parent / "shared"
 ORACLE_PYTHON = Path(
     os.environ.get("DIS_AUDIT_ORACLE_PYTHON") or Path.home() / ".cache" / "dis-audit" / "oracle-venv" / "bin" / "python"
 )
+pytestmark = pytest.mark.slow  # the oracle imports torch and decodes two trees: ~20 s per codebase
 CODEBASES = {"upstream": ("im", "gt", "birefnet"), "fork": ("jpgs", "masks", "birefnet-fork")}
 RUN_STOPS = "whole run stops"
 

@@ -78,6 +78,16 @@ TRUNCATED_JPEG_DECODED = Rule(
     "Copy or export the file again from its source, or delete the pair.",
 )
 
+OVER_DECODER_LIMIT = Rule(
+    "DA310", "over-decoder-limit", Severity.ERROR,
+    "The image or mask header gives more pixels than the scan's loader's decoder accepts (OpenCV: 2**30, "
+    "CV_IO_MAX_IMAGE_PIXELS; Pillow: twice Image.MAX_IMAGE_PIXELS).",
+    "cv2.imread raises 'pixels <= CV_IO_MAX_IMAGE_PIXELS' (Pillow: DecompressionBombError) when the loader "
+    "reaches the sample: BiRefNet's training crashes there. Seen from the header, nothing is decoded.",
+    "Downscale the file, or delete it if it is a decompression bomb.",
+    LabelEffect.POLICY,
+)
+
 _ORIENTATIONS = {
     2: "mirrored left-right", 3: "rotated 180°", 4: "mirrored top-bottom", 5: "transposed",
     6: "rotated 90° clockwise", 7: "transversed", 8: "rotated 90° counter-clockwise",
@@ -128,7 +138,7 @@ class ImageChecks(CheckFamily):
     title = "images"
     rules = (
         UNREADABLE_IMAGE, EMPTY_IMAGE, EXTENSION_MISMATCH, UNUSUAL_IMAGE_MODE, TOO_MANY_PIXELS, CORRUPT_IMAGE,
-        EXIF_ORIENTATION_MISMATCH, TRUNCATED_FILE, TRUNCATED_JPEG_DECODED,
+        EXIF_ORIENTATION_MISMATCH, TRUNCATED_FILE, TRUNCATED_JPEG_DECODED, OVER_DECODER_LIMIT,
     )
 
     def check_sample(self, sample: Sample, emit: Emitter) -> None:
@@ -157,9 +167,21 @@ class ImageChecks(CheckFamily):
         for path, info, what in (
             (sample.image_path, sample.image, "image"), (sample.mask_path, sample.mask, "mask"),
         ):
-            if path is None or info is None or info.error or not info.truncated:
+            if path is None or info is None or info.error:
                 continue
             related = () if what == "image" else (sample.image_path,)
+            pixels = (info.width or 0) * (info.height or 0)
+            if pixels > loader.max_pixels:
+                emit.emit(
+                    OVER_DECODER_LIMIT, path,
+                    f"{what} is {info.width}x{info.height} = {pixels:,} pixels, over the {loader.name} loader's "
+                    f"decoder limit of {loader.max_pixels:,}: "
+                    + ("cv2.imread raises, training crashes" if loader.decoder == "cv2"
+                       else "Pillow raises DecompressionBombError"),
+                    related=related,
+                )
+            if not info.truncated:
+                continue
             if info.format == "JPEG" and loader.truncated_jpeg_trains and info.truncated != JPEG_CUT_BEFORE_SCAN:
                 emit.emit(
                     TRUNCATED_JPEG_DECODED, path,

@@ -40,7 +40,7 @@ class SampleReadError(OSError):
 #: bomb); rows carrying one are left out unless ``keep_unusable=True``. DA309 (a JPEG cut short
 #: that OpenCV still decodes) is here too: Pillow raises "image file is truncated" for it.
 UNUSABLE_CODES: frozenset[str] = frozenset(
-    {"DA301", "DA302", "DA305", "DA306", "DA308", "DA309", "DA401", "DA402", "DA406", "DA413"}
+    {"DA301", "DA302", "DA305", "DA306", "DA308", "DA309", "DA310", "DA401", "DA402", "DA406", "DA413"}
 )
 
 
