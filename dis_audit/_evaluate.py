@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from .findings import Emitter, Finding, RuleSelection
 from .layout import PairTask
+from .loaders import BIREFNET, LoaderProfile
 from .manifest import columns_to_table
 from .naming import parse_name, split_path
 from .probe import FileInfo, probe_file
@@ -41,6 +42,9 @@ class ChunkContext:
     max_pixels: int = 0
     #: The DA6xx thresholds (``--quality-threshold``).
     thresholds: QualityThresholds = DEFAULT_THRESHOLDS
+    loader: LoaderProfile = BIREFNET
+    #: dataset -> (image folder, mask folder or None), relative to the root.
+    folders: dict[str, tuple[str, str | None]] | None = None
 
 
 def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, list], list[Finding]]:
@@ -58,6 +62,7 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
     if ctx.deep:
         from .deep import decode_pair
     deep = None
+    folders = ctx.folders or {}
     for (dataset, image_path, mask_path, nested), prior_image, prior_mask in tasks:
         image = prior_image or probe_file(f"{root}/{image_path}")
         stem, image_ext = split_path(image_path)
@@ -71,7 +76,7 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
             deep = decode_pair(root, image_path, mask_path, image, mask, ctx.max_pixels)
         sample = Sample(
             dataset, image_path, mask_path, nested, has_mask_dir.get(dataset, True), name, image, mask, vocab,
-            image_ext, mask_ext, deep, ctx.thresholds,
+            image_ext, mask_ext, deep, ctx.thresholds, ctx.loader, *folders.get(dataset, ("", None)),
         )
         emitter.reset()
         emitter.dataset = dataset

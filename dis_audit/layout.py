@@ -239,7 +239,7 @@ def _list_tree(root: str, rel_dir: str, listing: FolderIndex) -> list[tuple[str,
                 listing.undecodable.append(display_path(f"{current}/{name}"))
                 continue
             dot = name.rfind(".")
-            if dot > 0 and name[dot:].lower() in extensions:
+            if dot >= 0 and name[dot:].lower() in extensions:  # ".jpg" alone too: BiRefNet lists it
                 files.append(name)
                 continue
             path = f"{abs_dir}/{name}"
@@ -287,7 +287,7 @@ def index_folder(root: str | Path, rel_dir: str) -> FolderIndex:
         key_prefix = prefix[skip:]
         for name in names:
             dot = name.rfind(".")
-            if dot <= 0 or name[dot:].lower() not in extensions:
+            if dot < 0 or name[dot:].lower() not in extensions:
                 clutter += 1
                 continue
             key = key_prefix + name[:dot]

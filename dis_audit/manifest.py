@@ -149,6 +149,8 @@ class ScanOptions:
     #: The effective project configuration (``config.Settings.record()``): the file used and every
     #: setting not left at its default, command-line flags included. None when made without the CLI.
     config: dict[str, Any] | None = None
+    #: The loader profile the labels follow (``scan --loader``; see ``dis_audit.loaders``).
+    loader: str | None = None
     #: Keys this version does not know (a newer dis-audit wrote them), kept as read.
     extra: dict[str, Any] = field(default_factory=dict)
     #: The keys read from disk; ``None`` for options made in memory, which write every key a scan
@@ -171,7 +173,7 @@ class ScanOptions:
             "near_dup_distance": self.near_dup_distance, "shard": self.shard,
             "listings": None if self.listings is None else [item.to_dict() for item in self.listings],
             "merged_from": self.merged_from, "relabel": self.relabel, "config": self.config,
-            "quality_thresholds": dict(self.quality_thresholds),
+            "quality_thresholds": dict(self.quality_thresholds), "loader": self.loader,
         }
         keys = set(_SCAN_KEYS if self.present is None else self.present)
         keys |= {name for name, value in values.items() if value != _DEFAULT_VALUES[name]}
@@ -211,6 +213,7 @@ class ScanOptions:
             relabel=dict(relabel) if isinstance(relabel, Mapping) else None,
             quality_thresholds={str(k): float(v) for k, v in (get("quality_thresholds") or {}).items()},
             config=dict(config) if isinstance(config := get("config"), Mapping) else None,
+            loader=_str_or_none(get("loader")),
             extra={key: value for key, value in data.items() if key not in _DEFAULT_VALUES},
             present=frozenset(key for key in data if key in _DEFAULT_VALUES),
         )
@@ -229,10 +232,10 @@ _DEFAULT_VALUES: dict[str, Any] = {
     "image_dir": None, "mask_dir": None, "datasets": None, "classes": None, "extend_vocab": False,
     "difficulty_map": {}, "select": [], "ignore": [], "fingerprint": None, "extended_classes": [], "deep": False,
     "max_pixels": None, "eval_datasets": None, "near_dup_distance": None, "shard": None, "listings": None,
-    "merged_from": None, "relabel": None, "quality_thresholds": {}, "config": None,
+    "merged_from": None, "relabel": None, "quality_thresholds": {}, "config": None, "loader": None,
 }
 #: The keys a scan always writes, set or not.
-_SCAN_KEYS: frozenset[str] = frozenset(_DEFAULT_VALUES) - {"merged_from", "relabel", "quality_thresholds", "config"}
+_SCAN_KEYS: frozenset[str] = frozenset(_DEFAULT_VALUES) - {"merged_from", "relabel", "quality_thresholds", "config", "loader"}
 
 
 @dataclass

@@ -14,6 +14,11 @@ import struct
 from typing import NamedTuple
 
 HEAD_BYTES = 4096
+#: Bytes read from the end of a JPEG or PNG to find its end marker (one extra small read).
+TAIL_BYTES = 64
+#: ``FileInfo.truncated`` of a (small) JPEG that ends before its scan data starts: no decoder
+#: returns an image for it.
+JPEG_CUT_BEFORE_SCAN = "the JPEG ends before its scan data (no start-of-scan marker): nothing to decode"
 # JPEG markers that start a frame and so carry the image size (SOF0..SOF15 minus DHT/JPG/DAC).
 _JPEG_SOF = frozenset({0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF})
 _JPEG_MODES = {1: "L", 3: "RGB", 4: "CMYK"}
@@ -32,6 +37,9 @@ class FileInfo(NamedTuple):
     width: int | None
     height: int | None
     error: str | None = None
+    #: Set when the file's tail shows it was cut short (a PNG without IEND, a JPEG without its
+    #: end-of-image marker): what is missing, for the finding's message.
+    truncated: str | None = None
 
 
 class HeaderError(Exception):
@@ -218,6 +226,27 @@ def _sniff(fd: int, head: bytes, path: str) -> tuple[str, str, int, int]:
     return _pillow(path)
 
 
+def _truncation(fd: int, fmt: str, head: bytes, size: int) -> str | None:
+    """What is missing at the end of a JPEG or PNG, or None when its end marker is there.
+
+    The marker is searched in the last ``TAIL_BYTES`` so that padding after it (common after a
+    JPEG's EOI) does not count as damage. FF D9 cannot occur inside JPEG scan data (an FF there
+    is always stuffed or a restart marker), so finding it means the file ends where it should.
+    """
+    if fmt not in ("JPEG", "PNG"):
+        return None
+    tail = head[-TAIL_BYTES:] if size <= len(head) else os.pread(fd, TAIL_BYTES, max(0, size - TAIL_BYTES))
+    if fmt == "PNG":
+        if b"IEND" in tail:
+            return None
+        return "the PNG has no IEND chunk at its end: the file is cut short (truncated pixel data)"
+    if b"\xff\xd9" in tail:
+        return None
+    if size <= len(head) and b"\xff\xda" not in head:
+        return JPEG_CUT_BEFORE_SCAN
+    return "the JPEG has no end-of-image marker (FF D9) at its end: the file is cut short in its scan data"
+
+
 def probe_file(path: str) -> FileInfo:
     """Header facts of the file at ``path``. Never raises: problems land in ``error``."""
     try:
@@ -239,7 +268,9 @@ def probe_file(path: str) -> FileInfo:
             fmt, mode, width, height = sniff(fd, head, path)
         except HeaderError as exc:
             return FileInfo(st.st_size, st.st_mtime_ns, None, None, None, None, str(exc))
-        return FileInfo(st.st_size, st.st_mtime_ns, fmt, mode, width, height, None)
+        return FileInfo(
+            st.st_size, st.st_mtime_ns, fmt, mode, width, height, None, _truncation(fd, fmt, head, st.st_size)
+        )
     except OSError as exc:
         return FileInfo(None, None, None, None, None, None, f"cannot read: {exc.strerror or exc}")
     finally:

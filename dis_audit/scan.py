@@ -38,6 +38,7 @@ from .layout import (
     select_datasets,
     undecodable_dataset,
 )
+from .loaders import choose_profile
 from .manifest import (
     ListingRecord,
     ManifestError,
@@ -168,6 +169,7 @@ def scan(
     address: str | None = None,
     quality_thresholds: Mapping[str, float] | str | Sequence[str] | None = None,
     config: dict[str, Any] | None = None,
+    loader: str | None = None,
 ) -> ScanResult:
     """Scan a dataset root: pair every sample, check names, headers and masks, build the manifest.
 
@@ -188,6 +190,8 @@ def scan(
     see ``dis_audit.quality.QualityThresholds``).
     ``config`` is the effective project configuration (``config.Settings.record()``), recorded
     in the manifest metadata as ``ScanOptions.config``.
+    ``loader`` names the loader profile the labels follow (``dis_audit.loaders``: ``"birefnet"``,
+    ``"birefnet-fork"``, ``"dis-audit"``); None or ``"auto"`` picks it from the folder layout.
     """
     started = time.perf_counter()
     root = Path(root)
@@ -203,6 +207,7 @@ def scan(
                 "use --image-dir/--mask-dir for other names"
             )
         chosen = select_datasets(found, datasets)
+        profile = choose_profile(loader, [d.image_dir for d in chosen])
         shard_spec = parse_shard(shard)
         eval_names = parse_eval_datasets(eval_datasets)
         # Checked against every dataset found (not only the chosen ones), so one configuration
@@ -216,7 +221,7 @@ def scan(
         if near_dup_distance is not None and not 0 <= near_dup_distance <= 16:
             raise ValueError(f"near-duplicate distance must be 0..16 bits, not {near_dup_distance}")
         thresholds = QualityThresholds.parse(quality_thresholds)
-    except (LayoutError, VocabularyError, ValueError) as exc:
+    except (LayoutError, VocabularyError, ValueError) as exc:  # LoaderError is a ValueError
         raise ScanError(str(exc)) from exc
     if deep and max_pixels is None:
         from .deep import default_max_pixels
@@ -255,6 +260,8 @@ def scan(
         deep=deep,
         max_pixels=max_pixels or 0,
         thresholds=thresholds,
+        loader=profile,
+        folders={ls.dataset.name: (ls.dataset.image_dir, ls.dataset.mask_dir) for ls in listings},
     )
     fingerprint = scan_fingerprint(
         tool_version=__version__, vocabulary=vocab.names, select=selection.select, ignore=selection.ignore,
@@ -266,7 +273,8 @@ def scan(
     if incremental is not None and Path(incremental).exists():
         try:
             old_table, old_meta = read_manifest_table(incremental)
-            same = old_meta.options.fingerprint == fingerprint
+            # Another loader profile labels the same files differently: re-run the checks.
+            same = old_meta.options.fingerprint == fingerprint and old_meta.options.loader == profile.name
         except ManifestError as exc:
             reuse_note = f"previous manifest not reused: {exc}"
             old_table = None
@@ -291,6 +299,7 @@ def scan(
         eval_datasets=tuple(sorted(eval_names)) if eval_names else None, near_dup_distance=distance,
         shard=f"{shard_spec[0]}/{shard_spec[1]}" if shard_spec else None, config=config,
         quality_thresholds=thresholds.changed() if deep else {},
+        loader=profile.name,
         # What merge needs to rebuild the per-dataset summary of a sharded scan.
         listings=tuple(
             ListingRecord(name=ls.dataset.name, rel=ls.dataset.rel, image_dir=ls.dataset.image_dir,

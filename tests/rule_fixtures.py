@@ -153,13 +153,44 @@ def _image_bomb(root: Path, defect: bool) -> str | None:
     return None
 
 
+def _corrupt_png_stream(path: Path) -> None:
+    """Zero 40 bytes of a PNG's compressed data; the file still ends with IEND (the header scan passes)."""
+    data = path.read_bytes()
+    start = data.index(b"IDAT") + 8
+    path.write_bytes(data[:start] + bytes(40) + data[start + 40 :])
+
+
+def _header_bomb(root: Path, defect: bool) -> str | None:
+    image, _ = _photo(root)
+    image.unlink()
+    # 40000² is over OpenCV's 2**30 pixels; the near miss, 20000x10000, is under it.
+    image.with_suffix(".png").write_bytes(deep_defects.bomb_png(*((40000, 40000) if defect else (20000, 10000))))
+    return f"{TR}/im/{GOOD}.png" if defect else None
+
+
 def _corrupt_image(root: Path, defect: bool) -> str | None:
     image, _ = _photo(root)
-    if defect:  # the header survives, the pixel data stops at 60 %
+    png = image.with_suffix(".png")
+    Image.open(image).save(png)
+    image.unlink()
+    if defect:  # the header and the end marker survive, the pixel data does not
+        _corrupt_png_stream(png)
+        return f"{TR}/im/{GOOD}.png"
+    return None
+
+
+def _truncated_image(root: Path, defect: bool) -> str | None:
+    image, _ = _photo(root)
+    if defect:  # the pixel data stops at 60 %: no end-of-image marker
         data = image.read_bytes()
         image.write_bytes(data[: int(len(data) * 0.6)])
         return f"{TR}/im/{GOOD}.jpg"
     return None
+
+
+def _folder_case(root: Path, defect: bool) -> str | None:
+    make_pair(root, TR, GOOD, image_dir="Im" if defect else "im")
+    return f"{TR}/Im/{GOOD}.jpg" if defect else None
 
 
 def _exif_orientation(root: Path, defect: bool) -> str | None:
@@ -200,6 +231,11 @@ def _truncate_png_stream(mask: Path) -> None:
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(5).integers(0, 256, (48, 64), dtype=np.uint8)).save(buf, "PNG")
     mask.write_bytes(buf.getvalue()[:200])
+
+
+def _noisy_png_mask(mask: Path) -> None:
+    Image.fromarray(np.random.default_rng(5).integers(0, 256, (48, 64), dtype=np.uint8)).save(mask, "PNG")
+    _corrupt_png_stream(mask)
 
 
 def _soft_mask(root: Path, defect: bool) -> str | None:
@@ -300,6 +336,7 @@ FIXTURES: dict[str, Case] = {
     "DA205": Case(_ambiguous_stem),
     "DA206": Case(_unreadable_path),
     "DA207": Case(_nested),
+    "DA208": Case(_folder_case),
     # DA3 images
     "DA301": Case(_unreadable_image),
     "DA302": Case(_empty_image),
@@ -308,13 +345,16 @@ FIXTURES: dict[str, Case] = {
     "DA305": Case(_image_bomb, deep=True),
     "DA306": Case(_corrupt_image, deep=True),
     "DA307": Case(_exif_orientation, deep=True),
+    "DA308": Case(_mask_bytes(_truncate_png_stream)),
+    "DA309": Case(_truncated_image),
+    "DA310": Case(_header_bomb),
     # DA4 masks
     "DA401": Case(_mask_bytes(lambda mask: mask.write_bytes(b"\x89PNG\r\n\x1a\n"))),
     "DA402": Case(_mask_bytes(lambda mask: mask.write_bytes(b""))),
     "DA403": Case(_mask_size),
     "DA404": Case(_mask_mode),
     "DA405": Case(_lossy_mask),
-    "DA406": Case(_mask_bytes(_truncate_png_stream, deep=True), deep=True),
+    "DA406": Case(_mask_bytes(_noisy_png_mask, deep=True), deep=True),
     "DA407": Case(_mask_bytes(_spoil_with(np.zeros((48, 64), np.uint8)), deep=True), deep=True),
     "DA408": Case(_mask_bytes(_spoil_with(np.full((48, 64), 255, np.uint8)), deep=True), deep=True),
     "DA409": Case(_soft_mask, deep=True),

@@ -103,13 +103,14 @@ def test_incremental_reuses_unchanged_rows(example_tree):
     assert first.exit_code == 1
     again = json.loads(runner.invoke(app, ["scan", str(example_tree), "--json", "--incremental"]).stdout)
     # Rows without issues are reused; rows with issues are re-read so their findings are complete.
-    assert again["summary"]["reused_rows"] == 55
-    assert again["summary"]["probed_samples"] == 66 - 55
+    # The header scan also sees the two files cut short (DA308, DA309), so 53 rows are clean.
+    assert again["summary"]["reused_rows"] == 53
+    assert again["summary"]["probed_samples"] == 66 - 53
     assert again["summary"]["by_rule"] == json.loads(first.stdout)["summary"]["by_rule"]
     touched = example_tree / "DIS-VD/gt/1#Accessories#1#Bag#51515151_abcdef0123_o.png"
     touched.write_bytes(touched.read_bytes()[:20])
     third = json.loads(runner.invoke(app, ["scan", str(example_tree), "--json", "--incremental"]).stdout)
-    assert third["summary"]["reused_rows"] == 54
+    assert third["summary"]["reused_rows"] == 52
     assert third["summary"]["by_rule"]["DA401"] == 1
     table = pq.read_table(example_tree / "manifest.parquet")
     assert table.num_rows == 66
@@ -121,7 +122,7 @@ def test_incremental_with_changed_vocabulary_reuses_headers(example_tree):
     runner.invoke(app, ["scan", str(example_tree)])
     again = json.loads(runner.invoke(app, ["scan", str(example_tree), "--json", "--incremental", "--extend-vocab"]).stdout)
     assert again["summary"]["reused_rows"] == 0
-    assert again["summary"]["probed_samples"] == 11  # only rows with issues are re-read
+    assert again["summary"]["probed_samples"] == 13  # only rows with issues are re-read
     assert again["summary"]["extended_classes"] == ["Snake"]
 
 
@@ -129,7 +130,7 @@ def test_terminal_report_shows_datasets_classes_and_rules(example_tree):
     result = runner.invoke(app, ["scan", str(example_tree), "--no-manifest"], env={"COLUMNS": "200"})
     out = result.output
     for text in ("DIS-TR", "DIS-VD", "DIS-TE1", "most samples", "not in the vocabulary", "airplane 1 (→ Airplane?)",
-                 "DA103 unknown-class (error) × 2", "DA404 mask-not-grayscale (warning) × 1", "66 samples, 60 labelled"):
+                 "DA103 unknown-class (error) × 2", "DA404 mask-not-grayscale (warning) × 1", "66 samples, 58 labelled"):
         assert text in out, text
 
 

@@ -40,11 +40,11 @@ def _by_code(result) -> dict[str, list]:
 
 PLANTED = [
     ("DA305", f"{TR}/im/5#Electrical#30#CeilingLamp#90000011_aa00000011_o.png", "40000x40000"),
-    ("DA306", f"{TR}/im/9#Insect#54#Mosquito#90000009_aa00000009_o.jpg", "truncated"),
+    ("DA309", f"{TR}/im/9#Insect#54#Mosquito#90000009_aa00000009_o.jpg", "trains on it"),
     ("DA307", f"{TR}/im/6#Electronics#33#Camcorder#90000012_aa00000012_o.jpg", "orientation 6"),
     ("DA304", f"{TR}/im/8#Furniture#47#Stool#90000013_aa00000013_o.jpg", "CMYK"),
     ("DA304", f"{TR}/im/8#Furniture#48#Table#90000014_aa00000014_o.png", "RGB;16"),
-    ("DA406", f"{TR}/gt/9#Insect#55#Spider#90000010_aa00000010_o.png", "truncated"),
+    ("DA308", f"{TR}/gt/9#Insect#55#Spider#90000010_aa00000010_o.png", "no IEND chunk"),
     ("DA407", f"{TR}/gt/10#Kitchenware#58#Cup#90000015_aa00000015_o.png", "all pixels are 0"),
     ("DA407", f"{TR}/gt/10#Kitchenware#59#Teapot#90000016_aa00000016_o.png", "0/1 label mask"),
     ("DA408", f"{TR}/gt/10#Kitchenware#60#Spoon#90000017_aa00000017_o.png", "every mask pixel"),

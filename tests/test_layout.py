@@ -66,5 +66,6 @@ def test_images_without_a_mask_folder(tmp_path):
     make_pair(tmp_path, "test-set", GOOD, mask_ext=None)
     result = scan(tmp_path, workers=1)
     assert [(f.code, f.message) for f in result.findings] == [
-        ("DA201", "no mask with this stem (this dataset has no mask folder)")
+        ("DA201", "no mask with this stem (this dataset has no mask folder): BiRefNet raises ValueError when the "
+         "dataset is built, the whole run stops")
     ]

@@ -100,7 +100,12 @@ def test_nested_sample(tmp_path):
     make_pair(tmp_path, "DIS-TR", "sub/" + GOOD)
     result = scan(tmp_path, workers=1)
     assert [f.code for f in result.findings] == ["DA207"]
-    assert result.table.column("class_id").to_pylist() == [6]
+    # BiRefNet's os.listdir never sees the file: no label under the birefnet profile.
+    assert result.table.column("class_id").to_pylist() == [-1]
+    assert result.table.column("label_status").to_pylist() == ["DA207"]
+    # ManifestDataset reads it: the dis-audit profile keeps the label and reports nothing.
+    own = scan(tmp_path, workers=1, loader="dis-audit")
+    assert own.findings == [] and own.table.column("class_id").to_pylist() == [6]
 
 
 def test_unreadable_and_empty_image(tmp_path):

@@ -54,6 +54,7 @@ def scan(
     config: ConfigFile = None,
     isolated: Isolated = False,
     show_config: Annotated[bool, typer.Option("--show-config", help="Print the effective configuration and exit.")] = False,
+    loader: Annotated[str | None, typer.Option(help="Loader whose behaviour the labels follow: auto (by layout), birefnet (im/gt), birefnet-fork (jpgs/masks), dis-audit (ManifestDataset); default: the configuration's, else auto.")] = None,
 ) -> None:
     """Find every sample, check names, images and masks, report findings, write the manifest."""
     from ..manifest import ManifestError
@@ -66,7 +67,7 @@ def scan(
     settings = settings_for(
         root, config, isolated, image_dir=image_dir, mask_dir=mask_dir, datasets=datasets, classes=classes,
         extend_vocab=extend_vocab, difficulty_map=difficulty_map, select=select, ignore=ignore, workers=workers,
-        deep=deep, eval_datasets=eval_datasets,
+        deep=deep, eval_datasets=eval_datasets, loader=loader,
     )
     if show_config:
         typer.echo(settings.render())
@@ -96,7 +97,7 @@ def scan(
                 eval_datasets=settings["eval-datasets"],
                 near_dup_distance=near_dup_distance if near_dup_distance is not None else thresholds.get("near_dup_distance"),
                 shard=shard_spec, config=settings.record(), executor=executor, address=ray_address,
-                quality_thresholds=quality_threshold,
+                quality_thresholds=quality_threshold, loader=settings["loader"] or "auto",
             )
     except ScanError as exc:
         # The value at fault may come from the file rather than the command line: say which file.

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from ..findings import Emitter, Rule
 from ..layout import DatasetListing
+from ..loaders import BIREFNET, LoaderProfile
 from ..naming import ParsedName
 from ..probe import FileInfo
 from ..vocab import Vocabulary
@@ -38,6 +39,11 @@ class Sample:
     deep: DeepInfo | None = None
     #: The DA6xx thresholds of this scan (defaults when None).
     thresholds: QualityThresholds | None = None
+    #: The loader whose behaviour the labels follow (``scan --loader``).
+    loader: LoaderProfile = BIREFNET
+    #: The dataset's image and mask folder paths (relative to the root, as discovered).
+    image_dir: str = ""
+    mask_dir: str | None = None
 
 
 class CheckFamily:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..findings import Emitter, LabelEffect, Rule, Severity
+from ..probe import JPEG_CUT_BEFORE_SCAN
 from .base import CheckFamily, Sample
 
 UNREADABLE_IMAGE = Rule(
@@ -60,6 +61,33 @@ EXIF_ORIENTATION_MISMATCH = Rule(
     "mask the same orientation.",
 )
 
+TRUNCATED_FILE = Rule(
+    "DA308", "truncated-file", Severity.ERROR,
+    "The image or mask file is cut short (a PNG without its IEND chunk, or a JPEG without its end-of-image "
+    "marker) and the scan's loader cannot decode it.",
+    "BiRefNet's cv2.imread returns None for a truncated PNG and the next cv2.resize raises: training crashes "
+    "when it reaches the sample. Pillow (dis-audit's Dataset) raises 'image file is truncated' for both formats.",
+    "Copy or export the file again from its source; delete the pair if the original is lost.",
+    LabelEffect.POLICY,
+)
+TRUNCATED_JPEG_DECODED = Rule(
+    "DA309", "truncated-jpeg-decoded", Severity.WARNING,
+    "A JPEG image or mask is cut short in its scan data; the scan's loader (OpenCV) decodes it anyway.",
+    "OpenCV's libjpeg warns 'Premature end of JPEG file' and returns the image with the missing part filled "
+    "grey: BiRefNet trains on it (the label is kept), and the grey part teaches the model wrong pixels.",
+    "Copy or export the file again from its source, or delete the pair.",
+)
+
+OVER_DECODER_LIMIT = Rule(
+    "DA310", "over-decoder-limit", Severity.ERROR,
+    "The image or mask header gives more pixels than the scan's loader's decoder accepts (OpenCV: 2**30, "
+    "CV_IO_MAX_IMAGE_PIXELS; Pillow: twice Image.MAX_IMAGE_PIXELS).",
+    "cv2.imread raises 'pixels <= CV_IO_MAX_IMAGE_PIXELS' (Pillow: DecompressionBombError) when the loader "
+    "reaches the sample: BiRefNet's training crashes there. Seen from the header, nothing is decoded.",
+    "Downscale the file, or delete it if it is a decompression bomb.",
+    LabelEffect.POLICY,
+)
+
 _ORIENTATIONS = {
     2: "mirrored left-right", 3: "rotated 180°", 4: "mirrored top-bottom", 5: "transposed",
     6: "rotated 90° clockwise", 7: "transversed", 8: "rotated 90° counter-clockwise",
@@ -110,7 +138,7 @@ class ImageChecks(CheckFamily):
     title = "images"
     rules = (
         UNREADABLE_IMAGE, EMPTY_IMAGE, EXTENSION_MISMATCH, UNUSUAL_IMAGE_MODE, TOO_MANY_PIXELS, CORRUPT_IMAGE,
-        EXIF_ORIENTATION_MISMATCH,
+        EXIF_ORIENTATION_MISMATCH, TRUNCATED_FILE, TRUNCATED_JPEG_DECODED, OVER_DECODER_LIMIT,
     )
 
     def check_sample(self, sample: Sample, emit: Emitter) -> None:
@@ -124,6 +152,7 @@ class ImageChecks(CheckFamily):
         mismatch = extension_format_mismatch(sample.image_ext, info.format)
         if mismatch:
             emit.emit(EXTENSION_MISMATCH, sample.image_path, mismatch)
+        self._check_truncated(sample, emit)
         deep = sample.deep.image if sample.deep is not None else None
         # A full decode knows the bit depth the header parser does not report ("RGB;16").
         mode = deep.mode if deep is not None and deep.mode else info.mode
@@ -132,10 +161,43 @@ class ImageChecks(CheckFamily):
         if deep is not None:
             self._check_decoded(sample, deep, emit)
 
+    def _check_truncated(self, sample: Sample, emit: Emitter) -> None:
+        """DA308/DA309 for the image and its mask, from the tail the probe read."""
+        loader = sample.loader
+        for path, info, what in (
+            (sample.image_path, sample.image, "image"), (sample.mask_path, sample.mask, "mask"),
+        ):
+            if path is None or info is None or info.error:
+                continue
+            related = () if what == "image" else (sample.image_path,)
+            pixels = (info.width or 0) * (info.height or 0)
+            if pixels > loader.max_pixels:
+                emit.emit(
+                    OVER_DECODER_LIMIT, path,
+                    f"{what} is {info.width}x{info.height} = {pixels:,} pixels, over the {loader.name} loader's "
+                    f"decoder limit of {loader.max_pixels:,}: "
+                    + ("cv2.imread raises, training crashes" if loader.decoder == "cv2"
+                       else "Pillow raises DecompressionBombError"),
+                    related=related,
+                )
+            if not info.truncated:
+                continue
+            if info.format == "JPEG" and loader.truncated_jpeg_trains and info.truncated != JPEG_CUT_BEFORE_SCAN:
+                emit.emit(
+                    TRUNCATED_JPEG_DECODED, path,
+                    f"{what}: {info.truncated}; OpenCV decodes it with a warning and the {loader.name} loader "
+                    "trains on it, the missing part grey",
+                    related=related,
+                )
+            else:
+                emit.emit(TRUNCATED_FILE, path, f"{what}: {info.truncated}; {loader.describe_crash()}", related=related)
+
     def _check_decoded(self, sample: Sample, deep, emit: Emitter) -> None:
         if deep.refused:
             emit.emit(TOO_MANY_PIXELS, sample.image_path, f"image is {deep.refused}")
             return
+        if sample.image.truncated:
+            return  # DA308/DA309 already say what the loader does with it
         if deep.error:
             emit.emit(CORRUPT_IMAGE, sample.image_path, f"decoding fails: {deep.error}")
             return

@@ -173,6 +173,8 @@ class MaskChecks(CheckFamily):
         if decoded.refused:
             emit.emit(MASK_TOO_MANY_PIXELS, path, f"mask is {decoded.refused}", related=related)
             return
+        if sample.mask is not None and sample.mask.truncated:
+            return  # DA308/DA309 already say what the loader does with it
         if decoded.error:
             emit.emit(CORRUPT_MASK, path, f"decoding fails: {decoded.error}", related=related)
             return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ..findings import Emitter, LabelEffect, Rule, Severity
 from ..layout import DatasetListing
-from ..naming import BIREFNET_EXTENSIONS
 from .base import CheckFamily, Sample
 
 MISSING_MASK = Rule(
@@ -51,9 +50,20 @@ UNREADABLE_PATH = Rule(
 )
 NESTED_SAMPLE = Rule(
     "DA207", "nested-sample", Severity.WARNING,
-    "The image is in a sub-folder of the image folder.",
-    "BiRefNet lists only the top level of im/, so it never trains on this file (dis-audit's Dataset does).",
-    "Move the file up to the image folder, or train from the manifest.",
+    "The image is in a sub-folder of the image folder, which the scan's loader does not list.",
+    "BiRefNet lists only the top level of im/ (os.listdir), so it never trains on this file; the label is -1 "
+    "under the birefnet profiles (dis-audit's Dataset, --loader dis-audit, does read it).",
+    "Move the file up to the image folder, or train from the manifest with --loader dis-audit.",
+    LabelEffect.POLICY,
+)
+FOLDER_NAME_CASE = Rule(
+    "DA208", "folder-name-case", Severity.ERROR,
+    "The image or mask folder's name differs in case from the one the scan's loader opens (Im for im, GT for gt).",
+    "BiRefNet joins the literal names 'im'/'gt' (fork: 'jpgs'/'masks'); on a case-sensitive file system "
+    "os.listdir raises FileNotFoundError for the image folder, or every mask is missing and the dataset "
+    "raises ValueError: the whole run stops before training.",
+    "Rename the folder to the exact name the loader opens.",
+    LabelEffect.POLICY,
 )
 
 
@@ -62,7 +72,7 @@ class PairingChecks(CheckFamily):
     title = "pairing"
     rules = (
         MISSING_MASK, ORPHAN_MASK, IMAGE_EXTENSION_SKIPPED, MASK_EXTENSION_UNSUPPORTED,
-        AMBIGUOUS_STEM, UNREADABLE_PATH, NESTED_SAMPLE,
+        AMBIGUOUS_STEM, UNREADABLE_PATH, NESTED_SAMPLE, FOLDER_NAME_CASE,
     )
 
     def check_dataset(self, listing: DatasetListing, emit: Emitter) -> None:
@@ -78,18 +88,49 @@ class PairingChecks(CheckFamily):
             emit.emit(UNREADABLE_PATH, path, reason)
 
     def check_sample(self, sample: Sample, emit: Emitter) -> None:
-        if sample.image_ext not in BIREFNET_EXTENSIONS:
+        loader = sample.loader
+        self._check_folders(sample, emit)
+        if not loader.lists_image(sample.image_path.rsplit("/", 1)[-1]):
             emit.emit(
                 IMAGE_EXTENSION_SKIPPED, sample.image_path,
-                f"BiRefNet's loader skips '{sample.image_ext}' images silently",
+                f"the {loader.name} loader skips '{sample.image_ext}' images silently",
             )
         if sample.mask_path is None:
             where = "" if sample.has_mask_dir else " (this dataset has no mask folder)"
-            emit.emit(MISSING_MASK, sample.image_path, "no mask with this stem" + where)
-        elif sample.mask_ext not in BIREFNET_EXTENSIONS:
+            effect = (
+                ": BiRefNet raises ValueError when the dataset is built, the whole run stops"
+                if loader.missing_mask_fails_run else ""
+            )
+            emit.emit(MISSING_MASK, sample.image_path, "no mask with this stem" + where + effect)
+        elif not loader.tries_mask(sample.mask_ext):
             emit.emit(
                 MASK_EXTENSION_UNSUPPORTED, sample.mask_path,
-                f"BiRefNet's loader does not look for '{sample.mask_ext}' masks", related=(sample.image_path,),
+                f"the {loader.name} loader does not look for '{sample.mask_ext}' masks: it raises ValueError "
+                "when the dataset is built, the whole run stops",
+                related=(sample.image_path,),
             )
-        if sample.nested:
-            emit.emit(NESTED_SAMPLE, sample.image_path, "image is below a sub-folder; BiRefNet lists only the top level")
+        if sample.nested and not loader.lists_subfolders:
+            emit.emit(
+                NESTED_SAMPLE, sample.image_path,
+                f"image is below a sub-folder; the {loader.name} loader lists only the top level and never sees it",
+            )
+
+    def _check_folders(self, sample: Sample, emit: Emitter) -> None:
+        loader = sample.loader
+        if not loader.image_dir or not loader.mask_dir:
+            return
+        image_name = sample.image_dir.rsplit("/", 1)[-1]
+        mask_name = (sample.mask_dir or "").rsplit("/", 1)[-1]
+        # Only the loader's own layout in another case: other names mean the user already edited
+        # the folder names in the loader's code (BiRefNet's comment says to).
+        if image_name.casefold() != loader.image_dir.casefold() or (
+            mask_name and mask_name.casefold() != loader.mask_dir.casefold()
+        ):
+            return
+        if image_name != loader.image_dir:
+            what = f"folder '{image_name}' is not '{loader.image_dir}': the {loader.name} loader raises FileNotFoundError listing '{loader.image_dir}'"
+        elif mask_name and mask_name != loader.mask_dir:
+            what = f"folder '{mask_name}' is not '{loader.mask_dir}': the {loader.name} loader finds no mask and raises ValueError"
+        else:
+            return
+        emit.emit(FOLDER_NAME_CASE, sample.image_path, what + "; the whole run stops before training")

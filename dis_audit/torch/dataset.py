@@ -28,6 +28,7 @@ from dis_audit.manifest import (
 from ._cached import CacheLookup
 from ._decode import IMAGENET_MEAN, IMAGENET_STD, decode_image, is_jpeg, normalize_uint8
 from ._packed import PackedStrings
+from ._unusable import unusable_rows
 
 Transform = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
@@ -126,7 +127,12 @@ class ManifestDataset(Dataset):
             q95 for the ``jpeg`` format): see docs/cache.md.
         on_error: ``"raise"`` (default) raises :class:`SampleReadError` naming the file;
             ``"skip"`` warns once per file, counts it in :attr:`skipped` and returns the next
-            readable sample instead, so batch shapes and DDP step counts stay the same.
+            readable sample instead, so batch shapes and DDP step counts stay the same. Every
+            decode failure counts, decompression bombs included.
+        keep_unusable: rows whose image or mask the scan found unusable (a finding in
+            :data:`UNUSABLE_CODES`, or more pixels than Pillow's decompression-bomb limit) are
+            left out by default (:attr:`dropped_unusable` says how many, with a warning);
+            ``True`` keeps them, e.g. to let ``on_error`` decide at load time.
     """
 
     def __init__(
@@ -145,6 +151,7 @@ class ManifestDataset(Dataset):
         return_info: bool = False,
         on_error: str = "raise",
         cache: str | os.PathLike | None = None,
+        keep_unusable: bool = False,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
     ) -> None:
@@ -206,6 +213,16 @@ class ManifestDataset(Dataset):
             keep = pc.and_(keep, pc.is_in(table[column], value_set=pa.array(sorted(wanted))))
         if drop_unlabeled:
             keep = pc.and_(keep, pc.greater_equal(table["class_id"], 0))
+        unusable = unusable_rows(table) & keep.to_numpy(zero_copy_only=False)
+        self.dropped_unusable = 0 if keep_unusable else int(unusable.sum())
+        if self.dropped_unusable:
+            first = table["image_path"][int(np.flatnonzero(unusable)[0])].as_py()
+            warnings.warn(
+                f"{self.dropped_unusable} manifest rows have an image or mask that cannot be decoded and are "
+                f"left out, e.g. {first} (keep_unusable=True keeps them)",
+                stacklevel=2,
+            )
+            keep = pc.and_(keep, pa.array(~unusable))
         if self.dropped_no_mask:
             first = pc.filter(table["image_path"], pc.is_null(table["mask_path"]))[0].as_py()
             warnings.warn(
@@ -306,9 +323,10 @@ class ManifestDataset(Dataset):
             mask = decode_image(str(mask_path), self.size, mode="L")
         except FileNotFoundError as exc:
             raise SampleReadError(f"sample {index}: file not found: {current}") from exc
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
             # Pillow raises OSError/UnidentifiedImageError for corrupt data, ValueError/SyntaxError
-            # for some malformed headers, DecompressionBombError (not an OSError) for a bomb.
+            # for some malformed headers, DecompressionBombError (not an OSError) above twice
+            # MAX_IMAGE_PIXELS.
             raise SampleReadError(f"sample {index}: cannot decode {current}: {exc}") from exc
         return image, mask
 
