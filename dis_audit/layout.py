@@ -111,8 +111,9 @@ def _match_pair(subdirs: dict[str, str], image_dir: str | None, mask_dir: str | 
     return None
 
 
-def _subdirs(path: str) -> dict[str, str]:
-    out: dict[str, str] = {}
+def _subdirs(path: str) -> list[str]:
+    """The names of the visible sub-folders of ``path``, sorted (none when it cannot be read)."""
+    out: list[str] = []
     try:
         with os.scandir(path) as it:
             for entry in it:
@@ -120,11 +121,19 @@ def _subdirs(path: str) -> dict[str, str]:
                     continue
                 try:
                     if entry.is_dir():
-                        out.setdefault(entry.name.casefold(), entry.name)
+                        out.append(entry.name)
                 except OSError:
                     continue
     except OSError:
         pass
+    return sorted(out)
+
+
+def _by_folded_name(names: list[str]) -> dict[str, str]:
+    """Folded name -> real name, for matching folder names without regard to case (the first, sorted, wins)."""
+    out: dict[str, str] = {}
+    for name in names:
+        out.setdefault(name.casefold(), name)
     return out
 
 
@@ -150,13 +159,15 @@ def discover_datasets(root: str | Path, image_dir: str | None = None, mask_dir: 
         if (st.st_dev, st.st_ino) in seen:  # a symlinked folder seen before: never loop
             continue
         seen.add((st.st_dev, st.st_ino))
-        subdirs = _subdirs(abs_path)
-        pair = _match_pair(subdirs, image_dir, mask_dir)
+        names = _subdirs(abs_path)
+        pair = _match_pair(_by_folded_name(names), image_dir, mask_dir)
         if pair is not None:
             found.append((rel, pair[0], pair[1]))
             continue
         if depth < MAX_SEARCH_DEPTH:
-            for real in sorted(subdirs.values()):
+            # Every sub-folder, also those whose names differ only in case (`ext-JPEG`, `ext-jpeg`): each
+            # can be a dataset of its own.
+            for real in names:
                 frontier.append((f"{rel}/{real}" if rel else real, depth + 1))
     found.sort()
     last_names = [rel.rsplit("/", 1)[-1] if rel else root.resolve().name for rel, _, _ in found]

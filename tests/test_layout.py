@@ -69,3 +69,18 @@ def test_images_without_a_mask_folder(tmp_path):
         ("DA201", "no mask with this stem (this dataset has no mask folder): BiRefNet raises ValueError when the "
          "dataset is built, the whole run stops")
     ]
+
+
+def test_dataset_folders_differing_only_in_case_are_both_found(tmp_path):
+    # On a case-sensitive filesystem these are two datasets; folding their names lost one of them.
+    from dis_audit.layout import discover_datasets
+    from dis_audit.testing import make_pair
+
+    make_pair(tmp_path, "ext-JPEG", "1#Accessories#1#Bag#1_o")
+    make_pair(tmp_path, "ext-jpeg", "1#Accessories#1#Bag#2_o")
+    if (tmp_path / "ext-JPEG").samefile(tmp_path / "ext-jpeg"):
+        import pytest
+
+        pytest.skip("case-insensitive filesystem")
+    found = discover_datasets(tmp_path)
+    assert sorted(d.rel for d in found) == ["ext-JPEG", "ext-jpeg"]
