@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ..outputs import atomic_write
 from ..readback import ReadBackError, check_journal_header, check_journal_record
 from .noclobber import JournalError, NoClobberRenamer, fsync_dir, replay_move
 
@@ -95,26 +96,20 @@ def create_journal(
     directory.mkdir(exist_ok=True)
     name = name or new_journal_name()
     final = directory / name
-    tmp = directory / (name + ".tmp")
     head = dict(header)
     head.update({"type": "header", "version": JOURNAL_VERSION, "count": len(moves), "created": time.time()})
-    try:
+
+    def write_plan(tmp: str) -> None:
         with open(tmp, "w", encoding="ascii") as fh:
             fh.write(_dump(head))
             write = fh.write
             for src, dst in moves:
                 write(_dump({"type": "move", "src": src, "dst": dst}))
             fh.write(_dump({"type": "planned"}))
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.rename(tmp, final)
-    except BaseException:
-        # A full disk while writing the plan: no journal, nothing moved, no temp file left behind.
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+
+    # The project's one atomic writer (fsync, rename, temp file removed on any error, a full disk
+    # included): no journal and nothing moved unless the whole plan is on disk.
+    atomic_write(final, write_plan)
     fsync_dir(str(directory))
     return final
 
