@@ -26,7 +26,7 @@ Profiles (facts checked against the real code, see tests/birefnet):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .naming import BIREFNET_EXTENSIONS
 
@@ -92,12 +92,12 @@ BIREFNET = LoaderProfile(
     image_extensions=BIREFNET_EXTENSIONS, mask_extensions=BIREFNET_EXTENSIONS,
     lists_subfolders=False, class_from="mask", decoder="cv2", missing_mask_fails_run=True,
 )
-BIREFNET_FORK = LoaderProfile(
+# The fork's loader is upstream's with other folder names: derived, so the two cannot drift apart.
+BIREFNET_FORK = replace(
+    BIREFNET,
     name="birefnet-fork",
     summary="jason-engage/BiRefNet fork: as birefnet, with jpgs/masks",
     image_dir="jpgs", mask_dir="masks",
-    image_extensions=BIREFNET_EXTENSIONS, mask_extensions=BIREFNET_EXTENSIONS,
-    lists_subfolders=False, class_from="mask", decoder="cv2", missing_mask_fails_run=True,
 )
 DIS_AUDIT = LoaderProfile(
     name="dis-audit",
