@@ -106,9 +106,17 @@ class _ShardedSampler(Sampler[int]):
     def _global_draw(self, rng: np.random.Generator, total: int) -> np.ndarray:
         raise NotImplementedError
 
+    def global_order(self) -> np.ndarray:
+        """Every rank's indices for the current epoch, interleaved (rank ``r`` owns positions ``r::num_replicas``).
+
+        For launchers that shard batches themselves (HF accelerate's ``prepare``): iterate this
+        on every process and let the launcher hand each process its batches.
+        """
+        return self._global_draw(self._rng(), self.total_size)
+
     def draw(self) -> np.ndarray:
         """This rank's indices for the current epoch, as an int64 array."""
-        return self._global_draw(self._rng(), self.total_size)[self.rank :: self.num_replicas]
+        return self.global_order()[self.rank :: self.num_replicas]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.draw().tolist())
@@ -249,6 +257,11 @@ class DifficultyMixBatchSampler(Sampler[list[int]]):
     def quotas(self) -> dict[str, int]:
         """Samples per difficulty in every batch of the current epoch."""
         return {k: v for k, v in _largest_remainder(self.current_mix(), self.batch_size).items() if v > 0}
+
+    def global_order(self) -> np.ndarray:
+        """Every rank's batches for the current epoch (``num_batches × num_replicas`` rows; rank ``r`` owns rows
+        ``r::num_replicas``), for launchers that shard batches themselves."""
+        return self._global_batches()
 
     def _global_batches(self) -> np.ndarray:
         rng = np.random.default_rng([self.seed, self.epoch])
