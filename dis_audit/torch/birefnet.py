@@ -128,8 +128,8 @@ class _EpochOrder(Sampler):
 class _Shuffle(_ShardedSampler):
     """A fresh permutation per epoch (BiRefNet's ``shuffle=True``, but seeded and sharded)."""
 
-    def __init__(self, n: int, seed: int) -> None:
-        super().__init__(n, seed, None, None)
+    def __init__(self, n: int, seed: int, num_replicas: int | None = None, rank: int | None = None) -> None:
+        super().__init__(n, seed, num_replicas, rank)
         self.n = n
 
     def _global_draw(self, rng: np.random.Generator, total: int) -> np.ndarray:
@@ -231,7 +231,10 @@ class BiRefNetClasses:
         self.dataset = _Labelled(dataset, self.labels)
         self.sampling, self.seed, self.sampler_options = sampling, int(seed), sampler_options
         self.sampler: _EpochOrder | None = None
-        self.tracker = PerClassLossTracker(self.vocabulary, ignore_index=self.ignore_index)
+        # Folder codes fixed up front, so every process means the same folder by the same code.
+        self.folders = sorted(set(self.difficulties.tolist()))
+        self._folder_code = np.asarray([self.folders.index(d) for d in self.difficulties], dtype=np.int64)
+        self.tracker = PerClassLossTracker(self.vocabulary, difficulties=self.folders, ignore_index=self.ignore_index)
         self._trace = os.environ.get(TRACE_ENV)
 
     def class_counts(self) -> np.ndarray:
@@ -248,9 +251,15 @@ class BiRefNetClasses:
         Otherwise the sampler takes its own share from ``torch.distributed`` (``torchrun --dist True``)
         or everything (one process). ``collate_fn`` is BiRefNet's (e.g. ``custom_collate_fn``) or None.
         """
-        world, _ = _dist()
+        world, rank = _dist()
+        if accelerate:
+            # accelerate's own view decides whether prepare() will deal out batches (MULTI_GPU, MULTI_CPU ...).
+            from accelerate import PartialState
+
+            state = PartialState()
+            world, rank = state.num_processes, state.process_index
         n = len(self.labels)
-        opts = dict(self.sampler_options)
+        opts = {"num_replicas": world, "rank": rank, **self.sampler_options}
         inner: _ShardedSampler | DifficultyMixBatchSampler
         if self.sampling == "mix":
             inner = DifficultyMixBatchSampler(self.difficulties.astype(str), batch_size, seed=self.seed, **opts)
@@ -259,7 +268,7 @@ class BiRefNetClasses:
         elif self.sampling == "hard":
             inner = HardExampleSampler(self.labels, seed=self.seed, **opts)
         else:
-            inner = _Shuffle(n, self.seed)
+            inner = _Shuffle(n, self.seed, **opts)
         if self.sampling != "mix" and len(inner) < batch_size:
             raise ValueError(f"{n} samples cannot fill one batch of {batch_size} on each of {world} process(es)")
         self.sampler = _EpochOrder(inner, whole=accelerate and world > 1)
@@ -286,7 +295,7 @@ class BiRefNetClasses:
             self.tracker.update(per_sample, ids)
             return
         idx = index.detach().to("cpu", torch.int64).reshape(-1)
-        self.tracker.update(per_sample, ids, difficulty=[str(d) for d in self.difficulties[idx.numpy()]])
+        self.tracker.update(per_sample, ids, difficulty=torch.from_numpy(self._folder_code[idx.numpy()]))
         inner = self.sampler.inner if self.sampler is not None else None
         if isinstance(inner, HardExampleSampler):
             labelled = (ids >= 0) & (ids != self.ignore_index)

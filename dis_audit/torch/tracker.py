@@ -185,6 +185,7 @@ class PerClassLossTracker:
         device = torch.device("cpu")
         if dist.get_backend(group) == "nccl":
             device = torch.device("cuda", torch.cuda.current_device())
+        self._align_difficulties(group)
         for table in (self._by_class, self._by_difficulty):
             # Every rank must reduce the same losses in the same order.
             names: list[Any] = [None] * dist.get_world_size(group)
@@ -198,6 +199,31 @@ class PerClassLossTracker:
                 packed = packed.cpu()
                 stats.sum, stats.count = packed[0].clone(), packed[1].clone()
                 stats.ema = torch.where(stats.count > 0, packed[2] / stats.count.clamp(min=1), float("nan"))
+
+    def _align_difficulties(self, group: Any) -> None:
+        """Give every rank the same difficulty codes before a reduce.
+
+        String difficulties get codes in the order a rank first sees them, which differs between
+        ranks; summing by code would merge different folders. All ranks adopt one union list (rank
+        order, then first appearance) and move their buckets to it.
+        """
+        dist = torch.distributed
+        lists: list[Any] = [None] * dist.get_world_size(group)
+        dist.all_gather_object(lists, self.difficulties, group=group)
+        union: list[str] = []
+        for names in lists:
+            union += [n for n in names if n not in union]
+        if union == self.difficulties:
+            return
+        if len(union) > self._difficulty_capacity:
+            raise ValueError(f"more than {self._difficulty_capacity} distinct difficulties across ranks")
+        moved = torch.tensor([union.index(n) for n in self.difficulties], dtype=torch.int64)
+        for stats in self._by_difficulty.values():
+            fresh = _Stats(self._difficulty_capacity, self.momentum)
+            n = len(moved)
+            fresh.sum[moved], fresh.count[moved], fresh.ema[moved] = stats.sum[:n], stats.count[:n], stats.ema[:n]
+            stats.sum, stats.count, stats.ema = fresh.sum, fresh.count, fresh.ema
+        self.difficulties = union
 
     def to_frame(self, by: str = "class", all_classes: bool = False) -> pd.DataFrame:
         """A DataFrame with ``count_<loss>``, ``mean_<loss>``, ``ema_<loss>`` columns.

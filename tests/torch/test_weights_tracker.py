@@ -128,6 +128,9 @@ def _ddp_worker(rank: int, port: int, queue) -> None:
         sampler.set_epoch(1)
         tracker = PerClassLossTracker(NAMES)
         tracker.update(torch.tensor([float(rank + 1)] * 2), torch.tensor([rank, 3]))
+        # String difficulties first seen in a different order on each rank: codes differ until all_reduce aligns them.
+        tracker.update(torch.tensor([1.0, 5.0] if rank == 0 else [5.0, 3.0]), torch.tensor([0, 0]),
+                       difficulty=["easy", "hard"] if rank == 0 else ["hard", "easy"], loss="seg")
         tracker.all_reduce()
         queue.put((rank, sampler.rank, sampler.draw().tolist(), sampler.probabilities().tolist(), tracker.compute()))
     finally:
@@ -160,3 +163,4 @@ def test_ddp_two_processes_sync_weights_and_reduce_tracker():
     assert out0 == out1
     assert out0["loss_cls/Anvil"] == pytest.approx(1.5)  # class 3: 1 (rank 0) and 2 (rank 1)
     assert out0["loss_cls/Airplane"] == pytest.approx(1.0) and out0["loss_cls/Ant"] == pytest.approx(2.0)
+    assert out0["loss_seg_difficulty/easy"] == pytest.approx(2.0) and out0["loss_seg_difficulty/hard"] == pytest.approx(5.0)
