@@ -153,6 +153,8 @@ def _train(patched, launch: str, trace: Path) -> tuple[str, Path]:
         cmd = [str(ORACLE_PYTHON.parent / "accelerate"), "launch", "--multi_gpu", "--num_processes", "2",
                "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
                "--main_process_port", str(_free_port()), *args, "--use_accelerate"]
+        if codebase == "fork":
+            cmd += ["--dist", "True"]  # as the fork's train.sh: without it every process takes itself for rank 0
     proc = subprocess.run(cmd, cwd=code, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout[-3000:], proc.stderr[-5000:])
     return proc.stdout + proc.stderr, log
