@@ -11,8 +11,11 @@ PKGS=(
     torch==2.14.1 torchvision==0.29.1 opencv-python-headless==5.0.0.93 timm==1.0.31 kornia==0.9.0
     einops==0.8.2 prettytable==3.18.0 accelerate==1.15.0 colorama==0.4.6 PyYAML==6.0.4 tqdm==4.70.1
     scipy==1.17.1 scikit-image==0.26.0
+    # dis_audit itself runs there too (on PYTHONPATH) for tests/test_birefnet_train.py: numpy and pillow
+    # come with the above; these are the rest of what dis_audit.birefnet imports.
+    pyarrow==26.0.1 rich==15.0.0
 )
-check() { "$VENV/bin/python" -c "import torch, torchvision, cv2, timm, kornia, einops, prettytable, accelerate, yaml, tqdm, scipy, skimage" 2>/dev/null; }
+check() { "$VENV/bin/python" -c "import torch, torchvision, cv2, timm, kornia, einops, prettytable, accelerate, yaml, tqdm, scipy, skimage, pyarrow, rich" 2>/dev/null; }
 if [ -x "$VENV/bin/python" ] && check; then
     echo "oracle venv reused: $VENV" >&2
 else
