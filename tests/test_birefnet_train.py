@@ -27,7 +27,6 @@ from pathlib import Path
 import pytest
 from test_birefnet_fidelity import ORACLE_PYTHON, REPO, _need_oracle
 
-pytestmark = pytest.mark.slow
 PATCHES = REPO / "docs" / "birefnet"
 BATCH, EPOCHS, POWER, SEED = 2, 2, 0.5, 0  # as in the patches and the CPU settings below
 
@@ -195,12 +194,23 @@ def _check_trace(trace: Path, manifest: Path, world: int) -> None:
     assert len(np.unique([i for d in draws for b in d for i in b])) > 1
 
 
+@pytest.mark.slow  # ~4 min for the four runs on the 2-core VM (see the module docstring)
 @pytest.mark.parametrize("launch", ["plain", "accelerate"])
 def test_patched_birefnet_trains_and_each_process_gets_its_own_share(patched, launch, tmp_path):
     manifest = patched[3]
     trace = tmp_path / "trace"
-    _out, log = _train(patched, launch, trace)
+    out, log = _train(patched, launch, trace)
     _check_trace(trace, manifest, world=1 if launch == "plain" else 2)
-    text = log.read_text()
-    assert text.count("class loss per class: ") == EPOCHS and text.count("class loss per folder: ") == EPOCHS
+    # The console, not log.txt: upstream's Logger opens log.txt with "w" in every process (utils.py:48), so
+    # with two processes the file is garbled. Once per epoch means rank 0 only.
+    assert out.count("class loss per class: ") == EPOCHS and out.count("class loss per folder: ") == EPOCHS, out[-3000:]
+    if launch == "plain":
+        assert log.read_text().count("class loss per class: ") == EPOCHS
 
+
+
+def test_guide_shows_the_patches_verbatim():
+    guide = (REPO / "docs" / "birefnet.md").read_text()
+    for codebase in TREES:
+        patch = (PATCHES / f"{codebase}.patch").read_text()
+        assert f"```diff\n{patch}```" in guide, f"docs/birefnet.md does not show docs/birefnet/{codebase}.patch verbatim"

@@ -107,11 +107,8 @@ class _ShardedSampler(Sampler[int]):
         raise NotImplementedError
 
     def global_order(self) -> np.ndarray:
-        """Every rank's indices for the current epoch, interleaved (rank ``r`` owns positions ``r::num_replicas``).
-
-        For launchers that shard batches themselves (HF accelerate's ``prepare``): iterate this
-        on every process and let the launcher hand each process its batches.
-        """
+        """Every rank's indices for this epoch (rank ``r`` owns ``r::num_replicas``), for launchers that
+        deal out batches themselves (HF accelerate's ``prepare``)."""
         return self._global_draw(self._rng(), self.total_size)
 
     def draw(self) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""dis_audit.birefnet without BiRefNet: alignment, the class loss, the epoch order, the log; and the guide's patches.
+"""dis_audit.birefnet without BiRefNet: alignment, the class loss, the epoch order, the log.
 
 A stand-in for BiRefNet's ``MyData`` exposes what the adapter reads (``image_paths``,
 ``label_paths``, ``cls_name2id``, items ``(image, mask, class_label)``) and looks its label up the
@@ -20,7 +20,6 @@ from dis_audit.manifest import ManifestError
 from dis_audit.testing import make_pair
 from dis_audit.torch import ClassBalancedSampler
 
-REPO = Path(__file__).resolve().parents[2]
 NAMES = {"DIS-TR": ["1#Accessories#6#Bag#1_a_o", "12#Sports#60#Kite#2_b_o", "1#Accessories#6#Bag#3_c_o"],
          "DIS-TE1": ["13#Insect#12#Snake#4_d_o"]}
 
@@ -157,9 +156,3 @@ def test_bad_sampling_and_too_few_samples(tree):
     with pytest.raises(ValueError, match="cannot fill one batch of 8"):
         BiRefNetClasses(manifest, FakeMyData(task, order, [])).dataloader_kwargs(8)
 
-
-def test_guide_shows_the_patches_verbatim():
-    guide = (REPO / "docs" / "birefnet.md").read_text()
-    for codebase in ("upstream", "fork"):
-        patch = (REPO / "docs" / "birefnet" / f"{codebase}.patch").read_text()
-        assert f"```diff\n{patch}```" in guide, f"docs/birefnet.md does not show docs/birefnet/{codebase}.patch verbatim"
