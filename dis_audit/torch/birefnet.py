@@ -207,8 +207,13 @@ class BiRefNetClasses:
         folders = table.column("difficulty").to_pylist()
         picked, missing = [], []
         for path in dataset.image_paths:
-            rel = Path(os.path.relpath(os.path.realpath(path), root)).as_posix()
-            (picked.append(rows[rel]) if rel in rows else missing.append(rel))
+            # Resolve the folders only: an image that is itself a symlink keeps its own name in the manifest.
+            real = os.path.join(os.path.realpath(os.path.dirname(os.path.abspath(path))), os.path.basename(path))
+            rel = Path(os.path.relpath(real, root)).as_posix()
+            if rel in rows:
+                picked.append(rows[rel])
+            else:
+                missing.append(rel)
         if missing:
             raise ManifestError(
                 f"{len(missing)} of BiRefNet's {len(dataset.image_paths)} training images are not in {manifest} "

@@ -156,3 +156,19 @@ def test_bad_sampling_and_too_few_samples(tree):
     with pytest.raises(ValueError, match="cannot fill one batch of 8"):
         BiRefNetClasses(manifest, FakeMyData(task, order, [])).dataloader_kwargs(8)
 
+
+
+def test_a_symlinked_image_is_found_under_its_own_name(tmp_path):
+    task = tmp_path / "data" / "DIS5K"
+    make_pair(task, "DIS-TR", "1#Accessories#6#Bag#1_a_o")
+    target, _ = make_pair(tmp_path / "elsewhere", "x", "12#Sports#60#Kite#5_e_o")
+    link = task / "DIS-TR" / "im" / "12#Sports#60#Kite#2_b_o.jpg"
+    link.symlink_to(target)
+    make_pair(task, "DIS-TR", "12#Sports#60#Kite#2_b_o", image_ext=".png")  # the mask; the .png image is removed
+    (task / "DIS-TR" / "im" / "12#Sports#60#Kite#2_b_o.png").unlink()
+    manifest = tmp_path / "m.parquet"
+    dis_audit.scan(task, workers=1).write_manifest(manifest)
+    order = ["DIS-TR/im/12#Sports#60#Kite#2_b_o.jpg", "DIS-TR/im/1#Accessories#6#Bag#1_a_o.jpg"]
+    vocab = manifest_vocabulary(manifest)
+    classes = BiRefNetClasses(manifest, FakeMyData(task, order, vocab))
+    assert classes.labels.tolist() == [vocab.index("Kite"), vocab.index("Bag")]
