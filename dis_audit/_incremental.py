@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ._evaluate import Task
 from ._pool import PARALLEL_THRESHOLD, pool_results
+from .arrowlists import ints_of, to_arrow, to_list
 from .layout import PairTask
 from .probe import FileInfo
 from .rules import CROSS_FILE_CODES
@@ -31,10 +32,10 @@ def clean_rows(old: pa.Table) -> list[bool]:
 
     issues = old.column("issues").combine_chunks()
     flat = pc.list_flatten(issues)
-    parents = pc.list_parent_indices(issues).to_numpy()
-    other = pc.invert(pc.is_in(flat, value_set=pa.array(sorted(CROSS_FILE_CODES), pa.string())))
+    parents = pc.list_parent_indices(issues)
+    other = pc.invert(pc.is_in(flat, value_set=to_arrow(sorted(CROSS_FILE_CODES), pa.string())))
     dirty = np.zeros(old.num_rows, dtype=bool)
-    dirty[parents[other.to_numpy(zero_copy_only=False)]] = True
+    dirty[ints_of(pc.filter(parents, other))] = True
     return (~dirty).tolist()
 
 
@@ -79,14 +80,8 @@ def plan_reuse(
     Only rows without findings are reused: the manifest keeps codes, not messages, so rows
     with findings are re-read to report them in full.
     """
-    import pyarrow as pa
-
     def col(name: str) -> list:
-        column = old.column(name)
-        if pa.types.is_integer(column.type):
-            # Nulls would turn the whole column into float64 and lose nanosecond mtimes.
-            return [None if v == -1 else v for v in column.fill_null(-1).to_numpy().tolist()]
-        return column.to_numpy(zero_copy_only=False).tolist()
+        return to_list(old.column(name))
 
     global _FORKED_STAT_INPUT
     paths = col("image_path")

@@ -117,9 +117,9 @@ def run_tasks(
         for i in range(0, total, size):
             done = merge(evaluate_to_table(tasks[i : i + size], ctx), done)
         return parts, findings
-    # pyarrow imports pandas on its first array build; doing it once here, before the fork, spares
-    # every worker the import (and a fork never catches a half-done import of another thread).
-    import pandas  # noqa: F401
+    # The workers build their tables with ``arrowlists`` (never ``pa.array``), so no worker imports
+    # pandas; pyarrow is imported here once, before the fork, not by each worker.
+    import pyarrow  # noqa: F401
 
     global _FORKED_TASKS, _WORKER_CONTEXT
     if "fork" in multiprocessing.get_all_start_methods():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .arrowlists import to_arrow
 from .dupes import DEFAULT_MAX_DISTANCE, with_dup_groups
 from .findings import Emitter, Finding, RuleSelection
 from .manifest import ScanOptions
@@ -25,7 +26,7 @@ def strip_cross_file(table: pa.Table) -> pa.Table:
     if any(code in CROSS_FILE_CODES for codes in issues for code in codes):
         cleaned = [[c for c in codes if c not in CROSS_FILE_CODES] for codes in issues]
         i = table.column_names.index("issues")
-        table = table.set_column(i, table.schema.field("issues"), pa.array(cleaned, type=pa.list_(pa.string())))
+        table = table.set_column(i, table.schema.field("issues"), to_arrow(cleaned, pa.list_(pa.string())))
     i = table.column_names.index("dup_group")
     return table.set_column(i, table.schema.field("dup_group"), pa.nulls(table.num_rows, pa.int32()))
 
@@ -59,5 +60,5 @@ def run_manifest_checks(
         if row is not None and finding.code not in issues[row]:
             issues[row] = sorted([*issues[row], finding.code])
     i = table.column_names.index("issues")
-    table = table.set_column(i, table.schema.field("issues"), pa.array(issues, type=pa.list_(pa.string())))
+    table = table.set_column(i, table.schema.field("issues"), to_arrow(issues, pa.list_(pa.string())))
     return table, list(emitter.findings)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from .arrowlists import to_arrow
 from .outputs import atomic_write
 from .readback import ReadBackError, check_findings, check_manifest_metadata, check_table_columns
 
@@ -305,7 +306,7 @@ def columns_to_table(columns: Mapping[str, Sequence[Any]]) -> pa.Table:
         raise ValueError(f"manifest columns of different lengths: {sizes}")
     n = lengths.pop() if lengths else 0
     arrays = [
-        pa.array(columns[f.name], type=f.type) if f.name in columns else pa.nulls(n, type=f.type) for f in schema
+        to_arrow(columns[f.name], f.type) if f.name in columns else pa.nulls(n, type=f.type) for f in schema
     ]
     return pa.Table.from_arrays(arrays, schema=schema)
 
@@ -387,7 +388,9 @@ def read_manifest_table(path: str | os.PathLike) -> tuple[pa.Table, ManifestMeta
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        # ParquetFile reads a single file as read_table does, without read_table's dataset layer
+        # (which imports pandas, 0.3 s of every --incremental scan); a folder still goes the dataset way.
+        table = pq.ParquetFile(path).read() if os.path.isfile(path) else pq.read_table(path)
     except FileNotFoundError as exc:
         raise ManifestError(f"manifest not found: {path}") from exc
     except (OSError, pa.ArrowException) as exc:

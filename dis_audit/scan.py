@@ -21,6 +21,7 @@ from ._evaluate import ChunkContext
 from ._incremental import plan_reuse
 from ._pool import ProgressCallback, WorkerDied, cap_workers, run_tasks
 from ._version import __version__
+from .arrowlists import to_arrow
 from .crossfile import run_manifest_checks, strip_cross_file
 from .dupes import DEFAULT_MAX_DISTANCE
 from .executor import Executor, ExecutorError, get_executor
@@ -312,7 +313,7 @@ def scan(
 
     table = build_table(pa.concat_tables(parts) if parts else columns_to_table({}), meta)
     if keep and old_table is not None:
-        kept = old_table.take(keep).replace_schema_metadata(table.schema.metadata)
+        kept = old_table.take(to_arrow(keep, pa.int64())).replace_schema_metadata(table.schema.metadata)
         table = pa.concat_tables([kept, table])
     table = strip_cross_file(table.sort_by("image_path"))
     cross_findings: list[Finding] = []

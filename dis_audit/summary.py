@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .arrowlists import ints_of, to_arrow
 from .findings import Finding, Severity
 from .layout import DatasetDir, DatasetListing
 from .manifest import ScanOptions
@@ -68,12 +69,12 @@ def summarize(
     def counts(column: pa.ChunkedArray) -> dict[Any, int]:
         return {item["values"]: int(item["counts"]) for item in pc.value_counts(column).to_pylist()}
 
-    class_ids = table.column("class_id").to_numpy()
-    labelled_mask = pc.greater_equal(table.column("class_id"), 0)
+    # From numpy: a Python 0 in a compute call would become a pa.scalar, which imports pandas.
+    labelled_mask = to_arrow(ints_of(table.column("class_id")) >= 0, pa.bool_())
     per_ds_samples = counts(table.column("dataset"))
     per_ds_labelled = counts(pc.filter(table.column("dataset"), labelled_mask))
     fields = pc.drop_null(table.column("class_field"))
-    outside = pc.filter(fields, pc.invert(pc.is_in(fields, value_set=pa.array(list(vocab.names), pa.string()))))
+    outside = pc.filter(fields, pc.invert(pc.is_in(fields, value_set=to_arrow(list(vocab.names), pa.string()))))
     unknown = counts(outside)
     sev_by_ds: dict[str, Counter] = {}
     for f in findings:
@@ -97,7 +98,7 @@ def summarize(
     class_counts = dict(sorted(((vocab.names[i], n) for i, n in by_id.items()), key=lambda kv: (-kv[1], kv[0])))
     severity = Counter(f.severity.value for f in findings)
     n = table.num_rows
-    labelled = int((class_ids >= 0).sum()) if n else 0
+    labelled = int(pc.sum(labelled_mask).as_py() or 0)
     return {
         "samples": n,
         "labelled": labelled,

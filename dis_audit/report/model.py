@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..arrowlists import to_arrow
 from ..findings import Finding, Rule, Severity
 from ..layout import DatasetDir, DatasetListing
 from ..manifest import ManifestError, ManifestMeta, ScanOptions, read_findings
@@ -231,11 +232,13 @@ class ReportModel:
     @cached_property
     def datasets(self) -> list[DatasetRow]:
         """``summary["datasets"]`` in its order, with each dataset's split and difficulty."""
-        pairs = self.table.group_by(["dataset", "difficulty"]).aggregate([]).to_pylist()
+        # Per dataset (a handful), not Table.group_by: that loads pyarrow's dataset layer and pandas.
+        dataset, difficulty = self.table.column("dataset"), self.table.column("difficulty")
         difficulties: dict[str, list[str]] = defaultdict(list)
-        for pair in pairs:
-            if pair["difficulty"] is not None:
-                difficulties[pair["dataset"]].append(pair["difficulty"])
+        for name in pc.unique(dataset).to_pylist():
+            rows = pc.is_in(dataset, value_set=to_arrow([name], pa.string()))
+            values = pc.unique(pc.drop_null(pc.filter(difficulty, rows))).to_pylist()
+            difficulties[name].extend(values)
         return [
             DatasetRow(
                 name=d["name"], samples=d["samples"], labelled=d["labelled"], unlabelled=d["unlabelled"],
