@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-_NUMPY_OF = {
+_NUMPY_OF: dict[pa.DataType, Any] = {
     pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64,
     pa.uint8(): np.uint8, pa.uint16(): np.uint16, pa.uint32(): np.uint32, pa.uint64(): np.uint64,
     pa.float32(): np.float32, pa.float64(): np.float64,
@@ -51,7 +51,7 @@ def to_arrow(values: Sequence[Any] | np.ndarray, type: pa.DataType) -> pa.Array:
     return built
 
 
-def _validity(values: list[Any]) -> pa.Buffer:
+def _validity(values: Sequence[Any]) -> pa.Buffer:
     """The validity bitmap of ``values`` (a bit a value, least significant first; 0 for None)."""
     valid = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
     return pa.py_buffer(np.packbits(valid, bitorder="little"))
