@@ -51,7 +51,7 @@ def to_arrow(values: Sequence[Any] | np.ndarray, type: pa.DataType) -> pa.Array:
     return built
 
 
-def _validity(values: Sequence[Any]) -> pa.Buffer:
+def _validity(values: Sequence[Any] | np.ndarray) -> pa.Buffer:
     """The validity bitmap of ``values`` (a bit a value, least significant first; 0 for None)."""
     valid = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
     return pa.py_buffer(np.packbits(valid, bitorder="little"))
