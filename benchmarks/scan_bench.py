@@ -10,6 +10,12 @@ real JPEG/PNG bytes), then times, warm page cache, best of ``--repeat``:
   reads on all cores, rules, manifest write);
 * ``dis-audit scan --incremental`` of the unchanged tree, end to end and in-process.
 
+With ``--compare DIR`` (a checkout of other code, e.g. ``git archive BASE | tar -x -C DIR``)
+the two CLI commands are timed with both codes, alternating round by round, so the machine's
+drift hits both alike. Subprocesses get compiled bytecode in a cache folder (as an installed
+package has it), even where PYTHONDONTWRITEBYTECODE is set; ``--no-bytecode-cache`` keeps the
+environment as it is.
+
 With ``--memory-pairs N`` it also builds a tree of N pairs (2N files) and reports the peak
 resident memory of ``dis-audit scan`` on it (main process and the largest worker).
 """
@@ -85,11 +91,42 @@ def timed(fn, repeat: int) -> float:
     return best
 
 
-def cli(*args: str) -> None:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+CLI_ENV = dict(os.environ)
+
+
+def cli(*args: str, code: Path = REPO) -> None:
+    env = dict(CLI_ENV, PYTHONPATH=str(code))
     proc = subprocess.run([sys.executable, "-m", "dis_audit", *args], capture_output=True, env=env)
     if proc.returncode not in (0, 1):
         raise SystemExit(proc.stderr.decode())
+
+
+def compare(root: Path, manifest: Path, other: Path, rounds: int, bare: float, files: int) -> None:
+    """Full and --incremental CLI scans with this code and ``other``, alternating; best and median of each."""
+    import resource
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    times: dict[tuple[str, str], list[float]] = {}
+    cpus: dict[tuple[str, str], list[float]] = {}
+    for _ in range(rounds):
+        for label, code in (("this", REPO), ("other", other)):
+            for what, extra in (("scan", ()), ("--incremental", ("--incremental",))):
+                if what == "scan":
+                    manifest.unlink(missing_ok=True)
+                start, start_cpu = time.perf_counter(), cpu()
+                cli("scan", str(root), "--manifest", str(manifest), "--json", *extra, code=code)
+                times.setdefault((label, what), []).append(time.perf_counter() - start)
+                # CPU seconds of the CLI and its workers: less moved by other load than the wall clock.
+                cpus.setdefault((label, what), []).append(cpu() - start_cpu)
+    for (label, what), values in times.items():
+        best, median = min(values), sorted(values)[len(values) // 2]
+        rate = f"{files / best:10,.0f} files/s" if what == "scan" else f"{best / bare:6.2f}x bare"
+        print(f"{label:5s} code ({'REPO' if label == 'this' else other}), {what:13s}: best {best:6.3f} s  "
+              f"median {median:6.3f} s of {len(values)}  {rate}; CPU (all processes) best "
+              f"{min(cpus[label, what]):.2f} s, median {sorted(cpus[label, what])[len(values) // 2]:.2f} s")
 
 
 def main() -> None:
@@ -98,6 +135,9 @@ def main() -> None:
     parser.add_argument("--memory-pairs", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/dis-audit-bench"))
+    parser.add_argument("--compare", type=Path, metavar="DIR", help="another checkout to time against, alternating")
+    parser.add_argument("--no-bytecode-cache", action="store_true",
+                        help="leave PYTHONDONTWRITEBYTECODE as it is (subprocesses then compile dis_audit every run)")
     parser.add_argument("--gc-ab", type=int, default=0, metavar="N",
                         help="also time scan() in-process with the garbage collector on vs paused, N interleaved rounds")
     args = parser.parse_args()
@@ -107,11 +147,23 @@ def main() -> None:
     build_tree(root, args.pairs)
     files = 2 * args.pairs
     print(f"tree: {args.pairs} pairs ({files} files) at {root} (built/checked in {time.perf_counter() - t0:.1f} s)")
-    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}, load average "
+          + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+    if not args.no_bytecode_cache:
+        CLI_ENV.pop("PYTHONDONTWRITEBYTECODE", None)
+        CLI_ENV["PYTHONPYCACHEPREFIX"] = str(args.dir / "pycache")
+    print("bytecode: " + ("as the environment has it" if args.no_bytecode_cache else f"cached in {args.dir / 'pycache'}"))
 
     assert bare_discovery(root) == args.pairs
     bare = timed(lambda: bare_discovery(root), args.repeat)
     manifest = args.dir / "bench-manifest.parquet"
+    cli("scan", str(root), "--manifest", str(manifest), "--json")  # warm: page cache, bytecode cache
+    if args.compare:
+        cli("scan", str(root), "--manifest", str(manifest), "--json", code=args.compare)
+        print(f"bare BiRefNet discovery (in-process):       {bare:7.3f} s  {files / bare:10,.0f} files/s")
+        compare(root, manifest, args.compare, args.repeat, bare, files)
+        print("load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
+        return
     full = timed(lambda: cli("scan", str(root), "--manifest", str(manifest), "--json"), args.repeat)
     incr = timed(lambda: cli("scan", str(root), "--manifest", str(manifest), "--incremental", "--json"), args.repeat)
 
@@ -129,6 +181,7 @@ def main() -> None:
     print(f"dis-audit scan --incremental (CLI):         {incr:7.3f} s  {incr / bare:6.2f}x bare")
     print(f"scan(incremental=...) (in-process):         {incr_lib:7.3f} s  {incr_lib / bare:6.2f}x bare"
           f"  ({reused} rows reused, {reread} with findings re-read)")
+    print("load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
 
     if args.gc_ab:
         # scan() pauses the cyclic GC; its __wrapped__ is the same scan with the GC left on.

@@ -8,14 +8,26 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
 import dis_audit
-from dis_audit.cache import CacheError, build_cache, entry_base, plan_cache, read_entry, read_index
+from dis_audit.cache import (
+    CacheError,
+    build_cache,
+    entry_base,
+    plan_cache,
+    read_entry,
+    read_entry_mask,
+    read_index,
+)
+from dis_audit.cache._entry import mask_bytes, mask_from_bytes
+from dis_audit.cache._index import entry_name
 from dis_audit.imaging import open_at_size
 from dis_audit.testing import make_pair
 
@@ -146,3 +158,60 @@ def test_killed_build_resumes_without_redoing_finished_entries(tmp_path):
     for row in read_index(resumed.cache_dir).to_pylist():
         image, mask = read_entry(entry_base(resumed.cache_dir, row["entry"]), "jpeg")
         assert image.shape == (3, 256, 256) and mask.shape == (256, 256)
+
+
+def _make_legacy(cache_dir: Path) -> None:
+    """Turn a jpeg cache into what dis-audit wrote before the .msk mask: PNG masks, the old settings string."""
+    index = read_index(cache_dir)
+    names = []
+    for row in index.to_pylist():
+        base = entry_base(cache_dir, row["entry"])
+        old = SimpleNamespace(width=row["width"], height=row["height"], settings=row["settings"].replace(";mask=msk", ""))
+        names.append(entry_name(row["image_path"], row["mask_path"], old, (row["image_size"], row["image_mtime_ns"]),
+                                (row["mask_size"], row["mask_mtime_ns"])))
+        legacy_base = entry_base(cache_dir, names[-1])
+        legacy_base.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(read_entry_mask(base, "jpeg")).save(legacy_base.with_suffix(".png"), "PNG", compress_level=1)
+        base.with_suffix(".jpg").rename(legacy_base.with_suffix(".jpg"))
+        base.with_suffix(".msk").unlink()
+    old_settings = [s.replace(";mask=msk", "") for s in index["settings"].to_pylist()]
+    legacy = index.set_column(index.schema.get_field_index("settings"), "settings", pa.array(old_settings, pa.string()))
+    legacy = legacy.set_column(legacy.schema.get_field_index("entry"), "entry", pa.array(names, pa.string()))
+    for part in cache_dir.glob("index*.parquet"):
+        part.unlink()
+    pq.write_table(legacy, cache_dir / "index.parquet")
+
+
+def test_jpeg_masks_are_msk_files_and_reject_garbage(tree, tmp_path):
+    result = build_cache(tree, SIZE, workers=1)
+    entries = result.cache_dir / "entries"
+    assert len(list(entries.rglob("*.msk"))) == 6 and not list(entries.rglob("*.png"))
+    mask = np.arange(35, dtype=np.uint8).reshape(5, 7)
+    np.testing.assert_array_equal(mask_from_bytes(mask_bytes(mask)), mask)
+    for junk in (b"", b"\x89PNG\r\n\x1a\n" + bytes(20), mask_bytes(mask)[:-3]):
+        with pytest.raises(ValueError):
+            mask_from_bytes(junk, "x.msk")
+
+
+def test_cache_with_png_masks_still_reads_and_a_build_rebuilds_it(tree):
+    """A cache built before the .msk mask: entries read as before; `cache` rebuilds them and says so."""
+    result = build_cache(tree, SIZE, workers=1)
+    expected = {
+        r["image_path"]: read_entry(entry_base(result.cache_dir, r["entry"]), "jpeg")
+        for r in read_index(result.cache_dir).to_pylist()
+    }
+    _make_legacy(result.cache_dir)
+    for row in read_index(result.cache_dir).to_pylist():  # old entries read, masks bit-exact
+        image, mask = read_entry(entry_base(result.cache_dir, row["entry"]), "jpeg")
+        np.testing.assert_array_equal(mask, expected[row["image_path"]][1])
+        np.testing.assert_array_equal(image, expected[row["image_path"]][0])
+    plan = plan_cache(tree, SIZE)
+    assert (len(plan.todo), len(plan.fresh), plan.upgraded) == (6, 0, 6)
+    assert "6 of those to build were made by an older dis-audit (PNG masks)" in plan.describe()
+    rebuilt = build_cache(tree, SIZE, workers=1)
+    assert (rebuilt.built, rebuilt.fresh) == (6, 0)
+    index = read_index(result.cache_dir)
+    assert index.num_rows == 6 and all(s.endswith(";mask=msk") for s in index["settings"].to_pylist())
+    entries = result.cache_dir / "entries"
+    assert not list(entries.rglob("*.png")) and len(list(entries.rglob("*.jpg"))) == 6
+    assert build_cache(tree, SIZE, workers=1).fresh == 6

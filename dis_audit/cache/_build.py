@@ -15,7 +15,7 @@ from ..executor import Executor, ExecutorError, get_executor
 from ..manifest import ManifestError, manifest_root, read_manifest_table
 from ..paths import UnsafePathError, check_relative_path, display_path
 from ..shards import shard_of
-from ._entry import build_entry, entry_exists, entry_files, raw_entry_bytes
+from ._entry import LEGACY_MASK_SUFFIX, build_entry, entry_exists, entry_files, raw_entry_bytes
 from ._index import (
     INDEX_SCHEMA,
     CacheError,
@@ -56,6 +56,8 @@ class CachePlan:
     failed: list[tuple[str, str]] = field(default_factory=list)
     #: Entry names whose sources changed: removed once their replacement is indexed.
     superseded: list[str] = field(default_factory=list)
+    #: Entries to rebuild only because an older dis-audit built them (PNG masks, before ``.msk``).
+    upgraded: int = 0
     free_bytes: int = 0
 
     @property
@@ -71,6 +73,8 @@ class CachePlan:
             f"cache {self.cache_dir} ({s.format}, {s.width}x{s.height}): {len(self.todo)} to build, "
             f"{len(self.fresh)} fresh, {len(self.failed)} not cacheable"
         )
+        if self.upgraded:
+            text += f"; {self.upgraded} of those to build were made by an older dis-audit (PNG masks) and are rebuilt"
         need = self.bytes_needed
         if need is not None:
             text += f"; will take {need / 2**30:.2f} GiB of {self.free_bytes / 2**30:.2f} GiB free"
@@ -131,10 +135,14 @@ def plan_cache(
     if cache_dir.exists() and not cache_dir.is_dir():
         raise CacheError(f"cache path is not a folder: {cache_dir}")
     plan = CachePlan(Path(manifest), data_root, cache_dir, settings, shard)
-    known = {}
+    known, legacy = {}, {}
     for row in read_index(cache_dir).to_pylist() if cache_dir.is_dir() else []:
-        if (row["width"], row["height"], row["settings"]) == (settings.width, settings.height, settings.settings):
+        if (row["width"], row["height"]) != settings.size:
+            continue
+        if row["settings"] == settings.settings:
             known[row["image_path"]] = row
+        elif row["settings"] == settings.legacy_settings:
+            legacy[row["image_path"]] = row
     now = time.time_ns()
     for image_path, mask_path in zip(table["image_path"].to_pylist(), table["mask_path"].to_pylist()):
         if mask_path is None or (shard is not None and shard_of(image_path, shard[1]) != shard[0]):
@@ -158,12 +166,16 @@ def plan_cache(
         old = known.get(image_path)
         if old is not None and old["entry"] != name:
             plan.superseded.append(old["entry"])
+        older = legacy.get(image_path)
+        if older is not None:  # replaced by this build's entry; its files go once that is indexed
+            plan.superseded.append(older["entry"])
         if old is not None and old["entry"] == name and entry_exists(entry_base(cache_dir, name), format):
             plan.fresh.append(old)
         elif entry_exists(entry_base(cache_dir, name), format):
             plan.fresh.append(row)  # written by a build that was killed before its index
         else:
             plan.todo.append(row)
+            plan.upgraded += older is not None and old is None
     plan.free_bytes = _free_bytes(cache_dir)
     return plan
 
@@ -260,9 +272,10 @@ def _write_index(plan: CachePlan, built: list[dict]) -> Path:
             raise CacheError(f"cannot read cache index {path}: {exc}") from exc
         s = plan.settings
         mine = {r["image_path"] for r in plan.fresh + built + plan.todo}
+        ours = {s.settings, s.legacy_settings}  # a legacy (PNG mask) row is replaced by this build's
         keep = [
             i for i, (p, w, h, st) in enumerate(zip(*(previous[c].to_pylist() for c in ("image_path", "width", "height", "settings"))))
-            if not (p in mine and (w, h, st) == (s.width, s.height, s.settings))
+            if not (p in mine and (w, h) == s.size and st in ours)
         ]
         rows.insert(0, previous.take(pa.array(keep, pa.int64())))
     return write_index(plan.cache_dir, name, [newest_per_key(pa.concat_tables(rows))])
@@ -273,7 +286,8 @@ def _remove_superseded(plan: CachePlan) -> None:
     for name in plan.superseded:
         if name in live:
             continue
-        for path in entry_files(entry_base(plan.cache_dir, name), plan.settings.format):
+        base = entry_base(plan.cache_dir, name)
+        for path in (*entry_files(base, plan.settings.format), base.with_suffix(LEGACY_MASK_SUFFIX)):
             try:
                 path.unlink()
             except FileNotFoundError:

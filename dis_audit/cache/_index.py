@@ -68,8 +68,14 @@ class CacheSettings:
     @property
     def settings(self) -> str:
         """The recipe string stored in the index: entries match only under identical settings."""
-        quality = f";q={self.quality}" if self.format == "jpeg" else ""
-        return f"{RECIPE};format={self.format}{quality}"
+        if self.format != "jpeg":
+            return f"{RECIPE};format={self.format}"
+        return f"{RECIPE};format=jpeg;q={self.quality};mask=msk"
+
+    @property
+    def legacy_settings(self) -> str | None:
+        """The settings of the same entries as built before the ``.msk`` mask (a PNG mask); None for raw."""
+        return f"{RECIPE};format=jpeg;q={self.quality}" if self.format == "jpeg" else None
 
 
 def entry_name(
