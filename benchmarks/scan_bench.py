@@ -129,12 +129,50 @@ def compare(root: Path, manifest: Path, other: Path, rounds: int, bare: float, f
               f"{min(cpus[label, what]):.2f} s, median {sorted(cpus[label, what])[len(values) // 2]:.2f} s")
 
 
+def listing_bench(root: Path, rounds: int) -> None:
+    """CPU seconds (best of ``rounds``, interleaved) of listing + pairing every dataset three ways, in-process."""
+    import gc
+
+    sys.path.insert(0, str(REPO))
+    from dis_audit.layout import discover_datasets, index_folder, pair_dataset
+    from dis_audit.listing import list_and_pair
+
+    datasets = discover_datasets(root)
+
+    def listdir() -> None:
+        for ds in datasets:
+            os.listdir(root / ds.image_dir)
+            os.listdir(root / str(ds.mask_dir))
+
+    def two_pass() -> None:
+        for ds in datasets:
+            pair_dataset(ds, index_folder(root, ds.image_dir), index_folder(root, str(ds.mask_dir)))
+
+    def one_pass() -> None:
+        for ds in datasets:
+            list_and_pair(root, ds)
+
+    ways = {"os.listdir only": listdir, "layout two-pass": two_pass, "listing one-pass": one_pass}
+    best = dict.fromkeys(ways, float("inf"))
+    gc.disable()  # as in scan()
+    for _ in range(rounds):
+        for name, fn in ways.items():
+            start = time.process_time()
+            fn()
+            best[name] = min(best[name], time.process_time() - start)
+    gc.enable()
+    for name, value in best.items():
+        print(f"listing, {name:17s}: {value:6.3f} s CPU (best of {rounds})  {value / best['os.listdir only']:5.1f}x listdir")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=50_000)
     parser.add_argument("--memory-pairs", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/dis-audit-bench"))
+    parser.add_argument("--listing", type=int, default=0, metavar="N",
+                        help="only time listing + pairing in-process (listdir / two-pass / one-pass), N rounds")
     parser.add_argument("--compare", type=Path, metavar="DIR", help="another checkout to time against, alternating")
     parser.add_argument("--no-bytecode-cache", action="store_true",
                         help="leave PYTHONDONTWRITEBYTECODE as it is (subprocesses then compile dis_audit every run)")
@@ -154,6 +192,9 @@ def main() -> None:
         CLI_ENV["PYTHONPYCACHEPREFIX"] = str(args.dir / "pycache")
     print("bytecode: " + ("as the environment has it" if args.no_bytecode_cache else f"cached in {args.dir / 'pycache'}"))
 
+    if args.listing:
+        listing_bench(root, args.listing)
+        return
     assert bare_discovery(root) == args.pairs
     bare = timed(lambda: bare_discovery(root), args.repeat)
     manifest = args.dir / "bench-manifest.parquet"
