@@ -390,7 +390,11 @@ def read_manifest_table(path: str | os.PathLike) -> tuple[pa.Table, ManifestMeta
     try:
         # ParquetFile reads a single file as read_table does, without read_table's dataset layer
         # (which imports pandas, 0.3 s of every --incremental scan); a folder still goes the dataset way.
-        table = pq.ParquetFile(path).read() if os.path.isfile(path) else pq.read_table(path)
+        if os.path.isfile(path):
+            with pq.ParquetFile(path) as parquet:  # closed now: the scan replaces this file later
+                table = parquet.read()
+        else:
+            table = pq.read_table(path)
     except FileNotFoundError as exc:
         raise ManifestError(f"manifest not found: {path}") from exc
     except (OSError, pa.ArrowException) as exc:
