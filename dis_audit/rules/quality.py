@@ -75,10 +75,11 @@ MASK_MISREGISTERED = Rule(
 )
 MASK_IMAGE_MISMATCH = Rule(
     "DA609", "mask-image-mismatch", Severity.WARNING,
-    "The mask's outline lies on no more image edges than the same outline placed at random (score <= "
-    "`swap_score`, 1.05): the mask probably belongs to another picture (swapped pairs) or another object. "
-    "Weak by design: camouflaged and very soft objects can score as low, and a mask that merely misses "
-    "is often not flagged (see docs/deep.md for the measured rates).",
+    "The mask's outline neither follows the picture's edges (edge agreement <= `swap_score`, 1.3 times "
+    "chance) nor separates tones (the contrast between just inside and just outside its outline stands "
+    "at most `swap_contrast`, 1.6 robust deviations, above the same outline shifted): the mask probably "
+    "belongs to another picture (swapped pairs) or another object. Silent where either signal is "
+    "uncertain (see docs/deep.md for the measured rates).",
     "A mask of another picture trains the model on a wrong answer with full confidence.",
     "Compare picture and mask; re-pair the files (look for a neighbour whose mask fits).",
 )
@@ -133,10 +134,11 @@ def fit_findings(fit: MaskFit, t: QualityThresholds) -> list[tuple[Rule, str]]:
         return [(MASK_MISREGISTERED,
                  f"the mask fits the picture's edges {fit.best / max(fit.score, 1e-6):.1f}x better {where} "
                  f"(agreement {fit.score:.2f} at its own place, {fit.best:.2f} there)")]
-    if fit.score <= t.swap_score:
+    if fit.score <= t.swap_score and fit.contrast is not None and fit.contrast <= t.swap_contrast:
         return [(MASK_IMAGE_MISMATCH,
-                 f"the mask's outline follows no image edge (agreement {fit.score:.2f}; 1.0 is chance): "
-                 "a mask of another picture or object?")]
+                 f"the mask's outline follows the picture's edges and tones no better than chance (edge "
+                 f"agreement {fit.score:.2f}, 1.0 is chance; inside/outside contrast {fit.contrast:.1f} deviations "
+                 "above shifted placements): a mask of another picture or object?")]
     return []
 
 
