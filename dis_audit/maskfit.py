@@ -12,7 +12,9 @@ top-bottom. Two signals, each taken over the same shifts so that each image is i
   a band ``BAND`` pixels wide just inside the outline is compared with that of the band just outside,
   and the absolute differences are averaged over the tiles (weighted by their band pixels).
   ``contrast`` says by how many robust deviations the own placement's value stands out of the shifted
-  ones. It sees an object whose edge is weak but whose inside differs from its surround (camouflage,
+  ones (every ``CONTRAST_STEP``-th shift, leaving out those within ``CONTRAST_NEAR`` px, which still see
+  part of a fitting mask's contrast); it is measured only where the edge score is at most
+  ``CONTRAST_BELOW``. It sees an object whose edge is weak but whose inside differs from its surround (camouflage,
   soft edges), which the edge signal calls chance; a mask that belongs to another image splits that
   image's tones no better than a shifted one does, so both signals stay near chance. DA609 needs both.
 """
@@ -85,7 +87,8 @@ def _outline(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     edge[:, :-1] |= fg[:, :-1] != fg[:, 1:]
     edge[:, 1:] |= fg[:, 1:] != fg[:, :-1]
     edge &= fg
-    return np.nonzero(edge)
+    rows, cols = np.nonzero(edge)
+    return rows, cols
 
 
 def _edges(g: np.ndarray) -> np.ndarray:
@@ -180,8 +183,10 @@ def _contrast(g: np.ndarray, small: PILImage.Image, grid: _Grid) -> float | None
     area = (y1 - y0)[:, None] * (x1 - x0)[None, :]
     inner = fg & (count < area)
     outer = ~fg & (count > 0)
-    ri, ci = _even(*np.nonzero(inner), MAX_BAND_POINTS)
-    ro, co = _even(*np.nonzero(outer), MAX_BAND_POINTS)
+    ri, ci = np.nonzero(inner)
+    ro, co = np.nonzero(outer)
+    ri, ci = _even(ri, ci, MAX_BAND_POINTS)
+    ro, co = _even(ro, co, MAX_BAND_POINTS)
     if len(ri) < MIN_OUTLINE or len(ro) < MIN_OUTLINE:
         return None
     width, ntx = w + 2 * grid.sx, -(-w // TILE)

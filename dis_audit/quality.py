@@ -4,14 +4,16 @@ Runs in the scan's workers on the image and mask ``deep.decode_pair`` already ho
 read or decoded twice. The rules (``rules/quality.py``, DA6xx) compare these measures with
 ``QualityThresholds``; docs/deep.md documents every measure, threshold and its calibration.
 
-Measures of one image (``ImageQuality``), all on the 8-bit grey picture (Pillow's ``convert("L")``):
+Measures of one image (``ImageQuality``), all on 8-bit grey (Pillow's ``convert("L")``; an RGB picture is
+converted only where the measures read it):
 
 * ``low`` / ``high``: the 2nd and 98th percentile of the grey values. An image is *dark* when even its
   brightest 2 % stay low, *overexposed* when even its darkest 2 % are bright, so a black-background
   or white-background product photo with a visible object is neither.
 * ``spread``: 99th minus 1st percentile: a near-flat (low-information) picture has almost none.
+  The percentiles are read on the rows and columns the blur measure samples (nearest, not averaged).
 * ``sharpness``: the 99.9th percentile of the second derivative's magnitude over that of the first,
-  along every 8th row and column of the picture at up to ``SHARP_SIDE`` pixels on the long side.
+  along every 16th row and column of the picture at up to ``SHARP_SIDE`` pixels on the long side.
   A one-pixel step gives 2; an edge blurred over ``w`` pixels about ``2/w``, whatever its contrast.
   A percentile looks at the sharpest edges wherever they are: a thin wire on a plain sky keeps it
   high, where the variance of the Laplacian over the whole picture (the usual blur score) would
@@ -19,11 +21,7 @@ Measures of one image (``ImageQuality``), all on the 8-bit grey picture (Pillow'
 * ``colour``: for an RGB picture, the 99.9th percentile of the largest difference between its
   channels (on a thumbnail): 0–3 for a grey picture stored as RGB.
 
-Mask–image agreement (``MaskFit``): the image's gradient magnitude, lightly smoothed, is averaged
-along the mask's outline, and along the same outline shifted over a grid of offsets (up to
-``SHIFT_RANGE`` of the image size) and mirrored left-right and top-bottom. ``score`` is the outline's
-own value over the median of all placements (1.0: it follows no more edges than chance). The best
-placement and how far it stands out are kept for the rules.
+Mask–image agreement (``MaskFit``, ``mask_fit``) lives in ``dis_audit.maskfit`` and is re-exported here.
 """
 
 from __future__ import annotations
@@ -234,6 +232,9 @@ class QualityThresholds:
     #: ... and the contrast inside/outside its outline stands out of shifted placements by at most this
     #: many robust deviations (``MaskFit.contrast``).
     swap_contrast: float = 1.6
+    #: ... or, where the contrast cannot be measured (bands too thin at 192 px: wires), the edge score
+    #: alone at or below this.
+    swap_edge_only: float = 1.05
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

@@ -225,3 +225,20 @@ def test_thresholds_come_from_the_configuration_file_and_the_flag_wins(tmp_path)
     (tmp_path / "dis-audit.toml").write_text('[quality-thresholds]\ndark_high = "dim"\n')
     res = runner.invoke(app, ["scan", str(root), "--deep", "--no-manifest"])
     assert res.exit_code == 2 and "quality-thresholds.dark_high must be a number" in res.output
+
+
+def test_mismatch_needs_both_signals_or_a_very_weak_edge_without_contrast():
+    from dis_audit.quality import MaskFit
+    from dis_audit.rules.quality import fit_findings
+
+    t = QualityThresholds()
+
+    def codes(score: float, contrast: float | None) -> list[str]:
+        fit = MaskFit(score=score, best=score, peak=0.0, dx=0.0, dy=0.0, flip="", outline=100, contrast=contrast)
+        return [rule.code for rule, _ in fit_findings(fit, t)]
+
+    assert codes(1.2, 0.5) == ["DA609"]
+    assert codes(1.2, 3.0) == []  # weak edge, but the inside differs from the surround: camouflage
+    assert codes(1.4, 0.5) == []  # the edge agreement is above swap_score
+    assert codes(1.0, None) == ["DA609"]  # a thin mask: the edge score alone, at a stricter threshold
+    assert codes(1.2, None) == []
