@@ -223,8 +223,9 @@ def fit_picture(grey: PILImage.Image) -> PILImage.Image:
 
 
 def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image | None = None) -> MaskFit | None:
-    """The agreement of ``mask`` (L) with the grey image ``grey`` (same size); None when it cannot be judged.
+    """The agreement of ``mask`` (L) with the image ``grey`` (same size); None when it cannot be judged.
 
+    ``grey`` is the grey picture, or the RGB one (converted after the reduction, as the scan does);
     ``reduced``: ``fit_picture(grey)`` when the caller has it already.
     """
     if grey.size != mask.size or min(grey.size) < MIN_FIT_SIDE:
