@@ -62,6 +62,7 @@ KEYS: tuple[Key, ...] = (
     Key("select", "codes", "rule codes, prefixes or names to report", ()),
     Key("ignore", "codes", "rule codes, prefixes or names to leave out", ()),
     Key("thresholds", "thresholds", "per-rule thresholds, by rule code or name"),
+    Key("quality-thresholds", "numbers", "DA6xx thresholds (scan --deep), NAME = number; see docs/deep.md"),
     Key("deep", "bool", "decode every image and mask (scan --deep)", False),
     Key("workers", "int", "worker processes (default: all cores)"),
     Key("class-from", "sources", "class sources for rename and relabel, first match wins"),
@@ -158,6 +159,13 @@ def _check(key: Key, value: Any, path: Path) -> Any:
             _expect(isinstance(number, int) and not isinstance(number, bool), path, f"{name}.{rule}",
                     "a whole number", number)
         return dict(value)
+    if key.kind == "numbers":
+        # The names are checked where they are used (dis_audit.quality): this module imports nothing of them.
+        _expect(isinstance(value, dict), path, name, "a table of NAME = number", value)
+        for item, number in value.items():
+            _expect(isinstance(number, (int, float)) and not isinstance(number, bool), path, f"{name}.{item}",
+                    "a number", number)
+        return {str(k): float(v) for k, v in value.items()}
     if key.kind == "sources":
         specs = [value] if isinstance(value, str) else value
         _expect(isinstance(specs, list) and all(isinstance(v, str) for v in specs), path, name,
@@ -274,7 +282,8 @@ def resolve_settings(
     """Merge the configuration file (``config``, else the one found from ``root`` upward) with flags.
 
     ``command_line`` maps option names (``extend_vocab`` or ``extend-vocab``) to the flag's
-    value, None when the flag was not given; a given flag wins over the file. ``isolated``
+    value, None when the flag was not given; a given flag wins over the file (for a table of named
+    numbers, ``quality-thresholds``, name by name). ``isolated``
     ignores every file (``--isolated``).
     """
     if isolated:
@@ -292,7 +301,11 @@ def resolve_settings(
         raise KeyError(f"not configuration keys: {sorted(unknown)}")
     for key in KEYS:
         flag = given.get(key.name)
-        if flag is not None and flag != () and flag != []:
+        if key.kind == "numbers" and flag and key.name in project.values:
+            # A table of named numbers merges: a name given on the command line wins over the same name in the file.
+            values[key.name] = {**project.values[key.name], **flag}
+            origins[key.name] = f"{FROM_FILE} + {FROM_COMMAND_LINE}"
+        elif flag is not None and flag != () and flag != [] and flag != {}:
             values[key.name], origins[key.name] = flag, FROM_COMMAND_LINE
         elif key.name in project.values:
             values[key.name], origins[key.name] = project.values[key.name], FROM_FILE

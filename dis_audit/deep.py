@@ -294,29 +294,35 @@ def decode_pair(
 ) -> DeepInfo:
     """Decode one pair and compute its deep facts; paths are relative to ``root``.
 
-    The grey picture is made once and serves the perceptual hash, the quality measures and the
-    mask–image agreement. A near-flat picture gets no perceptual hash (``quality.hash_informative``):
-    every such picture hashes alike, and a match on it says nothing.
+    One box-reduced grey copy of the picture (``maskfit.fit_picture``) serves the perceptual hash and
+    the mask–image agreement; the quality measures read sampled rows and columns; an RGB picture is
+    converted to grey only where these read it. A near-flat
+    picture gets no perceptual hash (``quality.hash_informative``): every such picture hashes alike,
+    and a match on it says nothing.
     """
-    from .quality import grey_of, hash_informative, image_quality, mask_fit
+    from .maskfit import fit_picture, mask_fit
+    from .quality import grey_of, hash_informative, image_quality
 
     image = mask = None
     phash = fg_ratio = kind = top = None
     quality = fit = None
-    grey = None
+    grey = reduced = None
     if _usable(image_info):
         image, im = decode_file(os.path.join(root, image_path), image_info, max_pixels, want_sha1=True)
         if im is not None:
             try:
-                grey = grey_of(im)
-                thumb = hash_thumbnail(grey)
+                # An RGB picture is never converted to grey in full: the measures convert what they read.
+                grey = im if im.mode == "RGB" else grey_of(im)
+                # One reduced grey picture serves the hash thumbnail and the mask–image agreement.
+                reduced = fit_picture(grey)
+                thumb = hash_thumbnail(reduced)
                 phash = phash_array(thumb) if hash_informative(thumb) else None
             except Exception as exc:  # a mode Pillow cannot resize: report, do not crash
                 image = Decoded(image.mode, image.orientation, image.sha1, error=f"cannot hash pixels: {_message(exc)}")
                 grey = None
             else:
                 try:
-                    quality = image_quality(im, grey)
+                    quality = image_quality(im, None if grey is im else grey)
                 except Exception:  # the picture decoded and hashed: no quality measure is no finding
                     quality = None
             im.close()
@@ -331,7 +337,7 @@ def decode_pair(
             else:
                 if grey is not None and kind in ("binary", "antialiased", "soft"):
                     try:
-                        fit = mask_fit(grey, mgrey)
+                        fit = mask_fit(grey, mgrey, reduced)
                     except Exception:  # as above: a measure that fails is no finding about the files
                         fit = None
             mim.close()

@@ -165,3 +165,80 @@ def test_cli_passes_thresholds_and_refuses_bad_ones(tmp_path):
                                "--quality-threshold", "tiny_side=500", "--quality-threshold", "aspect_ratio=1.2"])
     assert good.exit_code == 0, good.output
     assert '"DA607"' in good.output and '"DA605"' in good.output
+
+
+def test_swapped_mask_is_a_mismatch_and_camouflage_is_not():
+    """DA609's second signal: a swapped mask splits the picture's tones no better than a shifted one."""
+    thresholds = QualityThresholds()
+    image, swapped = _pair("swapped", "photo", seed=24)
+    fit = mask_fit(Image.fromarray(image).convert("L"), Image.fromarray(swapped))
+    assert fit is not None and fit.contrast is not None
+    assert fit.score <= thresholds.swap_score and fit.contrast <= thresholds.swap_contrast
+    image, own = _pair("clean", "camo", seed=11)
+    fit = mask_fit(Image.fromarray(image).convert("L"), Image.fromarray(own))
+    assert fit is not None
+    # A camouflaged object: its edge is weak, but its inside differs from its surround all along the outline.
+    assert fit.contrast is None or fit.contrast > thresholds.swap_contrast
+
+
+def test_swapped_pair_is_reported_as_mismatch(tmp_path):
+    quality_defects.write_pair(tmp_path, "DIS-TR", STEM.format(1), *_pair("swapped", "photo", seed=24))
+    (finding,) = [f for f in scan(tmp_path, deep=True, workers=1).findings if f.code.startswith("DA6")]
+    assert finding.code == "DA609" and finding.path == f"DIS-TR/gt/{STEM.format(1)}.png"
+    assert "contrast" in finding.message
+
+
+def test_swap_score_above_the_contrast_range_is_refused():
+    assert QualityThresholds.parse("swap_score=1.5").swap_score == 1.5
+    with pytest.raises(ValueError, match="swap_score"):
+        QualityThresholds.parse("swap_score=1.6")
+    assert QualityThresholds.items_of(["dark_high=60,swap_contrast=2"]) == {"dark_high": 60.0, "swap_contrast": 2.0}
+
+
+def test_thresholds_come_from_the_configuration_file_and_the_flag_wins(tmp_path):
+    from typer.testing import CliRunner
+
+    from dis_audit.cli import app
+    from dis_audit.manifest import read_manifest_meta
+
+    root = tmp_path / "data"
+    quality_defects.write_pair(root, "DIS-TR", STEM.format(1), *_pair("clean", seed=8))
+    (tmp_path / "dis-audit.toml").write_text("[quality-thresholds]\ntiny_side = 500\naspect_ratio = 1.2\n")
+    runner = CliRunner()
+    res = runner.invoke(app, ["scan", str(root), "--deep", "--json", "--workers", "1"])
+    assert res.exit_code == 0, res.output
+    assert '"DA607"' in res.output and '"DA605"' in res.output
+    meta = read_manifest_meta(root / "manifest.parquet")
+    assert meta.options.quality_thresholds == {"tiny_side": 500.0, "aspect_ratio": 1.2}
+    # A name on the command line wins over the same name in the file; the file's other names stay.
+    res = runner.invoke(app, ["scan", str(root), "--deep", "--json", "--workers", "1", "--no-manifest",
+                              "--quality-threshold", "tiny_side=100"])
+    assert res.exit_code == 0, res.output
+    assert '"DA607"' not in res.output and '"DA605"' in res.output
+    shown = runner.invoke(app, ["scan", str(root), "--show-config", "--quality-threshold", "tiny_side=100"])
+    assert "quality-thresholds = { tiny_side = 100.0, aspect_ratio = 1.2 }  # file + command line" in shown.output
+    # A name the file gets wrong stops the scan with a message naming the file.
+    (tmp_path / "dis-audit.toml").write_text("[quality-thresholds]\ndark_hihg = 60\n")
+    res = runner.invoke(app, ["scan", str(root), "--deep", "--no-manifest"])
+    assert res.exit_code == 2 and "unknown quality threshold 'dark_hihg'" in res.output
+    assert "dis-audit.toml" in res.output
+    (tmp_path / "dis-audit.toml").write_text('[quality-thresholds]\ndark_high = "dim"\n')
+    res = runner.invoke(app, ["scan", str(root), "--deep", "--no-manifest"])
+    assert res.exit_code == 2 and "quality-thresholds.dark_high must be a number" in res.output
+
+
+def test_mismatch_needs_both_signals_or_a_very_weak_edge_without_contrast():
+    from dis_audit.quality import MaskFit
+    from dis_audit.rules.quality import fit_findings
+
+    t = QualityThresholds()
+
+    def codes(score: float, contrast: float | None) -> list[str]:
+        fit = MaskFit(score=score, best=score, peak=0.0, dx=0.0, dy=0.0, flip="", outline=100, contrast=contrast)
+        return [rule.code for rule, _ in fit_findings(fit, t)]
+
+    assert codes(1.2, 0.5) == ["DA609"]
+    assert codes(1.2, 3.0) == []  # weak edge, but the inside differs from the surround: camouflage
+    assert codes(1.4, 0.5) == []  # the edge agreement is above swap_score
+    assert codes(1.0, None) == ["DA609"]  # a thin mask: the edge score alone, at a stricter threshold
+    assert codes(1.2, None) == []

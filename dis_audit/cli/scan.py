@@ -50,7 +50,7 @@ def scan(
     shard: Annotated[str | None, typer.Option(help="Scan shard INDEX/COUNT (0-based, e.g. 0/8) into a part manifest; combine with `dis-audit merge`.")] = None,
     executor: Annotated[str, typer.Option(help="'local' (processes here) or 'ray' (chunks as tasks on a Ray cluster; pip install 'dis-audit[ray]').")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="Ray cluster address (default: RAY_ADDRESS, else a local Ray).")] = None,
-    quality_threshold: Annotated[list[str] | None, typer.Option(help="With --deep: a DA6xx threshold NAME=VALUE (repeatable; e.g. dark_high=60); see docs/deep.md.")] = None,
+    quality_threshold: Annotated[list[str] | None, typer.Option(help="With --deep: a DA6xx threshold NAME=VALUE (repeatable; e.g. dark_high=60); wins over the configuration's quality-thresholds; see docs/deep.md.")] = None,
     config: ConfigFile = None,
     isolated: Isolated = False,
     show_config: Annotated[bool, typer.Option("--show-config", help="Print the effective configuration and exit.")] = False,
@@ -58,16 +58,21 @@ def scan(
 ) -> None:
     """Find every sample, check names, images and masks, report findings, write the manifest."""
     from ..manifest import ManifestError
+    from ..quality import QualityThresholds
     from ..rules import threshold_options
     from ..scan import ScanError
     from ..scan import scan as run_scan
     from ..shards import ShardError, parse_shard
 
     fmt = output_format_of(output_format, json_out)
+    try:
+        quality_flags = QualityThresholds.items_of(quality_threshold)
+    except ValueError as exc:
+        fail(str(exc))
     settings = settings_for(
         root, config, isolated, image_dir=image_dir, mask_dir=mask_dir, datasets=datasets, classes=classes,
         extend_vocab=extend_vocab, difficulty_map=difficulty_map, select=select, ignore=ignore, workers=workers,
-        deep=deep, eval_datasets=eval_datasets, loader=loader,
+        deep=deep, eval_datasets=eval_datasets, loader=loader, quality_thresholds=quality_flags or None,
     )
     if show_config:
         typer.echo(settings.render())
@@ -97,7 +102,7 @@ def scan(
                 eval_datasets=settings["eval-datasets"],
                 near_dup_distance=near_dup_distance if near_dup_distance is not None else thresholds.get("near_dup_distance"),
                 shard=shard_spec, config=settings.record(), executor=executor, address=ray_address,
-                quality_thresholds=quality_threshold, loader=settings["loader"] or "auto",
+                quality_thresholds=settings["quality-thresholds"], loader=settings["loader"] or "auto",
             )
     except ScanError as exc:
         # The value at fault may come from the file rather than the command line: say which file.

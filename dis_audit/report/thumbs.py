@@ -188,7 +188,8 @@ def _best_fit_mask(job: ThumbJob, small_mask: PILImage) -> tuple[PILImage | None
                 return None, "best fit: too many pixels to measure"
             im.load()
             mk.load()
-            fit = mask_fit(grey_of(im), mk.convert("L"))
+            # As the scan measures it: an RGB picture is reduced first and converted to grey after.
+            fit = mask_fit(im if im.mode == "RGB" else grey_of(im), mk.convert("L"))
     except Exception as exc:  # a preview never stops the report
         return None, f"best fit: cannot measure ({type(exc).__name__})"
     if fit is None:

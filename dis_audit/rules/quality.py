@@ -1,7 +1,8 @@
 """DA6xx: picture quality (dark, overexposed, near-flat, blurry, odd shape, grey, tiny) and mask–image agreement.
 
 Per-sample checks on the measures ``scan --deep`` takes while it decodes (``dis_audit.quality``);
-thresholds come from ``QualityThresholds`` (``--quality-threshold NAME=VALUE``). Severities are
+thresholds come from ``QualityThresholds`` (``--quality-threshold NAME=VALUE``, or ``quality-thresholds``
+in the configuration file). Severities are
 warning or info: these are pictures to look at, not files a loader fails on.
 """
 
@@ -36,7 +37,7 @@ LOW_INFORMATION_IMAGE = Rule(
 BLURRY_IMAGE = Rule(
     "DA604", "blurry-image", Severity.WARNING,
     "The picture's sharpest edges are soft: second over first derivative at their 99.9th percentiles (about "
-    "2 / edge width in pixels, along every 8th row and column at up to 1024 px on the long side) is below "
+    "2 / edge width in pixels, along every 16th row and column at up to 1024 px on the long side) is below "
     "`blur_sharpness` (0.8), or a picture with contrast has no edge at all. Thin structures on a plain "
     "background keep it high.",
     "DIS masks are drawn to the pixel; a blurred picture teaches the model to draw sharp outlines where the "
@@ -75,10 +76,12 @@ MASK_MISREGISTERED = Rule(
 )
 MASK_IMAGE_MISMATCH = Rule(
     "DA609", "mask-image-mismatch", Severity.WARNING,
-    "The mask's outline lies on no more image edges than the same outline placed at random (score <= "
-    "`swap_score`, 1.05): the mask probably belongs to another picture (swapped pairs) or another object. "
-    "Weak by design: camouflaged and very soft objects can score as low, and a mask that merely misses "
-    "is often not flagged (see docs/deep.md for the measured rates).",
+    "The mask's outline neither follows the picture's edges (edge agreement <= `swap_score`, 1.3 times "
+    "chance) nor separates tones (the contrast between just inside and just outside its outline stands "
+    "at most `swap_contrast`, 1.6 robust deviations, above the same outline shifted): the mask probably "
+    "belongs to another picture (swapped pairs) or another object. Where the mask is too thin to compare "
+    "tones (wires at 192 px), the edge agreement alone must be at most `swap_edge_only` (1.05). Silent "
+    "where either signal is uncertain (see docs/deep.md for the measured rates).",
     "A mask of another picture trains the model on a wrong answer with full confidence.",
     "Compare picture and mask; re-pair the files (look for a neighbour whose mask fits).",
 )
@@ -133,10 +136,16 @@ def fit_findings(fit: MaskFit, t: QualityThresholds) -> list[tuple[Rule, str]]:
         return [(MASK_MISREGISTERED,
                  f"the mask fits the picture's edges {fit.best / max(fit.score, 1e-6):.1f}x better {where} "
                  f"(agreement {fit.score:.2f} at its own place, {fit.best:.2f} there)")]
-    if fit.score <= t.swap_score:
+    if fit.score <= t.swap_score and fit.contrast is not None and fit.contrast <= t.swap_contrast:
         return [(MASK_IMAGE_MISMATCH,
-                 f"the mask's outline follows no image edge (agreement {fit.score:.2f}; 1.0 is chance): "
-                 "a mask of another picture or object?")]
+                 f"the mask's outline follows the picture's edges and tones no better than chance (edge "
+                 f"agreement {fit.score:.2f}, 1.0 is chance; inside/outside contrast {fit.contrast:.1f} deviations "
+                 "above shifted placements): a mask of another picture or object?")]
+    if fit.contrast is None and fit.score <= t.swap_edge_only:
+        return [(MASK_IMAGE_MISMATCH,
+                 f"the mask's outline follows no image edge (edge agreement {fit.score:.2f}, 1.0 is chance; "
+                 "the mask is too thin here to compare tones inside and outside): a mask of another picture "
+                 "or object?")]
     return []
 
 

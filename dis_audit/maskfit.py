@@ -1,0 +1,282 @@
+"""Mask–image agreement: does a mask's outline lie where its image changes? (DA608, DA609, ``mask_edge_score``).
+
+Both pictures are box-reduced to ``FIT_SIDE`` pixels on the long side (the grey image and the mask by the
+same integer factor), and the mask's outline is compared with the image at its own place and at a grid of
+other *placements*: shifted up to ``SHIFT_RANGE`` of the image size, and mirrored left-right and
+top-bottom. Two signals, each taken over the same shifts so that each image is its own reference:
+
+* **edge** (``score``, ``best``, ``peak``): the image's gradient magnitude, summed over a 3x3 box, averaged
+  along an even sample of the outline. ``score`` is the own placement's value over the median of all
+  shifts (1.0: the outline follows no more edges than chance). DA608 reads the best other placement.
+* **contrast** (``contrast``): the picture is cut into ``TILE`` x ``TILE`` tiles; in each, the mean grey of
+  a band ``BAND`` pixels wide just inside the outline is compared with that of the band just outside,
+  and the absolute differences are averaged over the tiles (weighted by their band pixels).
+  ``contrast`` says by how many robust deviations the own placement's value stands out of the shifted
+  ones (every ``CONTRAST_STEP``-th shift, leaving out those within ``CONTRAST_NEAR`` px, which still see
+  part of a fitting mask's contrast); it is measured only where the edge score is at most
+  ``CONTRAST_BELOW``. It sees an object whose edge is weak but whose inside differs from its surround (camouflage,
+  soft edges), which the edge signal calls chance; a mask that belongs to another image splits that
+  image's tones no better than a shifted one does, so both signals stay near chance. DA609 needs both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+#: Long side of the pictures the mask–image agreement compares.
+FIT_SIDE = 192
+#: Largest shift tried, as a share of the image's width and height.
+SHIFT_RANGE = 0.12
+#: Shifts are tried every FIT_STEP pixels at FIT_SIDE.
+FIT_STEP = 2
+#: Mirror images are tried within this many pixels (at FIT_SIDE) of their own place.
+FLIP_SLACK = 6
+#: At most this many outline pixels (an even sample) are compared.
+MAX_POINTS = 160
+#: At most this many pixels of each band (inside, outside) are compared.
+MAX_BAND_POINTS = 240
+#: The contrast's reference placements: every CONTRAST_STEP-th shift of the grid in each direction.
+CONTRAST_STEP = 2
+#: The contrast is measured only where the edge score is at most this: above it the outline clearly
+#: follows its image, and DA609 (which needs a weak edge score too) cannot fire.
+CONTRAST_BELOW = 1.5
+#: Placements within this many pixels (at FIT_SIDE, each direction) of the own one are not in the contrast's reference.
+CONTRAST_NEAR = 4
+#: Width (pixels at FIT_SIDE) of the bands inside and outside the outline the contrast compares.
+BAND = 3
+#: Side (pixels at FIT_SIDE) of the tiles the contrast is taken in.
+TILE = 16
+#: Fewest pixels of each band a tile needs to count.
+MIN_TILE_POINTS = 3
+#: Placements nearer than this (pixels at FIT_SIDE) to the mask's own count as "the same place".
+NEAR = 2
+#: Fewest outline pixels (at FIT_SIDE) the agreement needs to mean anything.
+MIN_OUTLINE = 40
+#: Shortest side (pixels) an image needs for the agreement measure.
+MIN_FIT_SIDE = 96
+
+
+@dataclass(frozen=True, slots=True)
+class MaskFit:
+    """How well a mask's outline follows its image (see the module docstring)."""
+
+    score: float  # edge: own placement / median placement
+    best: float  # edge: best placement / median placement
+    peak: float  # (best - median) / robust spread of the placements
+    dx: float  # best placement's shift, share of the width (+: right)
+    dy: float  # share of the height (+: down)
+    flip: str  # "", "h" (left-right) or "v" (top-bottom)
+    outline: int  # outline pixels compared
+    #: Inside/outside contrast of the own placement, in robust deviations above the shifted ones; None when
+    #: the bands are too small to compare.
+    contrast: float | None = None
+
+
+def _outline(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of foreground pixels with a background 4-neighbour."""
+    edge = np.zeros_like(fg)
+    edge[:-1, :] |= fg[:-1, :] != fg[1:, :]
+    edge[1:, :] |= fg[1:, :] != fg[:-1, :]
+    edge[:, :-1] |= fg[:, :-1] != fg[:, 1:]
+    edge[:, 1:] |= fg[:, 1:] != fg[:, :-1]
+    edge &= fg
+    rows, cols = np.nonzero(edge)
+    return rows, cols
+
+
+def _edges(g: np.ndarray) -> np.ndarray:
+    """Gradient magnitude (|central difference x| + |y|), summed over a 3x3 box (int16; scale is irrelevant)."""
+    mag = np.zeros_like(g)
+    mag[1:-1, 1:-1] = np.abs(g[2:, 1:-1] - g[:-2, 1:-1]) + np.abs(g[1:-1, 2:] - g[1:-1, :-2])
+    # A 3x3 box: an outline drawn a pixel off its edge (annotation tolerance) still counts.
+    rows = mag[:-2] + mag[1:-1] + mag[2:]
+    out = np.zeros_like(g)
+    out[1:-1, 1:-1] = rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]
+    return out
+
+
+def _even(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """An even sample of at most ``n`` of the points: judges as well and keeps the cost flat."""
+    if len(rows) <= n:
+        return rows, cols
+    pick = np.linspace(0, len(rows) - 1, n).astype(np.int64)
+    return rows[pick], cols[pick]
+
+
+@dataclass(frozen=True)
+class _Grid:
+    """The placements tried for one picture size (cached: a dataset has few sizes)."""
+
+    sx: int
+    sy: int
+    oy: int
+    ox: int
+    yy: np.ndarray
+    xx: np.ndarray
+    near: np.ndarray
+    mirror: np.ndarray
+    offsets: np.ndarray
+    mirror_offsets: np.ndarray
+    coarse: np.ndarray  # flat indices of the shifts the contrast compares (own placement first)
+
+
+@lru_cache(maxsize=64)
+def _grid(h: int, w: int) -> _Grid:
+    sx, sy = max(NEAR + 1, int(w * SHIFT_RANGE)), max(NEAR + 1, int(h * SHIFT_RANGE))
+    dxs = np.arange(-(sx // FIT_STEP), sx // FIT_STEP + 1) * FIT_STEP
+    dys = np.arange(-(sy // FIT_STEP), sy // FIT_STEP + 1) * FIT_STEP
+    yy, xx = np.meshgrid(dys, dxs, indexing="ij")
+    # Mirror images are tried near their own place only: an export flips about the picture's centre.
+    mirror = (np.abs(yy) <= FLIP_SLACK) & (np.abs(xx) <= FLIP_SLACK)
+    offsets = (yy * (w + 2 * sx) + xx).ravel()
+    oy, ox = int(np.flatnonzero(dys == 0)[0]), int(np.flatnonzero(dxs == 0)[0])
+    # A coarser grid through the own placement: the contrast needs a reference level, not the best shift.
+    coarse = np.zeros(yy.shape, bool)
+    coarse[oy % CONTRAST_STEP :: CONTRAST_STEP, ox % CONTRAST_STEP :: CONTRAST_STEP] = True
+    # The reference leaves out placements within the bands' reach of the own one: for a mask that fits,
+    # those still see part of the object's contrast, and would lift the reference towards the own value.
+    coarse &= (np.abs(yy) > CONTRAST_NEAR) | (np.abs(xx) > CONTRAST_NEAR)
+    coarse_idx = np.concatenate([[oy * yy.shape[1] + ox], np.flatnonzero(coarse)])
+    return _Grid(
+        sx, sy, oy, ox, yy, xx,
+        (np.abs(yy) <= NEAR) & (np.abs(xx) <= NEAR), mirror, offsets, offsets[mirror.ravel()], coarse_idx,
+    )
+
+
+def _padded(a: np.ndarray, sy: int, sx: int, *, edge: bool) -> np.ndarray:
+    """``a`` padded by (sy, sx) on each side, flattened: with zeros, or by repeating its border."""
+    return np.pad(a, ((sy, sy), (sx, sx)), mode="edge" if edge else "constant").ravel()
+
+
+def _tile_means(
+    pad: np.ndarray, offsets: np.ndarray, rows: np.ndarray, cols: np.ndarray, sy: int, sx: int, width: int, ntx: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tile ids, points per tile, mean grey per placement x tile) of the band points ``rows``/``cols``."""
+    tid = (rows // TILE) * ntx + cols // TILE
+    order = np.argsort(tid, kind="stable")
+    tid = tid[order]
+    base = (rows[order] + sy) * width + (cols[order] + sx)
+    starts = np.flatnonzero(np.r_[True, tid[1:] != tid[:-1]])
+    tiles, counts = tid[starts], np.diff(np.r_[starts, tid.size])
+    sums = np.add.reduceat(pad[offsets[:, None] + base[None, :]], starts, axis=1)
+    return tiles, counts, sums / counts.astype(np.float32)
+
+
+def _contrast(g: np.ndarray, small: PILImage.Image, grid: _Grid) -> float | None:
+    """The contrast signal (module docstring): robust deviations of the own placement above the shifts."""
+    h, w = g.shape
+    fg = np.asarray(small) >= 128
+    # Pixels within BAND of the outline: their (2 BAND + 1)^2 box holds both foreground and background.
+    # Box counts from the summed-area table of the foreground.
+    sat = np.zeros((h + 1, w + 1), np.int32)
+    sat[1:, 1:] = fg.cumsum(0, dtype=np.int32).cumsum(1, dtype=np.int32)
+    y0, y1 = np.clip(np.arange(h) - BAND, 0, h), np.clip(np.arange(h) + BAND + 1, 0, h)
+    x0, x1 = np.clip(np.arange(w) - BAND, 0, w), np.clip(np.arange(w) + BAND + 1, 0, w)
+    count = sat[y1][:, x1] - sat[y0][:, x1] - sat[y1][:, x0] + sat[y0][:, x0]
+    area = (y1 - y0)[:, None] * (x1 - x0)[None, :]
+    inner = fg & (count < area)
+    outer = ~fg & (count > 0)
+    ri, ci = np.nonzero(inner)
+    ro, co = np.nonzero(outer)
+    ri, ci = _even(ri, ci, MAX_BAND_POINTS)
+    ro, co = _even(ro, co, MAX_BAND_POINTS)
+    if len(ri) < MIN_OUTLINE or len(ro) < MIN_OUTLINE:
+        return None
+    width, ntx = w + 2 * grid.sx, -(-w // TILE)
+    pad = _padded(g.astype(np.int32), grid.sy, grid.sx, edge=True)  # int32: band sums overflow int16
+    offsets = grid.offsets[grid.coarse]
+    tiles_in, n_in, mean_in = _tile_means(pad, offsets, ri, ci, grid.sy, grid.sx, width, ntx)
+    tiles_out, n_out, mean_out = _tile_means(pad, offsets, ro, co, grid.sy, grid.sx, width, ntx)
+    _, a, b = np.intersect1d(tiles_in, tiles_out, assume_unique=True, return_indices=True)
+    weight = np.minimum(n_in[a], n_out[b]).astype(np.float32)
+    keep = weight >= MIN_TILE_POINTS
+    if np.count_nonzero(keep) < 2:
+        return None
+    a, b, weight = a[keep], b[keep], weight[keep]
+    stat = np.abs(mean_in[:, a] - mean_out[:, b]) @ (weight / weight.sum())
+    own = float(stat[0])
+    median = float(np.median(stat))
+    spread = max(float(np.median(np.abs(stat - median))) * 1.4826, 1e-3)
+    return (own - median) / spread
+
+
+def fit_factor(size: tuple[int, int]) -> int:
+    """The integer factor that brings a picture of ``size`` to at most ``FIT_SIDE`` on its long side."""
+    return max(1, -(-max(size) // FIT_SIDE))
+
+
+def fit_picture(grey: PILImage.Image) -> PILImage.Image:
+    """``grey`` box-reduced by ``fit_factor``: the picture the agreement compares (the hash thumbnail uses it too).
+
+    ``grey`` may also be RGB: it is reduced first and converted to grey after, on a sixteenth of the pixels.
+    """
+    factor = fit_factor(grey.size)
+    small = grey.reduce(factor) if factor > 1 else grey
+    return small if small.mode == "L" else small.convert("L")
+
+
+def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image | None = None) -> MaskFit | None:
+    """The agreement of ``mask`` (L) with the image ``grey`` (same size); None when it cannot be judged.
+
+    ``grey`` is the grey picture, or the RGB one (converted after the reduction, as the scan does);
+    ``reduced``: ``fit_picture(grey)`` when the caller has it already.
+    """
+    if grey.size != mask.size or min(grey.size) < MIN_FIT_SIDE:
+        return None
+    factor = fit_factor(grey.size)
+    small_im = mask.reduce(factor) if factor > 1 else mask
+    small = np.asarray(small_im)
+    if factor > 1:
+        # After a box reduction the outline is where the mask is neither all in nor all out.
+        rows, cols = np.nonzero((small > 16) & (small < 239))
+    else:
+        rows, cols = _outline(small >= 128)
+    if len(rows) < MIN_OUTLINE:
+        return None
+    rows, cols = _even(rows, cols, MAX_POINTS)
+    g = np.asarray(reduced if reduced is not None else fit_picture(grey)).astype(np.int16)
+    h, w = g.shape
+    grid = _grid(h, w)
+    sx, sy, yy, xx, near, mirror = grid.sx, grid.sy, grid.yy, grid.xx, grid.near, grid.mirror
+    width = w + 2 * sx
+    # Edges padded with zeros by the largest shift: every placement is one gather of flat indices;
+    # the part of an outline pushed off the picture counts as edgeless, so such a placement never wins.
+    pad = _padded(_edges(g), sy, sx, edge=False)
+    placements: list[tuple[str, np.ndarray]] = []
+    for flip, r, c in (("", rows, cols), ("h", rows, w - 1 - cols), ("v", h - 1 - rows, cols)):
+        base = (r + sy) * width + (c + sx)
+        # Sums, not means: every placement has the same number of points, and only ratios are kept.
+        if flip:
+            sums = np.full(yy.shape, np.nan)
+            sums[mirror] = pad[grid.mirror_offsets[:, None] + base[None, :]].sum(axis=1, dtype=np.int64)
+        else:
+            sums = pad[grid.offsets[:, None] + base[None, :]].sum(axis=1, dtype=np.int64).reshape(yy.shape)
+        placements.append((flip, sums.astype(np.float64)))
+    own = float(placements[0][1][grid.oy, grid.ox])
+    every = placements[0][1].ravel()  # the chance level: the outline moved about, not mirrored
+    median = float(np.median(every))
+    if median <= 1e-6:
+        return None
+    spread = max(float(np.median(np.abs(every - median))) * 1.4826, 1e-3 * median)
+    # The best placement away from the mask's own (nearby shifts are the same fit, blurred).
+    best_val, best = -1.0, ("", 0, 0)
+    for flip, v in placements:
+        v = np.where(np.isfinite(v), v, -1.0)
+        if not flip:
+            v = np.where(near, -1.0, v)
+        j = int(np.argmax(v))
+        if v.flat[j] > best_val:
+            best_val, best = float(v.flat[j]), (flip, int(xx.flat[j]), int(yy.flat[j]))
+    flip, bx, by = best
+    return MaskFit(
+        score=own / median, best=best_val / median, peak=(best_val - median) / spread,
+        dx=bx / w, dy=by / h, flip=flip, outline=len(rows),
+        contrast=_contrast(g, small_im, grid) if own / median <= CONTRAST_BELOW else None,
+    )
