@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .data import COUNT_SEED
+
 #: Condition letter -> what it changes (the table labels).
 CONDITIONS = {
     "a": "natural, pixel loss only",
@@ -14,7 +16,21 @@ CONDITIONS = {
     "e": "difficulty curriculum + aux CE",
     # Not in the default run: an ablation that separates (c)'s sampler from its class weights.
     "f": "class-balanced (p=0.5) + aux CE (unweighted)",
+    # Round 2 (docs/class_learning.md): class-aware settings that leave the aux head a detached probe,
+    # so only the pixel loss trains the network, as in (a).
+    "g": "natural, class-weighted pixel loss (sqrt)",
+    "g-inv": "natural, class-weighted pixel loss (inverse)",
+    "h": "class-balanced (p=0.5), pixel loss only",
+    "i": "hard-example sampler, pixel loss only",
+    "j": "deferred re-balancing (natural, then balanced), pixel loss only",
+    # Round 2, on the aux head: (b) with the logit-adjusted CE of Menon et al. (ICLR 2021).
+    "k": "natural + logit-adjusted aux CE",
 }
+#: Conditions whose class head is a detached linear probe: the network trains on the pixel loss alone.
+PIXEL_ONLY = frozenset({"a", "g", "g-inv", "h", "i", "j"})
+#: Class-weighted pixel loss conditions -> their ``class_weights`` scheme.
+PIXEL_WEIGHT_SCHEMES = {"g": "sqrt", "g-inv": "inverse"}
+
 DEFAULT_CONDITIONS = ("a", "b", "c", "d", "e")
 
 
@@ -42,6 +58,12 @@ class Config:
     test_per_class: int = 12
     data_scale: float = 1.0
     threads: int = 2
+    # Round 2 settings (defaults leave round 1's runs unchanged).
+    count_seed: int = COUNT_SEED  # which class gets which training count
+    defer_share: float = 0.25  # (j): share of the budget drawn class-balanced, at the end
+    defer_power: float = 1.0  # (j): balancing exponent of that last stage (1: equal mass per class)
+    la_tau: float = 1.0  # (k): logit adjustment strength
+    device: str = "cpu"
 
 
 #: ``--quick``: tiny data, tiny net, 2 seeds (a smoke run in seconds).
@@ -73,3 +95,4 @@ class RunResult:
     samples_seen: int
     difficulty_iou: dict[str, float] = field(default_factory=dict)
     epoch_log: list[dict[str, float | None]] = field(default_factory=list)  # None: NaN (no sample)
+    cpu_s: float | None = None  # process CPU time of the run (round 1 did not record it)

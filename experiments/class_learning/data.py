@@ -57,15 +57,26 @@ _DISTRACTORS = {"easy": (0, 2), "medium": (3, 6), "hard": (8, 14)}
 _CONTRAST = {"easy": (0.55, 0.8), "medium": (0.35, 0.55), "hard": (0.2, 0.35)}
 
 
-def train_counts(max_count: int = 150, min_count: int = 3, scale: float = 1.0) -> list[int]:
+#: The class-to-count shuffle of round 1 (see ``train_counts``).
+COUNT_SEED = 20261127
+#: Round 2's second assignment: its 5 rarest classes come from 5 different shape families, none of them is
+#: among round 1's 5 rarest, and the three Solid classes rank 2nd, 10th and 12th rarest.
+COUNT_SEED_2 = 12
+
+
+def train_counts(
+    max_count: int = 150, min_count: int = 3, scale: float = 1.0, count_seed: int = COUNT_SEED
+) -> list[int]:
     """Training images per class id: a geometric long tail from ``max_count`` to ``min_count``.
 
     Which class gets which count is a fixed shuffle (the same for every seed), so frequency is
-    not tied to class id or shape family. ``scale`` shrinks every count (at least 1 each).
+    not tied to class id. ``scale`` shrinks every count (at least 1 each). ``count_seed`` picks
+    another shuffle: round 1's put all three Solid classes among the six rarest, round 2 adds
+    :data:`COUNT_SEED_2`, which spreads the rarest classes over the shape families.
     """
     n = len(CLASSES)
     tail = [max_count * (min_count / max_count) ** (k / (n - 1)) for k in range(n)]
-    order = np.random.default_rng(20261127).permutation(n)
+    order = np.random.default_rng(count_seed).permutation(n)
     counts = [0] * n
     for rank, class_id in enumerate(order):
         counts[int(class_id)] = max(1, round(tail[rank] * scale))
@@ -196,6 +207,7 @@ def generate(
     size: int = 256,
     scale: float = 1.0,
     progress: bool = False,
+    count_seed: int = COUNT_SEED,
 ) -> GeneratedBenchmark:
     """Write the benchmark under ``out`` (train from ``seed``, test from ``test_seed``).
 
@@ -208,7 +220,7 @@ def generate(
     for split in ("train", "test"):
         if (root / split).exists() and any((root / split).iterdir()):
             raise FileExistsError(f"{root / split} exists and is not empty; choose a new output folder")
-    counts = train_counts(scale=scale)
+    counts = train_counts(scale=scale, count_seed=count_seed)
     root.mkdir(parents=True, exist_ok=True)
     classes_file = root / "classes.txt"
     classes_file.write_text("".join(f"{name}\n" for name in CLASS_NAMES), encoding="utf-8")

@@ -57,3 +57,25 @@ def pixel_loss_per_sample(logits: torch.Tensor, target: torch.Tensor) -> torch.T
     inter = (prob * target).sum((1, 2, 3))
     union = (prob + target - prob * target).sum((1, 2, 3))
     return bce + 1 - (inter + 1) / (union + 1)
+
+
+def weighted_pixel_loss(pix: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Per-sample pixel losses averaged with their class's weight: ``sum(w[y] * l) / sum(w[y])``.
+
+    Normalised by the batch's weight sum, as ``CrossEntropyLoss(weight=...)`` is, so the loss keeps
+    its scale whatever classes a batch holds.
+    """
+    w = weight.to(pix.device)[labels]
+    return (w * pix).sum() / w.sum()
+
+
+def logit_adjusted_ce(
+    logits: torch.Tensor, labels: torch.Tensor, prior: torch.Tensor, tau: float = 1.0
+) -> torch.Tensor:
+    """Cross-entropy on ``logits + tau * log(prior)`` (per sample): the logit-adjusted loss.
+
+    Training against the prior-shifted logits makes the unshifted ones estimate a class-balanced
+    posterior (Menon et al., ICLR 2021); ``prior`` is the training class frequency.
+    """
+    shift = tau * torch.log(prior.to(logits.device).clamp_min(1e-12))
+    return F.cross_entropy(logits + shift, labels, reduction="none")

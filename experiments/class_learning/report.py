@@ -22,6 +22,12 @@ SHORT_NAMES = {
     "d": "hard-example + aux CE",
     "e": "curriculum + aux CE",
     "f": "balanced + aux CE",
+    "g": "class-weighted pixel (sqrt)",
+    "g-inv": "class-weighted pixel (inverse)",
+    "h": "balanced, pixel only",
+    "i": "hard-example, pixel only",
+    "j": "deferred re-balancing",
+    "k": "logit-adjusted aux CE",
 }
 #: Columns of the results table, in order (the test suite checks them).
 TABLE_COLUMNS = (
@@ -106,7 +112,20 @@ def paired_table(paired: dict[str, dict[str, tuple[float, float]]]) -> str:
 
 
 #: Plot colour per condition.
-_COLOURS = {"a": "#444444", "b": "#1f77b4", "c": "#d62728", "d": "#2ca02c", "e": "#9467bd", "f": "#ff7f0e"}
+_COLOURS = {
+    "a": "#444444",
+    "b": "#1f77b4",
+    "c": "#d62728",
+    "d": "#2ca02c",
+    "e": "#9467bd",
+    "f": "#ff7f0e",
+    "g": "#8c564b",
+    "g-inv": "#e377c2",
+    "h": "#17becf",
+    "i": "#bcbd22",
+    "j": "#7f7f7f",
+    "k": "#aec7e8",
+}
 
 
 def svg_plot(runs: Sequence[RunResult], train_counts: Sequence[int], title: str) -> str:

@@ -36,13 +36,15 @@ def prepare_data(data_dir: Path, cfg: Config) -> data.GeneratedBenchmark:
         "scale": cfg.data_scale,
         "generator": 2,
     }
+    if cfg.count_seed != data.COUNT_SEED:  # round 1's stamps have no such key
+        params["count_seed"] = cfg.count_seed
     stamp = data_dir / "params.json"
     if stamp.exists():
         if json.loads(stamp.read_text()) != params:
             raise SystemExit(
                 f"error: {data_dir} holds data generated with other parameters; use another --data"
             )
-        counts = data.train_counts(scale=cfg.data_scale)
+        counts = data.train_counts(scale=cfg.data_scale, count_seed=cfg.count_seed)
         return data.GeneratedBenchmark(
             data_dir,
             data_dir / "train",
@@ -59,15 +61,44 @@ def prepare_data(data_dir: Path, cfg: Config) -> data.GeneratedBenchmark:
         test_per_class=cfg.test_per_class,
         size=cfg.image_size,
         scale=cfg.data_scale,
+        count_seed=cfg.count_seed,
     )
     write_text(stamp, json.dumps(params))
     return bench
 
 
+#: Config fields that do not change a run's numbers (left out when --resume matches a saved run).
+_NOT_RESULT_FIELDS = ("seeds", "conditions", "threads", "device")
+
+
+def run_key(cfg: Config) -> dict:
+    """The settings a saved run must match to be reused by ``--resume``."""
+    return {k: v for k, v in asdict(cfg).items() if k not in _NOT_RESULT_FIELDS}
+
+
+def saved_run(path: Path, cfg: Config) -> RunResult | None:
+    """The run saved at ``path`` when it was made with the same settings, else None."""
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if saved.get("key") != json.loads(json.dumps(run_key(cfg))):  # tuples are lists once saved
+        return None
+    return RunResult(**saved["run"])
+
+
 def run_experiment(
-    cfg: Config, out: Path, data_dir: Path, log: Callable[[str], None] = print
+    cfg: Config,
+    out: Path,
+    data_dir: Path,
+    log: Callable[[str], None] = print,
+    resume: bool = False,
 ) -> list[RunResult]:
-    """Generate/scan the data, run every (condition, seed), write results.json, table.md and the SVG."""
+    """Generate/scan the data, run every (condition, seed), write results.json, table.md and the SVG.
+
+    Every finished run is also saved alone under ``OUT/runs/``; with ``resume`` a run saved there
+    with the same settings is reused instead of trained again.
+    """
     torch.set_num_threads(cfg.threads)
     out.mkdir(parents=True, exist_ok=True)
     bench = prepare_data(data_dir, cfg)
@@ -96,7 +127,12 @@ def run_experiment(
     total = len(cfg.seeds) * len(cfg.conditions)
     for seed in cfg.seeds:
         for cond in cfg.conditions:
-            r = train_and_evaluate(cond, seed, train, test, test_inputs, class_names, counts, cfg, log)
+            run_file = out / "runs" / f"{cond}_seed{seed}.json"
+            r = saved_run(run_file, cfg) if resume else None
+            if r is None:
+                r = train_and_evaluate(cond, seed, train, test, test_inputs, class_names, counts, cfg, log)
+                run_file.parent.mkdir(exist_ok=True)
+                write_text(run_file, json.dumps({"key": run_key(cfg), "run": asdict(r)}, indent=1))
             runs.append(r)
             log(
                 f"({cond}) seed {seed}: mean IoU {r.mean_iou:.3f}, rarest-5 {r.rarest5_iou:.3f}, "
@@ -160,6 +196,19 @@ def main(argv: list[str] | None = None) -> int:
         "--weight-beta", type=float, default=None, help="beta of the effective-number scheme (0.999)"
     )
     parser.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default 2)")
+    parser.add_argument(
+        "--width", type=_positive_int, default=None, help="channels of the U-Net's first level (8)"
+    )
+    parser.add_argument(
+        "--count-seed",
+        type=int,
+        default=None,
+        help=f"shuffle that gives classes their training counts ({data.COUNT_SEED}; round 2 adds {data.COUNT_SEED_2})",
+    )
+    parser.add_argument("--device", default=None, help="torch device to train on (cpu)")
+    parser.add_argument(
+        "--resume", action="store_true", help="reuse runs saved under OUT/runs/ with the same settings"
+    )
     args = parser.parse_args(argv)
 
     cfg = Config(**QUICK) if args.quick else Config()
@@ -176,6 +225,12 @@ def main(argv: list[str] | None = None) -> int:
         cfg.weight_beta = args.weight_beta
     if args.threads:
         cfg.threads = args.threads
+    if args.width:
+        cfg.width = args.width
+    if args.count_seed is not None:
+        cfg.count_seed = args.count_seed
+    if args.device:
+        cfg.device = args.device
     out = args.out or RESULTS / ("class_learning-quick" if args.quick else "class_learning")
     data_dir = args.data or out / "data"
     started = time.perf_counter()
@@ -183,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.retable:
             print(write_outputs(json.loads((out / "results.json").read_text(encoding="utf-8")), out))
             return 0
-        run_experiment(cfg, out, data_dir)
+        run_experiment(cfg, out, data_dir, resume=args.resume)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

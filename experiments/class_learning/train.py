@@ -28,10 +28,10 @@ from dis_audit.torch import (
     per_image_iou,
 )
 
-from .config import Config, RunResult
+from .config import PIXEL_ONLY, PIXEL_WEIGHT_SCHEMES, Config, RunResult
 from .data import DIFFICULTIES
 from .metrics import pooled_iou, summary_metrics
-from .model import SmallUNet, pixel_loss_per_sample
+from .model import SmallUNet, logit_adjusted_ce, pixel_loss_per_sample, weighted_pixel_loss
 
 # ----------------------------------------------------------------------------- data
 
@@ -87,7 +87,7 @@ HARD_ROUNDS_PER_EPOCH = 4
 
 def _round_lengths(condition: str, n: int, batch_size: int) -> tuple[int, int]:
     """``(samples per draw, draws per epoch)`` of a condition's sampler."""
-    if condition == "d":
+    if condition in ("d", "i"):
         return math.ceil(n / HARD_ROUNDS_PER_EPOCH), HARD_ROUNDS_PER_EPOCH
     if condition == "e":  # DifficultyMixBatchSampler yields whole batches only (len // batch_size)
         return (n // batch_size) * batch_size, 1
@@ -95,7 +95,7 @@ def _round_lengths(condition: str, n: int, batch_size: int) -> tuple[int, int]:
 
 
 def hard_example_sampler(labels: np.ndarray, cfg: Config, seed: int) -> HardExampleSampler:
-    """Condition (d)'s sampler: a draw of a quarter epoch at a time from the latest losses."""
+    """Condition (d)'s and (i)'s sampler: a draw of a quarter epoch at a time from the latest losses."""
     per_round, _ = _round_lengths("d", len(labels), cfg.batch_size)
     return HardExampleSampler(labels, num_samples=per_round, momentum=cfg.hard_momentum, seed=seed)
 
@@ -111,6 +111,11 @@ def count_steps(condition: str, n: int, cfg: Config) -> int:
     return steps
 
 
+def deferred_start(cfg: Config, n: int) -> int:
+    """(j): the first round drawn class-balanced, the first epoch start in the last ``defer_share``."""
+    return math.ceil(cfg.samples * (1 - cfg.defer_share) / n)
+
+
 def batches(
     condition: str, train: Split, cfg: Config, seed: int, hard: HardExampleSampler | None
 ) -> Iterator[tuple[int, np.ndarray]]:
@@ -120,8 +125,10 @@ def batches(
     rounds = math.ceil(cfg.samples / per_round)
     epochs = math.ceil(rounds / rounds_per_epoch)
     sampler: Any  # each condition's own sampler type; (a) and (b) need none
-    if condition in ("c", "f"):
+    if condition in ("c", "f", "h"):
         sampler = ClassBalancedSampler(train.labels, power=cfg.balance_power, seed=seed)
+    elif condition == "j":
+        sampler = ClassBalancedSampler(train.labels, power=cfg.defer_power, seed=seed)
     elif condition == "e":
         sampler = DifficultyMixBatchSampler(
             train.difficulties, cfg.batch_size, schedule=curriculum(epochs), seed=seed
@@ -130,14 +137,15 @@ def batches(
         sampler = hard
     left = cfg.samples
     for r in range(rounds):
-        if condition in ("a", "b"):
+        natural = condition in ("a", "b", "g", "g-inv", "k")
+        if natural or (condition == "j" and r < deferred_start(cfg, n)):
             order = np.random.default_rng([seed, r]).permutation(n)
         elif condition == "e":
             sampler.set_epoch(r)
             order = np.concatenate([np.asarray(b) for b in sampler])
         else:
             sampler.set_epoch(r)  # for (d) a new draw from the weights as updated so far
-            order = sampler.draw()
+            order = sampler.draw()  # (j): class-balanced from its deferred start on
         order = order[: min(len(order), left)]
         for start in range(0, len(order), cfg.batch_size):
             yield r // rounds_per_epoch, order[start : start + cfg.batch_size]
@@ -177,22 +185,26 @@ def train_and_evaluate(
 
     ``log`` gets one progress line per epoch (mean pixel loss and the class that is hardest to segment).
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    device = torch.device(cfg.device)
     torch.manual_seed(seed)  # same initial weights for every condition of one seed
     n_classes = len(class_names)
     # Module.to accepts memory_format at run time; the type stubs leave it out.
-    model = SmallUNet(n_classes, cfg.width, detach_head=condition == "a").to(
-        memory_format=torch.channels_last
+    model = SmallUNet(n_classes, cfg.width, detach_head=condition in PIXEL_ONLY).to(
+        device, memory_format=torch.channels_last
     )  # type: ignore[call-overload]
     steps = count_steps(condition, len(train.labels), cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps, pct_start=0.15)
+    counts = np.bincount(train.labels, minlength=n_classes)
     weight = (
-        class_weights(np.bincount(train.labels, minlength=n_classes), cfg.weight_scheme, beta=cfg.weight_beta)
-        if condition == "c"
-        else None
+        class_weights(counts, cfg.weight_scheme, beta=cfg.weight_beta).to(device) if condition == "c" else None
     )
-    hard = hard_example_sampler(train.labels, cfg, seed) if condition == "d" else None
+    pixel_weight = (
+        class_weights(counts, PIXEL_WEIGHT_SCHEMES[condition]) if condition in PIXEL_WEIGHT_SCHEMES else None
+    )
+    prior = torch.as_tensor(counts / counts.sum(), dtype=torch.float32, device=device)
+    hard = hard_example_sampler(train.labels, cfg, seed) if condition in ("d", "i") else None
     tracker = PerClassLossTracker(class_names, difficulties=DIFFICULTIES)
     gen = torch.Generator().manual_seed(seed)
     epoch_log: list[dict[str, float | None]] = []
@@ -222,22 +234,28 @@ def train_and_evaluate(
         index = torch.as_tensor(idx, dtype=torch.long)
         images, masks = _augment(train.images[index].clone(), train.masks[index].clone(), gen)
         labels = torch.as_tensor(train.labels[idx])
-        logits, logits_cls = model(normalize(images))
-        pix = pixel_loss_per_sample(logits, masks.float() / 255)
-        ce = F.cross_entropy(logits_cls, labels, weight=weight, reduction="none")
+        dev_labels = labels.to(device)
+        logits, logits_cls = model(normalize(images.to(device)))
+        pix = pixel_loss_per_sample(logits, masks.to(device).float() / 255)
+        if condition == "k":
+            ce = logit_adjusted_ce(logits_cls, dev_labels, prior, cfg.la_tau)
+        else:
+            ce = F.cross_entropy(logits_cls, dev_labels, weight=weight, reduction="none")
         # With weights, normalise like CrossEntropyLoss(weight=...) does: by the weights' sum.
-        cls_loss = ce.sum() / weight[labels].sum() if weight is not None else ce.mean()
-        loss = pix.mean() + cfg.aux_weight * cls_loss
+        cls_loss = ce.sum() / weight[dev_labels].sum() if weight is not None else ce.mean()
+        pix_loss = pix.mean() if pixel_weight is None else weighted_pixel_loss(pix, dev_labels, pixel_weight)
+        loss = pix_loss + cfg.aux_weight * cls_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
+        pix_cpu = pix.detach().cpu()
         if hard is not None:
-            hard.update(idx, pix.detach())
+            hard.update(idx, pix_cpu)
         difficulty = [str(d) for d in train.difficulties[idx]]
-        tracker.update(pix.detach(), labels, difficulty=difficulty, loss="seg")
+        tracker.update(pix_cpu, labels, difficulty=difficulty, loss="seg")
         tracker.update(
-            F.cross_entropy(logits_cls.detach(), labels, reduction="none"),
+            F.cross_entropy(logits_cls.detach().cpu(), labels, reduction="none"),
             labels,
             difficulty=difficulty,
             loss="cls",
@@ -249,13 +267,13 @@ def train_and_evaluate(
     ious, correct, preds = [], [], []
     with torch.no_grad():
         for start in range(0, len(test.labels), 32):
-            logits, logits_cls = model(test_inputs[start : start + 32])
+            logits, logits_cls = model(test_inputs[start : start + 32].to(device))
             full = F.interpolate(logits, size=test.masks.shape[-2:], mode="bilinear", align_corners=False)
-            pred = full[:, 0] > 0
+            pred = (full[:, 0] > 0).cpu()
             target = test.masks[start : start + 32, 0] > 127
             ious.append(per_image_iou(pred, target))
             preds.append(pred)
-            correct.append(logits_cls.argmax(1).numpy() == test.labels[start : start + 32])
+            correct.append(logits_cls.argmax(1).cpu().numpy() == test.labels[start : start + 32])
     image_iou = torch.cat(ious).numpy()
     class_iou = per_class_mean(image_iou, test.labels, num_classes=n_classes)
     metrics = summary_metrics(class_iou, train_counts)
@@ -266,6 +284,7 @@ def train_and_evaluate(
         pixel_iou=pooled_iou(torch.cat(preds), test.masks[:, 0] > 127),
         aux_accuracy=float(np.concatenate(correct).mean()),
         wall_s=time.perf_counter() - started,
+        cpu_s=time.process_time() - cpu_started,
         samples_seen=seen,
         difficulty_iou={
             d: float(image_iou[test.difficulties == d].mean()) for d in np.unique(test.difficulties)

@@ -77,7 +77,7 @@ def test_step_count_matches_the_batches_every_condition_yields():
     split = Split(torch.zeros(37, 3, 4, 4, dtype=torch.uint8), torch.zeros(37, 1, 4, 4, dtype=torch.uint8),
                      labels, np.array(["easy", "medium", "hard"] * 12 + ["easy"]))
     for cond in CONDITIONS:
-        hard = hard_example_sampler(labels, cfg, seed=0) if cond == "d" else None
+        hard = hard_example_sampler(labels, cfg, seed=0) if cond in ("d", "i") else None
         got = list(batches(cond, split, cfg, seed=0, hard=hard))
         assert len(got) == count_steps(cond, 37, cfg), cond
         assert sum(len(b) for _, b in got) == 100, cond  # the same budget for every condition
