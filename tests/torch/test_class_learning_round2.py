@@ -15,7 +15,7 @@ import torch.nn.functional as F
 
 from dis_audit.torch import class_weights
 from experiments.class_learning import data
-from experiments.class_learning.config import PIXEL_ONLY, PIXEL_WEIGHT_SCHEMES, Config
+from experiments.class_learning.config import PIXEL_ONLY, PIXEL_WEIGHT_SCHEMES, Config, RunResult
 from experiments.class_learning.gpu import GPU_CONDITIONS
 from experiments.class_learning.gpu import main as gpu_main
 from experiments.class_learning.model import logit_adjusted_ce, weighted_pixel_loss
@@ -183,3 +183,38 @@ def test_gpu_plan_dry_run_trains_every_condition_on_the_cpu(tmp_path):
     assert sorted(p.name for p in (out / "runs").iterdir()) == sorted(
         f"{c}_seed0.json" for c in GPU_CONDITIONS
     )
+
+
+def test_moonshot_needs_the_gain_beyond_the_spread_without_a_lower_class_mean():
+    from experiments.class_learning.round2 import moonshot
+
+    def diffs(rare: tuple[float, float], mean: tuple[float, float]) -> dict:
+        return {"rarest5_iou": {"h": rare}, "mean_iou": {"h": mean}, "worst5_iou": {}}
+
+    assert moonshot(diffs((0.06, 0.02), (0.0, 0.01)), "h")
+    assert moonshot(diffs((0.06, 0.02), (-0.01, 0.01)), "h")  # lower, but within the spread
+    assert not moonshot(diffs((0.04, 0.01), (0.01, 0.01)), "h")  # gain under 5 points
+    assert not moonshot(diffs((0.06, 0.04), (0.01, 0.01)), "h")  # gain within the spread
+    assert not moonshot(diffs((0.06, 0.01), (-0.03, 0.01)), "h")  # class mean lowered beyond it
+    assert not moonshot(diffs((0.06, 0.01), (0.0, 0.01)), "g")  # not run
+
+
+def test_round2_summary_pairs_each_condition_with_a_by_seed():
+    from experiments.class_learning.round2 import class_differences, summary_table
+
+    def run(cond: str, seed: int, ious: list[float], cpu: float | None) -> RunResult:
+        m = float(np.mean(ious))
+        return RunResult(cond, seed, ious, m, min(ious), min(ious), m, 0.1, 1.0, 10, cpu_s=cpu)
+
+    runs = [
+        run("a", 0, [0.5, 0.5], None),
+        run("a", 1, [0.6, 0.4], None),
+        run("h", 0, [0.6, 0.6], 12.0),
+        run("h", 1, [0.7, 0.6], 14.0),
+    ]
+    table = summary_table(runs)
+    row = next(line for line in table.splitlines() if line.startswith("| (h)"))
+    assert "+0.150 ± 0.071" in row and "| 13 |" in row  # rarest-5 diffs 0.1 and 0.2; CPU s mean
+    assert "— (round 1)" in next(line for line in table.splitlines() if line.startswith("| (a)"))
+    per_class = class_differences(runs, ["x", "y"], [5, 50])
+    assert per_class.splitlines()[2].startswith("| x | 5 | 0.550 | +0.100 |")

@@ -1,0 +1,179 @@
+"""Round 2's summary: every condition against (a) per count assignment, and the moonshot check.
+
+    python -m experiments.class_learning.round2      # writes benchmarks/results/class_learning_round2/summary.md
+
+Reads the per-run files the sweep saved (``benchmarks/class_learning_round2.sh``) and round 1's
+``results.json``. Round 1's runs of a condition are used for count assignment 1 where round 2 has
+none: same data, seeds, settings and thread count, and runs are deterministic per seed.
+
+The moonshot: a setting whose rarest-5 IoU is at least :data:`MOONSHOT_GAIN` above (a) (same-seed
+difference), with that difference beyond twice its spread over seeds, and whose class-mean IoU is
+not lower than (a)'s beyond the spread.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .config import CONDITIONS, RunResult
+from .metrics import PAIRED_KEYS, paired_differences
+from .report import per_class_table, write_text
+from .run import RESULTS
+
+#: Minimum rarest-5 IoU gain over (a), in IoU (5 points).
+MOONSHOT_GAIN = 0.05
+#: Folder of each count assignment's sweep, and the round-1 results that complete assignment 1.
+PARTS = {"1": "ds1-base", "2": "ds2-base"}
+ROUND1 = RESULTS / "class_learning" / "results.json"
+OUT = RESULTS / "class_learning_round2"
+
+
+def load_runs(folder: Path) -> list[RunResult]:
+    """Every run saved under ``folder/runs``."""
+    return [
+        RunResult(**json.loads(p.read_text(encoding="utf-8"))["run"])
+        for p in sorted((folder / "runs").glob("*.json"))
+    ]
+
+
+def moonshot(diffs: dict[str, dict[str, tuple[float, float]]], cond: str) -> bool:
+    """Whether ``cond`` meets the moonshot against (a): see the module docstring."""
+    rare, mean = diffs["rarest5_iou"].get(cond), diffs["mean_iou"].get(cond)
+    if rare is None or mean is None:
+        return False
+    return rare[0] >= MOONSHOT_GAIN and rare[0] > 2 * rare[1] and not mean[0] < -2 * mean[1]
+
+
+def _cell(m: tuple[float, float] | None) -> str:
+    if m is None:
+        return "—"
+    text = f"{m[0]:+.3f} ± {m[1]:.3f}"
+    return f"**{text}**" if abs(m[0]) > 2 * m[1] else text
+
+
+def summary_table(runs: Sequence[RunResult]) -> str:
+    """Per condition: mean ± std over seeds, same-seed differences to (a), CPU s per run, moonshot."""
+    diffs = {key: paired_differences(runs, "a", key) for key in PAIRED_KEYS}
+    head = (
+        "| condition | seeds | mean IoU | rarest-5 | worst-5 | mean IoU − (a) | rarest-5 − (a) | worst-5 − (a) "
+        "| CPU s / run | moonshot |"
+    )
+    lines = [head, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for cond in [c for c in CONDITIONS if any(r.condition == c for r in runs)]:
+        rows = [r for r in runs if r.condition == cond]
+        cells = [f"({cond}) {CONDITIONS[cond]}", str(len(rows))]
+        for key in PAIRED_KEYS:
+            vals = np.array([getattr(r, key) for r in rows])
+            cells.append(f"{vals.mean():.3f} ± {vals.std(ddof=1) if len(vals) > 1 else 0:.3f}")
+        for key in PAIRED_KEYS:
+            cells.append("—" if cond == "a" else _cell(diffs[key].get(cond)))
+        cpu = [r.cpu_s for r in rows if r.cpu_s is not None]
+        cells.append(f"{np.mean(cpu):.0f}" if cpu else "— (round 1)")
+        cells.append("—" if cond == "a" else ("**yes**" if moonshot(diffs, cond) else "no"))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append(
+        "\nSame-seed differences: mean ± std over seeds; **bold**: |mean| > 2 × std. Moonshot: rarest-5 "
+        f"− (a) ≥ {MOONSHOT_GAIN} and > 2 × std, mean IoU − (a) not below −2 × std."
+    )
+    return "\n".join(lines) + "\n"
+
+
+def class_differences(runs: Sequence[RunResult], class_names: Sequence[str], counts: Sequence[int]) -> str:
+    """Per class: same-seed IoU difference to (a), mean over seeds, per condition."""
+    conds = [c for c in CONDITIONS if c != "a" and any(r.condition == c for r in runs)]
+    by = {(r.condition, r.seed): np.asarray(r.class_iou) for r in runs}
+    lines = [
+        "| class | train images | (a) IoU | " + " | ".join(f"({c}) − (a)" for c in conds) + " |",
+        "|---|---:|---:|" + "---:|" * len(conds),
+    ]
+    a_iou = np.mean([v for (c, _), v in by.items() if c == "a"], axis=0)
+    for cid in sorted(range(len(class_names)), key=lambda c: (counts[c], c)):
+        cells = [class_names[cid], str(counts[cid]), f"{a_iou[cid]:.3f}"]
+        for c in conds:
+            d = [by[(c, s)][cid] - by[("a", s)][cid] for (cc, s) in by if cc == c and ("a", s) in by]
+            cells.append(f"{np.mean(d):+.3f}" if d else "—")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def build(out: Path = OUT, round1: Path = ROUND1) -> str:
+    """Write ``summary.md`` and ``summary.json`` under ``out``; return the markdown."""
+    r1 = json.loads(round1.read_text(encoding="utf-8"))
+    names = r1["class_names"]
+    text = [
+        "# Class learning, round 2: summary (generated by `python -m experiments.class_learning.round2`)\n"
+    ]
+    data: dict[str, dict] = {}
+    for part, folder in PARTS.items():
+        if not (out / folder / "results.json").exists():
+            continue
+        report = json.loads((out / folder / "results.json").read_text(encoding="utf-8"))
+        runs = load_runs(out / folder)
+        have = {(r.condition, r.seed) for r in runs}
+        if part == "1":  # round 1's (a), and (b), (c) for reference, where round 2 did not rerun them
+            old = [RunResult(**d) for d in r1["runs"] if d["condition"] in ROUND1_KEPT]
+            same = [
+                r.class_iou == o.class_iou
+                for r in runs
+                for o in old
+                if (r.condition, r.seed) == (o.condition, o.seed)
+            ]
+            if same:
+                text.append(
+                    f"Round 2 reran {len(same)} round-1 run(s) on assignment 1; "
+                    f"{sum(same)} reproduced round 1's per-class IoU exactly.\n"
+                )
+            runs += [r for r in old if (r.condition, r.seed) not in have]
+        counts = report["train_counts"]
+        rare = sorted(range(len(names)), key=lambda c: (counts[c], c))[:5]
+        text.append(
+            f"## Count assignment {part} (`--count-seed {report['config']['count_seed']}`)\n\n"
+            f"Rarest 5: {', '.join(f'{names[c]} ({counts[c]})' for c in rare)}.\n\n"
+            + summary_table(runs)
+            + "\nPer-class IoU, mean over seeds:\n\n"
+            + per_class_table(runs, names, counts)
+            + "\nPer-class same-seed difference to (a), mean over seeds (rarest first):\n\n"
+            + class_differences(runs, names, counts)
+        )
+        data[part] = {
+            "count_seed": report["config"]["count_seed"],
+            "train_counts": counts,
+            "paired_vs_a": {k: paired_differences(runs, "a", k) for k in PAIRED_KEYS},
+            "moonshot": {
+                c: moonshot({k: paired_differences(runs, "a", k) for k in PAIRED_KEYS}, c)
+                for c in dict.fromkeys(r.condition for r in runs)
+                if c != "a"
+            },
+            "cpu_s": {f"{r.condition}_seed{r.seed}": r.cpu_s for r in runs},
+        }
+    md = "\n".join(text)
+    write_text(out / "summary.md", md)
+    write_text(out / "summary.json", json.dumps(data, indent=1))
+    return md
+
+
+#: Round 1's conditions kept beside round 2's in assignment 1's table: (a), and (b), (c) for reference.
+ROUND1_KEPT = ("a", "b", "c")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m experiments.class_learning.round2 [--out DIR]``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m experiments.class_learning.round2", description=__doc__)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    try:
+        print(build(args.out))
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
