@@ -93,11 +93,13 @@ def run_experiment(
     data_dir: Path,
     log: Callable[[str], None] = print,
     resume: bool = False,
+    saved_only: bool = False,
 ) -> list[RunResult]:
     """Generate/scan the data, run every (condition, seed), write results.json, table.md and the SVG.
 
     Every finished run is also saved alone under ``OUT/runs/``; with ``resume`` a run saved there
-    with the same settings is reused instead of trained again.
+    with the same settings is reused instead of trained again; with ``saved_only`` the runs not
+    saved are left out instead of trained (collects what parallel sweeps saved).
     """
     torch.set_num_threads(cfg.threads)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,7 +130,9 @@ def run_experiment(
     for seed in cfg.seeds:
         for cond in cfg.conditions:
             run_file = out / "runs" / f"{cond}_seed{seed}.json"
-            r = saved_run(run_file, cfg) if resume else None
+            r = saved_run(run_file, cfg) if resume or saved_only else None
+            if r is None and saved_only:
+                continue
             if r is None:
                 r = train_and_evaluate(cond, seed, train, test, test_inputs, class_names, counts, cfg, log)
                 run_file.parent.mkdir(exist_ok=True)
@@ -151,6 +155,8 @@ def run_experiment(
                 "runs": [asdict(r) for r in runs],
             }
             write_text(out / "results.json", json.dumps(report, indent=1))
+    if not runs:
+        raise ValueError(f"no run saved under {out / 'runs'} with these settings")
     log("\n" + write_outputs(report, out))
     return runs
 
@@ -209,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--resume", action="store_true", help="reuse runs saved under OUT/runs/ with the same settings"
     )
+    parser.add_argument(
+        "--saved-only",
+        action="store_true",
+        help="train nothing: write the outputs from the runs saved under OUT/runs/ with the same settings",
+    )
     args = parser.parse_args(argv)
 
     cfg = Config(**QUICK) if args.quick else Config()
@@ -238,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.retable:
             print(write_outputs(json.loads((out / "results.json").read_text(encoding="utf-8")), out))
             return 0
-        run_experiment(cfg, out, data_dir, resume=args.resume)
+        run_experiment(cfg, out, data_dir, resume=args.resume, saved_only=args.saved_only)
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
