@@ -192,6 +192,7 @@ def test_moonshot_needs_the_gain_beyond_the_spread_without_a_lower_class_mean():
         return {"rarest5_iou": {"h": rare}, "mean_iou": {"h": mean}, "worst5_iou": {}}
 
     assert moonshot(diffs((0.06, 0.02), (0.0, 0.01)), "h")
+    assert not moonshot(diffs((0.06, 0.0), (0.0, 0.0)), "h")  # one seed: no spread to exceed
     assert moonshot(diffs((0.06, 0.02), (-0.01, 0.01)), "h")  # lower, but within the spread
     assert not moonshot(diffs((0.04, 0.01), (0.01, 0.01)), "h")  # gain under 5 points
     assert not moonshot(diffs((0.06, 0.04), (0.01, 0.01)), "h")  # gain within the spread
