@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Round 2 of the class-learning experiment (docs/class_learning.md): the CPU sweep, resumable.
 #
-#   bash benchmarks/class_learning_round2.sh A & bash benchmarks/class_learning_round2.sh B   # two queues
-#   bash benchmarks/class_learning_round2.sh collect                                       # the outputs
+#   for q in 1 2 3; do bash benchmarks/class_learning_round2.sh $q & done; wait   # three queues
+#   bash benchmarks/class_learning_round2.sh collect                              # the outputs
 #
-# Assignment 1 is round 1's class-to-count assignment (its data, seeds and settings: round 1's (a)
-# in benchmarks/results/class_learning/results.json is the baseline, runs being deterministic for a
-# thread count); assignment 2 is --count-seed 12. Each call trains one (condition, seed) and saves
-# it under OUT/runs/; a rerun skips what is saved (--resume), so an interrupted sweep keeps what
-# it finished. The order puts the most needed runs first: (g) and (h) with 3 seeds on assignment 1,
-# (a) on assignment 2, then the rest.
+# Assignment 1 is round 1's class-to-count assignment, assignment 2 is --count-seed 12. Every run
+# uses one torch thread (on a shared, loaded machine two threads per run spent most of their CPU
+# time waiting on each other), so round 2 reruns (a) rather than pairing with round 1's 2-thread
+# runs. Each call trains one (condition, seed) and saves it under OUT/runs/; a rerun skips what is
+# saved (--resume), so an interrupted sweep keeps what it finished. Each queue runs 3 seeds of one
+# condition before the next, the most needed first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 R=benchmarks/results/class_learning_round2
@@ -18,19 +18,16 @@ one() { # one <assignment 1|2> <condition> <seed> [options]
     shift 3
     local extra=()
     [ "$part" = 2 ] && extra=(--count-seed 12)
-    nice -n 5 python -m experiments.class_learning --resume --out $R/ds$part-base --data $R/data-ds$part \
+    nice -n 5 python -m experiments.class_learning --resume --threads 1 --out $R/ds$part-base --data $R/data-ds$part \
         "${extra[@]}" --conditions "$cond" --seeds "$seed" "$@"
 }
-case "${1:?queue A, B or collect}" in
-A)
-    for job in "1 g 0" "1 h 0" "1 g 2" "1 h 2" "2 h 0" "1 i 0" "1 j 0" "2 a 2" "2 h 2"; do one $job; done
-    ;;
-B)
-    for job in "2 a 0" "1 g 1" "1 h 1" "2 a 1" "2 h 1" "1 i 1" "1 j 1" "1 i 2" "1 j 2"; do one $job; done
-    ;;
+case "${1:?queue 1, 2, 3 or collect}" in
+1) for job in "1 a 0" "1 a 1" "1 a 2" "2 a 0" "2 a 1" "2 a 2"; do one $job; done ;;
+2) for job in "1 h 0" "1 h 1" "1 h 2" "2 h 0" "2 h 1" "2 h 2"; do one $job; done ;;
+3) for job in "1 g 0" "1 g 1" "1 g 2" "1 j 0" "1 j 1" "1 j 2" "1 i 0" "1 i 1" "1 i 2"; do one $job; done ;;
 L) # the larger budget (width 16, 2x samples): not reached on the shared 2-core machine
     for seed in 0 1 2; do for cond in a h; do
-        nice -n 5 python -m experiments.class_learning --resume --out $R/ds1-large --data $R/data-ds1 \
+        nice -n 5 python -m experiments.class_learning --resume --threads 1 --out $R/ds1-large --data $R/data-ds1 \
             --width 16 --samples 12000 --conditions $cond --seeds $seed
     done; done
     ;;
@@ -38,7 +35,7 @@ collect)
     for part in 1 2; do
         extra=()
         [ "$part" = 2 ] && extra=(--count-seed 12)
-        python -m experiments.class_learning --saved-only --out $R/ds$part-base --data $R/data-ds$part \
+        python -m experiments.class_learning --saved-only --threads 1 --out $R/ds$part-base --data $R/data-ds$part \
             "${extra[@]}" --conditions a g g-inv h i j k --seeds 0 1 2 || true
     done
     python -m experiments.class_learning.round2
