@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Round 2 of the class-learning experiment (docs/class_learning.md): the CPU sweep, resumable.
 #
-#   for q in 1 2 3; do bash benchmarks/class_learning_round2.sh $q & done; wait   # three queues
+#   for q in 1 2 3 4; do bash benchmarks/class_learning_round2.sh $q & done; wait   # four queues
 #   bash benchmarks/class_learning_round2.sh collect                              # the outputs
 #
 # Assignment 1 is round 1's class-to-count assignment, assignment 2 is --count-seed 12. Every run
@@ -21,10 +21,11 @@ one() { # one <assignment 1|2> <condition> <seed> [options]
     nice -n 5 python -m experiments.class_learning --resume --threads 1 --out $R/ds$part-base --data $R/data-ds$part \
         "${extra[@]}" --conditions "$cond" --seeds "$seed" "$@"
 }
-case "${1:?queue 1, 2, 3 or collect}" in
-1) for job in "1 a 0" "1 a 1" "1 a 2" "2 a 0" "2 a 1" "2 a 2"; do one $job; done ;;
-2) for job in "1 h 0" "1 h 1" "1 h 2" "2 h 0" "2 h 1" "2 h 2"; do one $job; done ;;
+case "${1:?queue 1, 2, 3, 4 or collect}" in
+1) for job in "1 a 0" "1 a 1" "1 a 2" "2 a 1" "2 a 2"; do one $job; done ;;
+2) for job in "1 h 0" "1 h 1" "1 h 2" "2 h 1" "2 h 2"; do one $job; done ;;
 3) for job in "1 g 0" "1 g 1" "1 g 2" "1 j 0" "1 j 1" "1 j 2" "1 i 0" "1 i 1" "1 i 2"; do one $job; done ;;
+4) for job in "2 a 0" "2 h 0"; do one $job; done ;;
 L) # the larger budget (width 16, 2x samples): not reached on the shared 2-core machine
     for seed in 0 1 2; do for cond in a h; do
         nice -n 5 python -m experiments.class_learning --resume --threads 1 --out $R/ds1-large --data $R/data-ds1 \
