@@ -78,7 +78,8 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
     folders = ctx.folders or {}
     per_dataset: dict[str, tuple[bool, str, str, str | None]] = {}
     labels: dict[tuple[str | None, str | None], tuple[str | None, int, str]] = {}
-    if ctx.deep:
+    deep_scan, thresholds, loader = ctx.deep, ctx.thresholds, ctx.loader
+    if deep_scan:
         from .deep import decode_pair
     deep = None
     for (dataset, image_path, mask_path, nested), prior_image, prior_mask in tasks:
@@ -97,11 +98,11 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
         else:
             mask = prior_mask or probe_file(f"{root}/{mask_path}")
             mask_ext = split_path(mask_path)[1]
-        if ctx.deep:
+        if deep_scan:
             deep = decode_pair(root, image_path, mask_path, image, mask, ctx.max_pixels)
         sample = Sample(
             dataset, image_path, mask_path, nested, has_mask_dir, name, image, mask, vocab,
-            image_ext, mask_ext, deep, ctx.thresholds, ctx.loader, image_dir, mask_dir,
+            image_ext, mask_ext, deep, thresholds, loader, image_dir, mask_dir,
         )
         emitter.reset()
         emitter.dataset = dataset
@@ -123,7 +124,7 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
             image.width, image.height, image.size, image.mtime_ns, image.format, image.mode,
             *((mask.width, mask.height, mask.format, mask.mode, mask.size, mask.mtime_ns) if mask else _NO_MASK),
         ))
-        if ctx.deep:
+        if deep_scan:
             deep_rows.append((
                 deep.image.sha1 if deep and deep.image else None,
                 deep.phash if deep else None,
@@ -134,7 +135,7 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
     # One tuple a row, turned into columns at the end: fewer Python operations than an append
     # per column per row.
     cols = _transpose(_HEADER_COLUMNS, rows)
-    if ctx.deep:
+    if deep_scan:
         cols.update(_transpose(_DEEP_COLUMNS, deep_rows))
     return cols, findings
 

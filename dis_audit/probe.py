@@ -25,6 +25,8 @@ _JPEG_MODES = {1: "L", 3: "RGB", 4: "CMYK"}
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_MODES = {0: "L", 2: "RGB", 3: "P", 4: "LA", 6: "RGBA"}
 _BMP_MODES = {1: "1", 4: "P", 8: "P", 16: "RGB", 24: "RGB", 32: "RGB"}
+#: O_NONBLOCK: opening a FIFO named .jpg must not wait for a writer (the scan would hang).
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
 
 
 class FileInfo(NamedTuple):
@@ -61,7 +63,7 @@ def file_kind(mode: int) -> str:
 
 def open_regular(path: str) -> int:
     """A read-only descriptor of ``path`` if it is a regular file; OSError otherwise (never blocks on a FIFO)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    fd = os.open(path, _OPEN_FLAGS)
     try:
         st = os.fstat(fd)
     except OSError:
@@ -213,15 +215,16 @@ def sniff(fd: int, head: bytes, path: str) -> tuple[str, str, int, int]:
 
 
 def _sniff(fd: int, head: bytes, path: str) -> tuple[str, str, int, int]:
-    if head[:3] == b"\xff\xd8\xff":
+    # startswith, not slices: no new bytes object per test (this runs for every file of a scan).
+    if head.startswith(b"\xff\xd8\xff"):
         return ("JPEG", *_jpeg(fd, head))
-    if head[:8] == _PNG_SIGNATURE:
+    if head.startswith(_PNG_SIGNATURE):
         return ("PNG", *_png(head))
-    if head[:6] in (b"GIF87a", b"GIF89a"):
+    if head.startswith((b"GIF87a", b"GIF89a")):
         return ("GIF", *_gif(head))
-    if head[:2] == b"BM":
+    if head.startswith(b"BM"):
         return ("BMP", *_bmp(head))
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
         return ("WEBP", *_webp(head))
     return _pillow(path)
 
@@ -250,8 +253,7 @@ def _truncation(fd: int, fmt: str, head: bytes, size: int) -> str | None:
 def probe_file(path: str) -> FileInfo:
     """Header facts of the file at ``path``. Never raises: problems land in ``error``."""
     try:
-        # O_NONBLOCK: opening a FIFO named .jpg must not wait for a writer (the scan would hang).
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
         reason = "broken symbolic link" if os.path.islink(path) else (exc.strerror or str(exc))
         if exc.errno == errno.ENAMETOOLONG:
