@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from ..findings import Emitter, LabelEffect, Rule, Severity
 from ..layout import DatasetListing
 from .base import CheckFamily, Sample
@@ -119,18 +121,29 @@ class PairingChecks(CheckFamily):
         loader = sample.loader
         if not loader.image_dir or not loader.mask_dir:
             return
-        image_name = sample.image_dir.rsplit("/", 1)[-1]
-        mask_name = (sample.mask_dir or "").rsplit("/", 1)[-1]
-        # Only the loader's own layout in another case: other names mean the user already edited
-        # the folder names in the loader's code (BiRefNet's comment says to).
-        if image_name.casefold() != loader.image_dir.casefold() or (
-            mask_name and mask_name.casefold() != loader.mask_dir.casefold()
-        ):
-            return
-        if image_name != loader.image_dir:
-            what = f"folder '{image_name}' is not '{loader.image_dir}': the {loader.name} loader raises FileNotFoundError listing '{loader.image_dir}'"
-        elif mask_name and mask_name != loader.mask_dir:
-            what = f"folder '{mask_name}' is not '{loader.mask_dir}': the {loader.name} loader finds no mask and raises ValueError"
-        else:
-            return
-        emit.emit(FOLDER_NAME_CASE, sample.image_path, what + "; the whole run stops before training")
+        # Depends on the dataset's folders alone: worked out once per dataset, not once per sample.
+        what = _folder_case_problem(loader.name, loader.image_dir, loader.mask_dir, sample.image_dir, sample.mask_dir)
+        if what is not None:
+            emit.emit(FOLDER_NAME_CASE, sample.image_path, what)
+
+
+@lru_cache(maxsize=256)
+def _folder_case_problem(
+    loader_name: str, loader_image_dir: str, loader_mask_dir: str, image_dir: str, mask_dir: str | None,
+) -> str | None:
+    """The DA208 message for a dataset whose folders are the loader's in another case; None when they are fine."""
+    image_name = image_dir.rsplit("/", 1)[-1]
+    mask_name = (mask_dir or "").rsplit("/", 1)[-1]
+    # Only the loader's own layout in another case: other names mean the user already edited
+    # the folder names in the loader's code (BiRefNet's comment says to).
+    if image_name.casefold() != loader_image_dir.casefold() or (
+        mask_name and mask_name.casefold() != loader_mask_dir.casefold()
+    ):
+        return None
+    if image_name != loader_image_dir:
+        what = f"folder '{image_name}' is not '{loader_image_dir}': the {loader_name} loader raises FileNotFoundError listing '{loader_image_dir}'"
+    elif mask_name and mask_name != loader_mask_dir:
+        what = f"folder '{mask_name}' is not '{loader_mask_dir}': the {loader_name} loader finds no mask and raises ValueError"
+    else:
+        return None
+    return what + "; the whole run stops before training"
