@@ -16,6 +16,10 @@ drift hits both alike. Subprocesses get compiled bytecode in a cache folder (as 
 package has it), even where PYTHONDONTWRITEBYTECODE is set; ``--no-bytecode-cache`` keeps the
 environment as it is.
 
+With ``--chunk-cpu N`` it only times what one worker spends per chunk of 1,024 pairs (CPU
+seconds, in-process, no pool), and the pickling of that chunk's result to the main process;
+with ``--compare`` both codes, alternating.
+
 With ``--memory-pairs N`` it also builds a tree of N pairs (2N files) and reports the peak
 resident memory of ``dis-audit scan`` on it (main process and the largest worker).
 """
@@ -165,6 +169,58 @@ def listing_bench(root: Path, rounds: int) -> None:
         print(f"listing, {name:17s}: {value:6.3f} s CPU (best of {rounds})  {value / best['os.listdir only']:5.1f}x listdir")
 
 
+# Run in a subprocess with one code on the path: the CPU a worker spends on one chunk of 1,024
+# pairs (probe, checks, rows, Arrow table) and on pickling its result, with no pool around it.
+# The scan's own task list is taken by stopping scan() where it hands the tasks to the pool.
+_CHUNK_CPU = """
+import importlib, pickle, sys, time
+scan_module = importlib.import_module("dis_audit.scan")
+from dis_audit._evaluate import evaluate_to_table
+from dis_audit._pool import CHUNK
+got = {}
+class Stop(Exception):
+    pass
+def capture(tasks, ctx, *rest):
+    got.update(tasks=tasks, ctx=ctx)
+    raise Stop
+scan_module.run_tasks = capture
+try:
+    scan_module.scan(sys.argv[1], workers=1)
+except Stop:
+    pass
+tasks, ctx = got["tasks"], got["ctx"]
+chunks = [tasks[i : i + CHUNK] for i in range(0, min(len(tasks), 20 * CHUNK), CHUNK)]
+best = pickled = float("inf")
+for _ in range(3):
+    start = time.process_time()
+    parts = [evaluate_to_table(chunk, ctx) for chunk in chunks]
+    best = min(best, time.process_time() - start)
+    start = time.process_time()
+    for part in parts:
+        pickle.loads(pickle.dumps(part))
+    pickled = min(pickled, time.process_time() - start)
+print(1000 * best / len(chunks), 1000 * pickled / len(chunks), len(pickle.dumps(parts[0])))
+"""
+
+
+def chunk_cpu(root: Path, other: Path | None, rounds: int) -> None:
+    """A worker's CPU per chunk of 1,024 pairs, in-process (this code and ``other``, alternating)."""
+    codes = {"this": REPO, **({"other": other} if other else {})}
+    runs: dict[str, list[tuple[float, float, int]]] = {label: [] for label in codes}
+    for _ in range(rounds):
+        for label, code in codes.items():
+            env = dict(CLI_ENV, PYTHONPATH=str(code))
+            out = subprocess.run([sys.executable, "-c", _CHUNK_CPU, str(root)], capture_output=True, text=True,
+                                 env=env, check=True).stdout.split()
+            runs[label].append((float(out[0]), float(out[1]), int(out[2])))
+    for label, values in runs.items():
+        work = sorted(v[0] for v in values)
+        ipc = sorted(v[1] for v in values)
+        print(f"{label:5s} code ({codes[label]}): CPU per chunk of 1,024 pairs, best {work[0]:.1f} ms, median "
+              f"{work[len(work) // 2]:.1f} ms of {len(work)}; pickling the result there and back "
+              f"{ipc[len(ipc) // 2]:.2f} ms ({values[0][2] / 1024:.0f} KiB)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pairs", type=int, default=50_000)
@@ -173,6 +229,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=Path("/tmp/dis-audit-bench"))
     parser.add_argument("--listing", type=int, default=0, metavar="N",
                         help="only time listing + pairing in-process (listdir / two-pass / one-pass), N rounds")
+    parser.add_argument("--chunk-cpu", type=int, default=0, metavar="N",
+                        help="only time a worker's CPU per chunk of 1,024 pairs in-process (with --compare: both codes), "
+                             "N alternating rounds")
     parser.add_argument("--compare", type=Path, metavar="DIR", help="another checkout to time against, alternating")
     parser.add_argument("--no-bytecode-cache", action="store_true",
                         help="leave PYTHONDONTWRITEBYTECODE as it is (subprocesses then compile dis_audit every run)")
@@ -194,6 +253,10 @@ def main() -> None:
 
     if args.listing:
         listing_bench(root, args.listing)
+        return
+    if args.chunk_cpu:
+        chunk_cpu(root, args.compare, args.chunk_cpu)
+        print("load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
         return
     assert bare_discovery(root) == args.pairs
     bare = timed(lambda: bare_discovery(root), args.repeat)

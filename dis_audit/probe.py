@@ -75,42 +75,48 @@ def open_regular(path: str) -> int:
     return fd
 
 
+#: A marker's 0xFF, its code and (for markers with a segment) the segment length, in one read.
+_JPEG_MARKER = struct.Struct(">BBH")
+#: A frame header's height, width and channel count (after its marker, length and precision).
+_JPEG_FRAME = struct.Struct(">HHB")
+#: Markers without a length: SOI, TEM and the restart markers RST0..RST7.
+_JPEG_STANDALONE = frozenset({0xD8, 0x01, *range(0xD0, 0xD8)})
+
+
 def _jpeg(fd: int, head: bytes) -> tuple[str, int, int]:
     # Walk the segments: a plain byte search would also hit the SOF of an EXIF thumbnail.
     pos = 2
     buf = head
     base = 0  # file offset of buf[0]
-    sof = _JPEG_SOF
+    end = len(buf)
+    marker_at = _JPEG_MARKER.unpack_from
     while True:
         i = pos - base
-        if i + 10 > len(buf):
+        if i + 10 > end:
             buf = os.pread(fd, 65536 + 16, pos)
-            base, i = pos, 0
-            if len(buf) < 4:
+            base, i, end = pos, 0, len(buf)
+            if end < 4:
                 raise HeaderError("truncated JPEG header (no frame header before end of file)")
-        if buf[i] != 0xFF:
+        ff, marker, length = marker_at(buf, i)
+        if ff != 0xFF:
             raise HeaderError(f"corrupt JPEG header (expected a marker at byte {pos})")
-        marker = buf[i + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
-        if marker == 0xD8 or marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
-            pos += 2
-            continue
-        if marker == 0xD9 or marker == 0xDA:
-            raise HeaderError("corrupt JPEG header (scan data before any frame header)")
-        if marker in sof:
-            if len(buf) - i < 10:
+        if marker in _JPEG_SOF:
+            if end - i < 10:
                 raise HeaderError("truncated JPEG frame header")
-            height = buf[i + 5] << 8 | buf[i + 6]
-            width = buf[i + 7] << 8 | buf[i + 8]
+            height, width, channels = _JPEG_FRAME.unpack_from(buf, i + 5)
             if width == 0 or height == 0:
                 raise HeaderError(f"JPEG frame header gives size {width}x{height}")
-            return _JPEG_MODES.get(buf[i + 9], f"{buf[i + 9]}ch"), width, height
-        length = buf[i + 2] << 8 | buf[i + 3]
-        if length < 2:
+            return _JPEG_MODES.get(channels, f"{channels}ch"), width, height
+        if marker == 0xFF:  # fill byte
+            pos += 1
+        elif marker in _JPEG_STANDALONE:
+            pos += 2
+        elif marker == 0xD9 or marker == 0xDA:
+            raise HeaderError("corrupt JPEG header (scan data before any frame header)")
+        elif length < 2:
             raise HeaderError(f"corrupt JPEG header (segment length {length} at byte {pos})")
-        pos += 2 + length
+        else:
+            pos += 2 + length
 
 
 def _png(head: bytes) -> tuple[str, int, int]:
@@ -208,25 +214,27 @@ def sniff(fd: int, head: bytes, path: str) -> tuple[str, str, int, int]:
 
     A size over ``MAX_DIMENSION`` is a header error (a finding), never a value that breaks the manifest.
     """
-    fmt, mode, width, height = _sniff(fd, head, path)
+    # startswith, not slices: no new bytes object per test (this runs for every file of a scan).
+    if head.startswith(b"\xff\xd8\xff"):
+        fmt = "JPEG"
+        mode, width, height = _jpeg(fd, head)
+    elif head.startswith(_PNG_SIGNATURE):
+        fmt = "PNG"
+        mode, width, height = _png(head)
+    elif head.startswith((b"GIF87a", b"GIF89a")):
+        fmt = "GIF"
+        mode, width, height = _gif(head)
+    elif head.startswith(b"BM"):
+        fmt = "BMP"
+        mode, width, height = _bmp(head)
+    elif head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        fmt = "WEBP"
+        mode, width, height = _webp(head)
+    else:
+        fmt, mode, width, height = _pillow(path)
     if width > MAX_DIMENSION or height > MAX_DIMENSION:
         raise HeaderError(f"{fmt} header gives size {width}x{height}, beyond the {MAX_DIMENSION} a dimension may have")
     return fmt, mode, width, height
-
-
-def _sniff(fd: int, head: bytes, path: str) -> tuple[str, str, int, int]:
-    # startswith, not slices: no new bytes object per test (this runs for every file of a scan).
-    if head.startswith(b"\xff\xd8\xff"):
-        return ("JPEG", *_jpeg(fd, head))
-    if head.startswith(_PNG_SIGNATURE):
-        return ("PNG", *_png(head))
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return ("GIF", *_gif(head))
-    if head.startswith(b"BM"):
-        return ("BMP", *_bmp(head))
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return ("WEBP", *_webp(head))
-    return _pillow(path)
 
 
 def _truncation(fd: int, fmt: str, head: bytes, size: int) -> str | None:
