@@ -17,8 +17,8 @@ package has it), even where PYTHONDONTWRITEBYTECODE is set; ``--no-bytecode-cach
 environment as it is.
 
 With ``--chunk-cpu N`` it only times what one worker spends per chunk of 1,024 pairs (CPU
-seconds, in-process, no pool), and the pickling of that chunk's result to the main process;
-with ``--compare`` both codes, alternating.
+seconds, in-process, no pool) and the pickling of a chunk's result; with ``--compare`` both
+codes in one process, interleaved for N rounds.
 
 With ``--memory-pairs N`` it also builds a tree of N pairs (2N files) and reports the peak
 resident memory of ``dis-audit scan`` on it (main process and the largest worker).
@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 CORPUS = REPO.parent / "shared" / "corpora" / "dis5k_names.tsv"
@@ -169,56 +170,70 @@ def listing_bench(root: Path, rounds: int) -> None:
         print(f"listing, {name:17s}: {value:6.3f} s CPU (best of {rounds})  {value / best['os.listdir only']:5.1f}x listdir")
 
 
-# Run in a subprocess with one code on the path: the CPU a worker spends on one chunk of 1,024
-# pairs (probe, checks, rows, Arrow table) and on pickling its result, with no pool around it.
-# The scan's own task list is taken by stopping scan() where it hands the tasks to the pool.
-_CHUNK_CPU = """
-import importlib, pickle, sys, time
-scan_module = importlib.import_module("dis_audit.scan")
-from dis_audit._evaluate import evaluate_to_table
-from dis_audit._pool import CHUNK
-got = {}
-class Stop(Exception):
-    pass
-def capture(tasks, ctx, *rest):
-    got.update(tasks=tasks, ctx=ctx)
-    raise Stop
-scan_module.run_tasks = capture
-try:
-    scan_module.scan(sys.argv[1], workers=1)
-except Stop:
-    pass
-tasks, ctx = got["tasks"], got["ctx"]
-chunks = [tasks[i : i + CHUNK] for i in range(0, min(len(tasks), 20 * CHUNK), CHUNK)]
-best = pickled = float("inf")
-for _ in range(3):
-    start = time.process_time()
-    parts = [evaluate_to_table(chunk, ctx) for chunk in chunks]
-    best = min(best, time.process_time() - start)
-    start = time.process_time()
-    for part in parts:
-        pickle.loads(pickle.dumps(part))
-    pickled = min(pickled, time.process_time() - start)
-print(1000 * best / len(chunks), 1000 * pickled / len(chunks), len(pickle.dumps(parts[0])))
-"""
+def _chunk_path(package: str, root: Path) -> tuple[Any, list[Any], Any]:
+    """``package``'s chunk function, with the task list and context its scan() hands to the pool."""
+    import importlib
+
+    scan_module = importlib.import_module(f"{package}.scan")
+    evaluate = importlib.import_module(f"{package}._evaluate").evaluate_to_table
+    got: dict[str, Any] = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(tasks: list[Any], ctx: Any, *rest: Any) -> None:  # stands in for the pool
+        got.update(tasks=tasks, ctx=ctx)
+        raise Stop
+
+    scan_module.run_tasks = capture
+    try:
+        scan_module.scan(root, workers=1)
+    except Stop:
+        pass
+    return evaluate, got["tasks"], got["ctx"]
 
 
-def chunk_cpu(root: Path, other: Path | None, rounds: int) -> None:
-    """A worker's CPU per chunk of 1,024 pairs, in-process (this code and ``other``, alternating)."""
-    codes = {"this": REPO, **({"other": other} if other else {})}
-    runs: dict[str, list[tuple[float, float, int]]] = {label: [] for label in codes}
+def chunk_cpu(root: Path, other: Path | None, rounds: int, chunks: int = 10) -> None:
+    """A worker's CPU per chunk of 1,024 pairs (probe, checks, rows, Arrow table), in-process, no pool.
+
+    With ``other`` its ``dis_audit`` is imported as ``dis_audit_other`` into the same process and the
+    two codes run round by round on the same chunks: under load, CPU time drifts with the machine
+    (caches, the other jobs), so only interleaved figures compare. Also the pickling of one chunk's
+    result, there and back (what the pool's IPC does with it).
+    """
+    import gc
+    import pickle
+    import tempfile
+
+    sys.path.insert(0, str(REPO))
+    packages = {"this": "dis_audit"}
+    if other is not None:
+        links = Path(tempfile.mkdtemp())
+        (links / "dis_audit_other").symlink_to(other.resolve() / "dis_audit")
+        sys.path.insert(0, str(links))
+        packages["other"] = "dis_audit_other"
+    paths = {label: _chunk_path(package, root) for label, package in packages.items()}
+    gc.disable()  # as in the scan's workers
+    cpu: dict[str, list[float]] = {label: [] for label in paths}
     for _ in range(rounds):
-        for label, code in codes.items():
-            env = dict(CLI_ENV, PYTHONPATH=str(code))
-            out = subprocess.run([sys.executable, "-c", _CHUNK_CPU, str(root)], capture_output=True, text=True,
-                                 env=env, check=True).stdout.split()
-            runs[label].append((float(out[0]), float(out[1]), int(out[2])))
-    for label, values in runs.items():
-        work = sorted(v[0] for v in values)
-        ipc = sorted(v[1] for v in values)
-        print(f"{label:5s} code ({codes[label]}): CPU per chunk of 1,024 pairs, best {work[0]:.1f} ms, median "
-              f"{work[len(work) // 2]:.1f} ms of {len(work)}; pickling the result there and back "
-              f"{ipc[len(ipc) // 2]:.2f} ms ({values[0][2] / 1024:.0f} KiB)")
+        for label, (evaluate, tasks, ctx) in paths.items():
+            parts = [tasks[i : i + 1024] for i in range(0, min(len(tasks), chunks * 1024), 1024)]
+            start = time.process_time()
+            for part in parts:
+                evaluate(part, ctx)
+            cpu[label].append(1000 * (time.process_time() - start) / len(parts))
+    gc.enable()
+    evaluate, tasks, ctx = paths["this"]
+    result = evaluate(tasks[:1024], ctx)
+    start = time.process_time()
+    for _ in range(20):
+        pickle.loads(pickle.dumps(result))
+    ipc = 1000 * (time.process_time() - start) / 20
+    for label, values in cpu.items():
+        values.sort()
+        print(f"{label:5s} code ({packages[label]}): CPU per chunk of 1,024 pairs, best {values[0]:.1f} ms, "
+              f"median {values[len(values) // 2]:.1f} ms of {len(values)} interleaved rounds")
+    print(f"pickling one chunk's result there and back: {ipc:.2f} ms ({len(pickle.dumps(result)) / 1024:.0f} KiB)")
 
 
 def main() -> None:
