@@ -5,7 +5,7 @@ Runs in the scan's worker processes (see ``_pool``) or in the main process for s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,7 +46,8 @@ class ChunkContext:
     folders: dict[str, tuple[str, str | None]] | None = None
 
 
-#: The header columns of a row, in the order ``evaluate_chunk`` builds them.
+#: The header columns of a row, in the order ``evaluate_chunk`` builds its tuples: a value out of
+#: step lands in a neighbouring column (tests/test_evaluate_rows.py checks each against the files).
 _HEADER_COLUMNS = (
     "image_path", "mask_path", "dataset", "difficulty", "class_name", "class_id", "label_status", "class_field",
     "issues", "width", "height", "file_size", "mtime_ns", "image_format", "image_mode",
@@ -56,7 +57,7 @@ _DEEP_COLUMNS = ("sha1", "phash", "fg_ratio", "mask_kind", "mask_edge_score")
 _NO_MASK = (None, None, None, None, None, None)
 
 
-def _sample_checks() -> list:
+def _sample_checks() -> list[Callable[[Sample, Emitter], None]]:
     """The ``check_sample`` of each family that has one (the base hook does nothing: no call per sample)."""
     return [family.check_sample for family in FAMILIES if type(family).check_sample is not CheckFamily.check_sample]
 
@@ -64,7 +65,7 @@ def _sample_checks() -> list:
 def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, list], list[Finding]]:
     """Probe (unless prior info is given) and check each pair; return manifest columns and findings.
 
-    Columns are filled by name; ``manifest.columns_to_table`` checks them against the schema.
+    Columns are returned by name; ``manifest.columns_to_table`` checks them against the schema.
     """
     # A header scan spends tens of microseconds per pair here, so the per-sample loop does only
     # per-sample work: what depends on the dataset alone, or on the class field and label
