@@ -120,11 +120,14 @@ class _Grid:
     ox: int
     yy: np.ndarray
     xx: np.ndarray
-    near: np.ndarray
+    near: np.ndarray  # flat: placements that count as the own one
     mirror: np.ndarray
     offsets: np.ndarray
     mirror_offsets: np.ndarray
     coarse: np.ndarray  # flat indices of the shifts the contrast compares (own placement first)
+    own: int  # flat index of the own placement (no shift)
+    every: np.ndarray  # flat indices of all placements (0, 1, ...)
+    mirror_idx: np.ndarray  # flat indices of the placements mirror images are tried at
 
 
 @lru_cache(maxsize=64)
@@ -144,15 +147,32 @@ def _grid(h: int, w: int) -> _Grid:
     # those still see part of the object's contrast, and would lift the reference towards the own value.
     coarse &= (np.abs(yy) > CONTRAST_NEAR) | (np.abs(xx) > CONTRAST_NEAR)
     coarse_idx = np.concatenate([[oy * yy.shape[1] + ox], np.flatnonzero(coarse)])
+    near = ((np.abs(yy) <= NEAR) & (np.abs(xx) <= NEAR)).ravel()
     return _Grid(
-        sx, sy, oy, ox, yy, xx,
-        (np.abs(yy) <= NEAR) & (np.abs(xx) <= NEAR), mirror, offsets, offsets[mirror.ravel()], coarse_idx,
+        sx, sy, oy, ox, yy, xx, near, mirror, offsets, offsets[mirror.ravel()], coarse_idx,
+        oy * yy.shape[1] + ox, np.arange(yy.size), np.flatnonzero(mirror),
     )
 
 
 def _padded(a: np.ndarray, sy: int, sx: int, *, edge: bool) -> np.ndarray:
-    """``a`` padded by (sy, sx) on each side, flattened: with zeros, or by repeating its border."""
-    return np.pad(a, ((sy, sy), (sx, sx)), mode="edge" if edge else "constant").ravel()
+    """``a`` padded by (sy, sx) on each side, flattened: with zeros, or by repeating its border.
+
+    Written out rather than ``np.pad``, whose generality costs more than the padding on these small pictures.
+    """
+    h, w = a.shape
+    if edge:
+        return a.take(np.clip(np.arange(-sy, h + sy), 0, h - 1), 0).take(np.clip(np.arange(-sx, w + sx), 0, w - 1), 1).ravel()
+    out = np.zeros((h + 2 * sy, w + 2 * sx), a.dtype)
+    out[sy : sy + h, sx : sx + w] = a
+    return out.ravel()
+
+
+def _median(values: np.ndarray) -> float:
+    """``np.median`` of a 1-D float array without its overhead (called on a few hundred values per pair)."""
+    n = values.size
+    lo, hi = (n - 1) // 2, n // 2
+    part = np.partition(values, [lo, hi])
+    return float((part[lo] + part[hi]) / 2)
 
 
 def _tile_means(
@@ -202,8 +222,8 @@ def _contrast(g: np.ndarray, small: PILImage.Image, grid: _Grid) -> float | None
     a, b, weight = a[keep], b[keep], weight[keep]
     stat = np.abs(mean_in[:, a] - mean_out[:, b]) @ (weight / weight.sum())
     own = float(stat[0])
-    median = float(np.median(stat))
-    spread = max(float(np.median(np.abs(stat - median))) * 1.4826, 1e-3)
+    median = _median(stat)
+    spread = max(_median(np.abs(stat - median)) * 1.4826, 1e-3)
     return (own - median) / spread
 
 
@@ -234,8 +254,9 @@ def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image
     small_im = mask.reduce(factor) if factor > 1 else mask
     small = np.asarray(small_im)
     if factor > 1:
-        # After a box reduction the outline is where the mask is neither all in nor all out.
-        rows, cols = np.nonzero((small > 16) & (small < 239))
+        # After a box reduction the outline is where the mask is neither all in nor all out (17..238):
+        # one comparison on uint8, where values under 17 wrap round to 239 and above.
+        rows, cols = np.nonzero((small - np.uint8(17)) < 222)
     else:
         rows, cols = _outline(small >= 128)
     if len(rows) < MIN_OUTLINE:
@@ -244,39 +265,36 @@ def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image
     g = np.asarray(reduced if reduced is not None else fit_picture(grey)).astype(np.int16)
     h, w = g.shape
     grid = _grid(h, w)
-    sx, sy, yy, xx, near, mirror = grid.sx, grid.sy, grid.yy, grid.xx, grid.near, grid.mirror
-    width = w + 2 * sx
+    width = w + 2 * grid.sx
     # Edges padded with zeros by the largest shift: every placement is one gather of flat indices;
     # the part of an outline pushed off the picture counts as edgeless, so such a placement never wins.
-    pad = _padded(_edges(g), sy, sx, edge=False)
-    placements: list[tuple[str, np.ndarray]] = []
-    for flip, r, c in (("", rows, cols), ("h", rows, w - 1 - cols), ("v", h - 1 - rows, cols)):
-        base = (r + sy) * width + (c + sx)
+    pad = _padded(_edges(g), grid.sy, grid.sx, edge=False)
+
+    def sums(r: np.ndarray, c: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         # Sums, not means: every placement has the same number of points, and only ratios are kept.
-        if flip:
-            sums = np.full(yy.shape, np.nan)
-            sums[mirror] = pad[grid.mirror_offsets[:, None] + base[None, :]].sum(axis=1, dtype=np.int64)
-        else:
-            sums = pad[grid.offsets[:, None] + base[None, :]].sum(axis=1, dtype=np.int64).reshape(yy.shape)
-        placements.append((flip, sums.astype(np.float64)))
-    own = float(placements[0][1][grid.oy, grid.ox])
-    every = placements[0][1].ravel()  # the chance level: the outline moved about, not mirrored
-    median = float(np.median(every))
+        base = (r + grid.sy) * width + (c + grid.sx)
+        return pad[offsets[:, None] + base[None, :]].sum(axis=1, dtype=np.int64).astype(np.float64)
+
+    shifted = sums(rows, cols, grid.offsets)  # every shift, in the grid's flat order
+    own = float(shifted[grid.own])
+    median = _median(shifted)  # the chance level: the outline moved about, not mirrored
     if median <= 1e-6:
         return None
-    spread = max(float(np.median(np.abs(every - median))) * 1.4826, 1e-3 * median)
-    # The best placement away from the mask's own (nearby shifts are the same fit, blurred).
-    best_val, best = -1.0, ("", 0, 0)
-    for flip, v in placements:
-        v = np.where(np.isfinite(v), v, -1.0)
-        if not flip:
-            v = np.where(near, -1.0, v)
+    spread = max(_median(np.abs(shifted - median)) * 1.4826, 1e-3 * median)
+    # The best placement away from the mask's own (nearby shifts are the same fit, blurred); the first
+    # best in the order shifts, left-right mirror, top-bottom mirror.
+    best_val, best = -1.0, ("", 0)
+    for flip, v, where in (
+        ("", np.where(grid.near, -1.0, shifted), grid.every),
+        ("h", sums(rows, w - 1 - cols, grid.mirror_offsets), grid.mirror_idx),
+        ("v", sums(h - 1 - rows, cols, grid.mirror_offsets), grid.mirror_idx),
+    ):
         j = int(np.argmax(v))
-        if v.flat[j] > best_val:
-            best_val, best = float(v.flat[j]), (flip, int(xx.flat[j]), int(yy.flat[j]))
-    flip, bx, by = best
+        if v[j] > best_val:
+            best_val, best = float(v[j]), (flip, int(where[j]))
+    flip, k = best
     return MaskFit(
         score=own / median, best=best_val / median, peak=(best_val - median) / spread,
-        dx=bx / w, dy=by / h, flip=flip, outline=len(rows),
+        dx=int(grid.xx.flat[k]) / w, dy=int(grid.yy.flat[k]) / h, flip=flip, outline=len(rows),
         contrast=_contrast(g, small_im, grid) if own / median <= CONTRAST_BELOW else None,
     )
