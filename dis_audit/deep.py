@@ -294,27 +294,30 @@ def decode_pair(
 ) -> DeepInfo:
     """Decode one pair and compute its deep facts; paths are relative to ``root``.
 
-    One box-reduced grey copy of the picture (``maskfit.fit_picture``) serves the perceptual hash and
-    the mask–image agreement; the quality measures read sampled rows and columns; an RGB picture is
+    The picture is read in full once to reduce it (``maskfit.fit_factor``'s chain): to ``quality.SHARP_SIDE``
+    for the blur measure, and from that to the grey copy (``maskfit.fit_picture``) that serves the perceptual
+    hash and the mask–image agreement; the quality measures read sampled rows and columns; an RGB picture is
     converted to grey only where these read it. A near-flat
     picture gets no perceptual hash (``quality.hash_informative``): every such picture hashes alike,
     and a match on it says nothing.
     """
-    from .maskfit import fit_picture, mask_fit
-    from .quality import grey_of, hash_informative, image_quality
+    from .maskfit import fit_picture, mask_fit, reduced_to
+    from .quality import SHARP_SIDE, grey_of, hash_informative, image_quality
 
     image = mask = None
     phash = fg_ratio = kind = top = None
     quality = fit = None
-    grey = reduced = None
+    grey = reduced = sharp = None
     if _usable(image_info):
         image, im = decode_file(os.path.join(root, image_path), image_info, max_pixels, want_sha1=True)
         if im is not None:
             try:
                 # An RGB picture is never converted to grey in full: the measures convert what they read.
                 grey = im if im.mode == "RGB" else grey_of(im)
-                # One reduced grey picture serves the hash thumbnail and the mask–image agreement.
-                reduced = fit_picture(grey)
+                # One reduction chain: the blur measure's picture, and from it the grey picture that
+                # serves the hash thumbnail and the mask–image agreement.
+                sharp = reduced_to(grey, SHARP_SIDE)
+                reduced = fit_picture(sharp)
                 thumb = hash_thumbnail(reduced)
                 phash = phash_array(thumb) if hash_informative(thumb) else None
             except Exception as exc:  # a mode Pillow cannot resize: report, do not crash
@@ -322,7 +325,7 @@ def decode_pair(
                 grey = None
             else:
                 try:
-                    quality = image_quality(im, None if grey is im else grey)
+                    quality = image_quality(im, None if grey is im else grey, sharp)
                 except Exception:  # the picture decoded and hashed: no quality measure is no finding
                     quality = None
             im.close()

@@ -1,7 +1,7 @@
 """Mask–image agreement: does a mask's outline lie where its image changes? (DA608, DA609, ``mask_edge_score``).
 
-Both pictures are box-reduced to ``FIT_SIDE`` pixels on the long side (the grey image and the mask by the
-same integer factor), and the mask's outline is compared with the image at its own place and at a grid of
+Both pictures are box-reduced to at most ``FIT_SIDE`` pixels on the long side (the grey image through
+``REDUCE_SIDE`` first, see ``fit_factor``, and the mask at once by the same overall integer factor), and the mask's outline is compared with the image at its own place and at a grid of
 other *placements*: shifted up to ``SHIFT_RANGE`` of the image size, and mirrored left-right and
 top-bottom. Two signals, each taken over the same shifts so that each image is its own reference:
 
@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 #: Long side of the pictures the mask–image agreement compares.
 FIT_SIDE = 192
+#: Long side of the first picture of the reduction chain (``fit_factor``); also the blur measure's picture.
+REDUCE_SIDE = 1024
 #: Largest shift tried, as a share of the image's width and height.
 SHIFT_RANGE = 0.12
 #: Shifts are tried every FIT_STEP pixels at FIT_SIDE.
@@ -227,18 +229,34 @@ def _contrast(g: np.ndarray, small: PILImage.Image, grid: _Grid) -> float | None
     return (own - median) / spread
 
 
+def _factor(long_side: int, side: int) -> int:
+    """The integer factor that brings a long side of ``long_side`` to at most ``side``."""
+    return max(1, -(-long_side // side))
+
+
+def reduced_to(im: PILImage.Image, side: int) -> PILImage.Image:
+    """``im`` box-reduced by the integer factor that brings its long side to at most ``side``."""
+    factor = _factor(max(im.size), side)
+    return im.reduce(factor) if factor > 1 else im
+
+
 def fit_factor(size: tuple[int, int]) -> int:
-    """The integer factor that brings a picture of ``size`` to at most ``FIT_SIDE`` on its long side."""
-    return max(1, -(-max(size) // FIT_SIDE))
+    """The overall integer factor from a picture of ``size`` to its ``fit_picture``.
+
+    Every reduced picture comes from one chain, so a large picture is read in full only once: first to
+    at most ``REDUCE_SIDE`` (the blur measure's picture), then from there to at most ``FIT_SIDE``.
+    """
+    first = _factor(max(size), REDUCE_SIDE)
+    return first * _factor(-(-max(size) // first), FIT_SIDE)
 
 
 def fit_picture(grey: PILImage.Image) -> PILImage.Image:
     """``grey`` box-reduced by ``fit_factor``: the picture the agreement compares (the hash thumbnail uses it too).
 
-    ``grey`` may also be RGB: it is reduced first and converted to grey after, on a sixteenth of the pixels.
+    ``grey`` may also be RGB: it is reduced first and converted to grey after. It may also be the chain's
+    first picture (``reduced_to(grey, REDUCE_SIDE)``): the result is the same, without reading ``grey`` again.
     """
-    factor = fit_factor(grey.size)
-    small = grey.reduce(factor) if factor > 1 else grey
+    small = reduced_to(reduced_to(grey, REDUCE_SIDE), FIT_SIDE)
     return small if small.mode == "L" else small.convert("L")
 
 

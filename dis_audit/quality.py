@@ -33,15 +33,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .maskfit import CONTRAST_BELOW
+from .maskfit import CONTRAST_BELOW, REDUCE_SIDE, reduced_to
 from .maskfit import MaskFit as MaskFit
 from .maskfit import mask_fit as mask_fit
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-#: Long side (pixels) of the picture the blur measure uses: large enough to keep 1–2 px structures.
-SHARP_SIDE = 1024
+#: Long side (pixels) of the picture the blur measure uses: large enough to keep 1–2 px structures. The first
+#: picture of the reduction chain ``maskfit.fit_factor`` describes, so the scan reduces a large picture once.
+SHARP_SIDE = REDUCE_SIDE
 #: Share of the strongest edge pixels the blur measure looks at.
 SHARP_SHARE = 0.001
 #: The blur measure reads every SHARP_STRIDE-th row and column.
@@ -97,12 +98,6 @@ def grey_of(im: PILImage.Image) -> PILImage.Image:
     return im.convert("L")
 
 
-def _reduced(im: PILImage.Image, side: int) -> PILImage.Image:
-    """``im`` shrunk by the integer factor that brings its long side to at most ``side`` (box average)."""
-    factor = -(-max(im.size) // side)
-    return im.reduce(factor) if factor > 1 else im
-
-
 def sharpness_of(grey: np.ndarray) -> float | None:
     """Second over first derivative at their 99.9th percentiles (about 1 / edge width); None without edges.
 
@@ -127,7 +122,7 @@ def _sharp_lines(grey: PILImage.Image) -> tuple[np.ndarray, np.ndarray] | None:
     """
     from PIL import Image
 
-    pic = _reduced(grey, SHARP_SIDE)
+    pic = reduced_to(grey, SHARP_SIDE)  # no-op on a picture already reduced
     w, h = pic.size
     if h < 3 or w < 3:
         return None
@@ -164,16 +159,19 @@ def _kth_largest(parts: list[np.ndarray], k: int) -> float:
     return float(counts.size - 1 - int(np.searchsorted(at_least, k)))
 
 
-def image_quality(im: PILImage.Image, grey: PILImage.Image | None = None) -> ImageQuality:
+def image_quality(
+    im: PILImage.Image, grey: PILImage.Image | None = None, sharp: PILImage.Image | None = None
+) -> ImageQuality:
     """The quality measures of a decoded image ``im`` whose grey picture is ``grey``.
 
     ``grey`` may be left out for an RGB picture: the measures then convert only the pixels they read.
+    ``sharp``: ``maskfit.reduced_to(grey or im, SHARP_SIDE)`` when the caller has it already.
     """
     from PIL import Image
 
     if grey is None:
         grey = im if im.mode == "RGB" else grey_of(im)
-    lines = _sharp_lines(grey)
+    lines = _sharp_lines(sharp if sharp is not None else grey)
     # The percentiles from the rows and columns the blur measure reads (an even sample, not averaged, so
     # the spread of the grey values is kept): 1/8 of the pixels gives the same levels at a fraction of the cost.
     if lines is not None:
