@@ -112,13 +112,11 @@ def sharpness_of(grey: np.ndarray) -> float | None:
     return _sharpness(grey[::SHARP_STRIDE], grey[:, ::SHARP_STRIDE].T)
 
 
-def _sharp_lines(grey: PILImage.Image) -> tuple[np.ndarray, np.ndarray] | None:
-    """Every ``SHARP_STRIDE``-th row and column (as rows, grey) of ``grey`` (L or RGB) at up to ``SHARP_SIDE`` px.
+def _sharp_lines(grey: PILImage.Image) -> tuple[PILImage.Image, PILImage.Image] | None:
+    """Every ``SHARP_STRIDE``-th row and column of ``grey`` (L or RGB) at up to ``SHARP_SIDE`` px, as two L pictures.
 
-    None for a picture under 3 px.
-
-    Pillow picks them (a nearest-neighbour resize in one direction), so the whole picture is never
-    copied into numpy.
+    None for a picture under 3 px. Pillow picks them (a nearest-neighbour resize in one direction), so the
+    whole picture is never copied into numpy.
     """
     from PIL import Image
 
@@ -130,7 +128,7 @@ def _sharp_lines(grey: PILImage.Image) -> tuple[np.ndarray, np.ndarray] | None:
     cols = pic.resize((-(-w // SHARP_STRIDE), h), Image.Resampling.NEAREST)
     if pic.mode != "L":  # an RGB picture: only the sampled lines are converted to grey
         rows, cols = rows.convert("L"), cols.convert("L")
-    return np.asarray(rows), np.asarray(cols).T
+    return rows, cols
 
 
 def _sharpness(rows: np.ndarray, cols: np.ndarray) -> float | None:
@@ -174,12 +172,14 @@ def image_quality(
     lines = _sharp_lines(sharp if sharp is not None else grey)
     # The percentiles from the rows and columns the blur measure reads (an even sample, not averaged, so
     # the spread of the grey values is kept): 1/8 of the pixels gives the same levels at a fraction of the cost.
+    sharp = None
     if lines is not None:
-        hist = np.bincount(np.concatenate([lines[0].ravel(), lines[1].ravel()]), minlength=256)
+        rows, cols = lines
+        hist = np.add(rows.histogram(), cols.histogram())
+        sharp = _sharpness(np.asarray(rows), np.asarray(cols).T)
     else:
         hist = np.asarray(grey_of(grey).histogram())
     low, p1, p99, high = _percentiles(hist, (LOW_SHARE, 0.01, 0.99, 1 - LOW_SHARE))
-    sharp = _sharpness(*lines) if lines is not None else None
     colour = None
     if im.mode == "RGB":
         # A nearest-neighbour sample is enough to see colour, and costs nothing.
