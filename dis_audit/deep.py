@@ -307,7 +307,7 @@ def decode_pair(
     image = mask = None
     phash = fg_ratio = kind = top = None
     quality = fit = None
-    grey = reduced = sharp = None
+    grey = reduced = blur_picture = None
     if _usable(image_info):
         image, im = decode_file(os.path.join(root, image_path), image_info, max_pixels, want_sha1=True)
         if im is not None:
@@ -316,8 +316,8 @@ def decode_pair(
                 grey = im if im.mode == "RGB" else grey_of(im)
                 # One reduction chain: the blur measure's picture, and from it the grey picture that
                 # serves the hash thumbnail and the mask–image agreement.
-                sharp = reduced_to(grey, SHARP_SIDE)
-                reduced = fit_picture(sharp)
+                blur_picture = reduced_to(grey, SHARP_SIDE)
+                reduced = fit_picture(blur_picture)
                 thumb = hash_thumbnail(reduced)
                 phash = phash_array(thumb) if hash_informative(thumb) else None
             except Exception as exc:  # a mode Pillow cannot resize: report, do not crash
@@ -325,7 +325,7 @@ def decode_pair(
                 grey = None
             else:
                 try:
-                    quality = image_quality(im, None if grey is im else grey, sharp)
+                    quality = image_quality(im, None if grey is im else grey, blur_picture)
                 except Exception:  # the picture decoded and hashed: no quality measure is no finding
                     quality = None
             im.close()

@@ -158,18 +158,18 @@ def _kth_largest(parts: list[np.ndarray], k: int) -> float:
 
 
 def image_quality(
-    im: PILImage.Image, grey: PILImage.Image | None = None, sharp: PILImage.Image | None = None
+    im: PILImage.Image, grey: PILImage.Image | None = None, blur_picture: PILImage.Image | None = None
 ) -> ImageQuality:
     """The quality measures of a decoded image ``im`` whose grey picture is ``grey``.
 
     ``grey`` may be left out for an RGB picture: the measures then convert only the pixels they read.
-    ``sharp``: ``maskfit.reduced_to(grey or im, SHARP_SIDE)`` when the caller has it already.
+    ``blur_picture``: ``maskfit.reduced_to(grey or im, SHARP_SIDE)`` when the caller has it already.
     """
     from PIL import Image
 
     if grey is None:
         grey = im if im.mode == "RGB" else grey_of(im)
-    lines = _sharp_lines(sharp if sharp is not None else grey)
+    lines = _sharp_lines(blur_picture if blur_picture is not None else grey)
     # The percentiles from the rows and columns the blur measure reads (an even sample, not averaged, so
     # the spread of the grey values is kept): 1/8 of the pixels gives the same levels at a fraction of the cost.
     sharp = None

@@ -1,0 +1,55 @@
+"""The DA6xx measures' cheaper paths give the same answers: one reduction chain, top-k by counting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from dis_audit.maskfit import FIT_SIDE, REDUCE_SIDE, fit_factor, fit_picture, mask_fit, reduced_to
+from dis_audit.quality import _kth_largest
+
+
+def _scene(width: int, height: int, shift: tuple[int, int] = (0, 0)) -> tuple[Image.Image, Image.Image]:
+    """A textured picture with a brighter ellipse, and the ellipse's mask moved by ``shift`` (x, y) pixels."""
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:height, 0:width]
+    inside = ((xx - width * 0.5) / (width * 0.25)) ** 2 + ((yy - height * 0.5) / (height * 0.3)) ** 2 <= 1
+    grey = np.where(inside, 170, 70) + rng.normal(0, 12, (height, width))
+    image = Image.fromarray(np.clip(grey, 0, 255).astype(np.uint8)).convert("RGB")
+    mask = np.roll(inside, shift[::-1], axis=(0, 1)).astype(np.uint8) * 255
+    return image, Image.fromarray(mask)
+
+
+@pytest.mark.parametrize("size", [(700, 500), (1500, 1000), (3000, 2000), (4100, 900)])
+def test_the_chain_reads_a_large_picture_once_and_gives_the_same_fit_picture(size):
+    image, mask = _scene(*size)
+    first = reduced_to(image, REDUCE_SIDE)
+    assert max(first.size) <= REDUCE_SIDE
+    direct = fit_picture(image)
+    assert np.array_equal(np.asarray(fit_picture(first)), np.asarray(direct))
+    # The mask, reduced at once by the overall factor, lands on the same grid as the picture.
+    assert mask.reduce(fit_factor(size)).size == direct.size
+    assert FIT_SIDE * 0.75 <= max(direct.size) <= FIT_SIDE
+
+
+def test_a_shifted_mask_is_found_through_the_chain():
+    image, mask = _scene(3000, 2000, shift=(150, 0))  # 5 % of the width, to the right
+    fit = mask_fit(image, mask, fit_picture(reduced_to(image, REDUCE_SIDE)))
+    assert fit is not None and fit.flip == ""
+    assert fit.dx == pytest.approx(-0.05, abs=0.015) and abs(fit.dy) <= 0.015  # the mask belongs 5 % further left
+    assert fit.best / fit.score >= 1.25
+    own = mask_fit(image, _scene(3000, 2000)[1])
+    assert own is not None and own.score > 2 and own.best < own.score
+
+
+@pytest.mark.parametrize("values", [
+    np.zeros(5000, np.int16),  # a flat picture's derivatives: every value equal
+    np.r_[np.zeros(9000, np.int16), np.full(40, 300, np.int16), np.arange(60, dtype=np.int16)],
+    np.random.default_rng(1).integers(0, 511, 20000).astype(np.int16),
+])
+def test_top_k_by_counting_matches_a_partition(values):
+    halves = [values[: values.size // 3], values[values.size // 3 :]]
+    for k in (1, 2, 20, values.size // 2, values.size):
+        assert _kth_largest(halves, k) == float(np.partition(values, values.size - k)[values.size - k])
+
