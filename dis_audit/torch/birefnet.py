@@ -31,7 +31,13 @@ from torch.utils.data import Dataset, Sampler, default_collate
 
 from dis_audit.manifest import ManifestError, manifest_root, read_manifest_meta, read_manifest_table
 
-from .samplers import ClassBalancedSampler, DifficultyMixBatchSampler, HardExampleSampler, _ShardedSampler
+from .samplers import (
+    ClassBalancedSampler,
+    DifficultyMixBatchSampler,
+    HardExampleSampler,
+    _dist_defaults,
+    _ShardedSampler,
+)
 from .tracker import PerClassLossTracker
 from .weights import class_weights
 
@@ -50,13 +56,6 @@ def manifest_vocabulary(manifest: str | os.PathLike) -> list[str]:
     list, so assigning this to it makes an ``--extend-vocab`` manifest's new classes trainable.
     """
     return list(read_manifest_meta(manifest).vocabulary)
-
-
-def _dist() -> tuple[int, int]:
-    """(world size, rank) from ``torch.distributed``; (1, 0) when it is not initialized."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_world_size(), torch.distributed.get_rank()
-    return 1, 0
 
 
 class _AnyClass(dict):
@@ -256,7 +255,7 @@ class BiRefNetClasses:
         Otherwise the sampler takes its own share from ``torch.distributed`` (``torchrun --dist True``)
         or everything (one process). ``collate_fn`` is BiRefNet's (e.g. ``custom_collate_fn``) or None.
         """
-        world, rank = _dist()
+        world, rank = _dist_defaults(None, None)
         if accelerate:
             # accelerate's own view decides whether prepare() will deal out batches (MULTI_GPU, MULTI_CPU ...).
             from accelerate import PartialState
@@ -278,7 +277,7 @@ class BiRefNetClasses:
             raise ValueError(f"{n} samples cannot fill one batch of {batch_size} on each of {world} process(es)")
         self.sampler = _EpochOrder(inner, whole=accelerate and world > 1)
         if self._trace:
-            with open(f"{self._trace}.rank{_dist()[1]}.jsonl", "a", encoding="utf-8") as fh:
+            with open(f"{self._trace}.rank{_dist_defaults(None, None)[1]}.jsonl", "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"world": world, "accelerate": accelerate, "labels": self.labels.tolist(),
                                      "images": [os.path.basename(p) for p in self.dataset.inner.image_paths]}) + "\n")
         out: dict[str, Any] = {"dataset": self.dataset, "collate_fn": _IndexCollate(collate_fn)}
@@ -306,7 +305,7 @@ class BiRefNetClasses:
             labelled = (ids >= 0) & (ids != self.ignore_index)
             inner.update(idx[labelled], per_sample.cpu()[labelled])
         if self._trace:
-            _, rank = _dist()
+            _, rank = _dist_defaults(None, None)
             epoch = self.sampler.epoch_in_use if self.sampler is not None else 0
             with open(f"{self._trace}.rank{rank}.jsonl", "a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"rank": rank, "epoch": epoch, "indices": idx.tolist(), "labels": ids.tolist(),
@@ -321,7 +320,7 @@ class BiRefNetClasses:
         self.tracker.all_reduce()
         values = self.tracker.compute()
         self.tracker.reset()
-        _, rank = _dist()
+        _, rank = _dist_defaults(None, None)
         if log is not None and rank == 0 and values:
             by_class = [f"{k.split('/', 1)[1]} {v:.4g}" for k, v in values.items() if k.startswith("loss_cls/")]
             by_folder = [f"{k.split('/', 1)[1]} {v:.4g}" for k, v in values.items() if "_difficulty/" in k]
