@@ -26,11 +26,15 @@ case "${1:?queue 1, 2, 3, 4 or collect}" in
 2) for job in "1 h 0" "1 h 1" "1 h 2" "2 h 1" "2 h 2"; do one $job; done ;;
 3) for job in "1 g 0" "1 g 1" "1 g 2" "1 j 0" "1 j 1" "1 j 2" "1 i 0" "1 i 1" "1 i 2"; do one $job; done ;;
 4) for job in "2 a 0" "2 h 0"; do one $job; done ;;
-L) # the larger budget (width 16, 2x samples): not reached on the shared 2-core machine
-    for seed in 0 1 2; do for cond in a h; do
-        nice -n 5 python -m experiments.class_learning --resume --threads 1 --out $R/ds1-large --data $R/data-ds1 \
-            --width 16 --samples 12000 --conditions $cond --seeds $seed
-    done; done
+L1 | L2) # the larger budget: width 16 (4x the parameters), 12000 samples (2x); ~14 min CPU per run
+    large() { nice -n 10 python -m experiments.class_learning --resume --threads 1 --out $R/ds1-large \
+        --data $R/data-ds1 --width 16 --samples 12000 --conditions "$1" --seeds "$2"; }
+    if [ "$1" = L1 ]; then
+        for job in "2 a 1" "2 a 2" "2 h 1" "2 h 2"; do one $job; done
+        for job in "a 0" "a 1" "a 2" "g 2"; do large $job; done
+    else
+        for job in "h 0" "h 1" "h 2" "g 0" "g 1"; do large $job; done
+    fi
     ;;
 collect)
     for part in 1 2; do
