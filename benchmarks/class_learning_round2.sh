@@ -43,6 +43,8 @@ collect)
         python -m experiments.class_learning --saved-only --threads 1 --out $R/ds$part-base --data $R/data-ds$part \
             "${extra[@]}" --conditions a g g-inv h i j k --seeds 0 1 2 || true
     done
+    python -m experiments.class_learning --saved-only --threads 1 --out $R/ds1-large --data $R/data-ds1 \
+        --width 16 --samples 12000 --conditions a g h --seeds 0 1 2 || true
     python -m experiments.class_learning.round2
     ;;
 *)

@@ -30,6 +30,8 @@ from .run import RESULTS
 MOONSHOT_GAIN = 0.05
 #: Folder of each count assignment's sweep, and round 1's results (its (a) is compared with round 2's).
 PARTS = {"1": "ds1-base", "2": "ds2-base"}
+#: The larger budget on assignment 1 (width 16, 12,000 samples), compared with ds1-base run by run.
+LARGE = "ds1-large"
 ROUND1 = RESULTS / "class_learning" / "results.json"
 OUT = RESULTS / "class_learning_round2"
 
@@ -157,6 +159,30 @@ def assignment_comparison(
     return "\n".join(lines) + "\n"
 
 
+def budget_comparison(base: Sequence[RunResult], large: Sequence[RunResult]) -> str:
+    """Per condition in both budgets: metric at the base budget, at the larger one, and the same-seed gain."""
+    lines = [
+        "| condition | seeds | mean IoU base → large | gain | rarest-5 base → large | gain | CPU s / run base → large |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    by_base = {(r.condition, r.seed): r for r in base}
+    for cond in [c for c in CONDITIONS if any(r.condition == c for r in large)]:
+        pairs = [(by_base[(r.condition, r.seed)], r) for r in large if r.condition == cond and (cond, r.seed) in by_base]
+        if not pairs:
+            continue
+        cells = [f"({cond})", str(len(pairs))]
+        for key in ("mean_iou", "rarest5_iou"):
+            b = np.array([getattr(x, key) for x, _ in pairs])
+            g = np.array([getattr(y, key) for _, y in pairs])
+            spread = (g - b).std(ddof=1) if len(pairs) > 1 else 0.0
+            cells += [f"{b.mean():.3f} → {g.mean():.3f}", f"{(g - b).mean():+.3f} ± {spread:.3f}"]
+        cpu_b = [x.cpu_s for x, _ in pairs if x.cpu_s is not None]
+        cpu_g = [y.cpu_s for _, y in pairs if y.cpu_s is not None]
+        cells.append(f"{np.mean(cpu_b):.0f} → {np.mean(cpu_g):.0f}" if cpu_b and cpu_g else "—")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def build(out: Path = OUT, round1: Path = ROUND1) -> str:
     """Write ``summary.md`` and ``summary.json`` under ``out``; return the markdown."""
     r1 = json.loads(round1.read_text(encoding="utf-8")) if round1.exists() else {"runs": []}
@@ -221,6 +247,28 @@ def build(out: Path = OUT, round1: Path = ROUND1) -> str:
             )
             + "\nThe seed spread is round 1's (a) on assignment 1 (2 threads, 3 seeds).\n"
         )
+    large_dir = out / LARGE
+    if "1" in by_part and (large_dir / "results.json").exists():
+        large = load_runs(large_dir)
+        config = json.loads((large_dir / "results.json").read_text(encoding="utf-8"))["config"]
+        names = json.loads((large_dir / "results.json").read_text(encoding="utf-8"))["class_names"]
+        runs1, counts1 = by_part["1"]
+        text.append(
+            f"## Larger budget on count assignment 1 (width {config['width']}, {config['samples']} samples)\n\n"
+            + summary_table(large)
+            + "\nSame seed, larger budget against the base budget:\n\n"
+            + budget_comparison(runs1, large)
+            + "\nPer-class IoU, mean over seeds:\n\n"
+            + per_class_table(large, names, counts1)
+            + "\nPer-class same-seed difference to (a), mean over seeds (rarest first):\n\n"
+            + class_differences(large, names, counts1)
+        )
+        data["1-large"] = {
+            "width": config["width"],
+            "samples": config["samples"],
+            "paired_vs_a": {k: paired_differences(large, "a", k) for k in PAIRED_KEYS},
+            "cpu_s": {f"{r.condition}_seed{r.seed}": r.cpu_s for r in large},
+        }
     md = "\n".join(text)
     write_text(out / "summary.md", md)
     write_text(out / "summary.json", json.dumps(data, indent=1))

@@ -219,3 +219,19 @@ def test_round2_summary_pairs_each_condition_with_a_by_seed():
     assert "— (round 1)" in next(line for line in table.splitlines() if line.startswith("| (a)"))
     per_class = class_differences(runs, ["x", "y"], [5, 50])
     assert per_class.splitlines()[2].startswith("| x | 5 | 0.550 | +0.100 |")
+
+
+def test_budget_comparison_pairs_each_large_run_with_the_base_run_of_its_seed():
+    from experiments.class_learning.round2 import budget_comparison
+
+    def run(cond: str, seed: int, ious: list[float], cpu: float) -> RunResult:
+        m = float(np.mean(ious))
+        return RunResult(cond, seed, ious, m, min(ious), min(ious), m, 0.1, 1.0, 10, cpu_s=cpu)
+
+    base = [run("a", 0, [0.5, 0.5], 10.0), run("a", 1, [0.6, 0.4], 10.0), run("h", 2, [0.5, 0.5], 10.0)]
+    large = [run("a", 0, [0.6, 0.6], 40.0), run("a", 1, [0.8, 0.6], 50.0), run("h", 0, [0.9, 0.9], 40.0)]
+    table = budget_comparison(base, large)
+    row = next(line for line in table.splitlines() if line.startswith("| (a)"))
+    # same-seed gains: mean 0.1 and 0.2 -> +0.150 ± 0.071; rarest-5 (min) 0.1 and 0.2 the same
+    assert row == "| (a) | 2 | 0.500 → 0.650 | +0.150 ± 0.071 | 0.450 → 0.600 | +0.150 ± 0.071 | 10 → 45 |"
+    assert not any(line.startswith("| (h)") for line in table.splitlines())  # no base run of seed 0
