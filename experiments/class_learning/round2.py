@@ -167,7 +167,11 @@ def budget_comparison(base: Sequence[RunResult], large: Sequence[RunResult]) -> 
     ]
     by_base = {(r.condition, r.seed): r for r in base}
     for cond in [c for c in CONDITIONS if any(r.condition == c for r in large)]:
-        pairs = [(by_base[(r.condition, r.seed)], r) for r in large if r.condition == cond and (cond, r.seed) in by_base]
+        pairs = [
+            (by_base[(r.condition, r.seed)], r)
+            for r in large
+            if r.condition == cond and (cond, r.seed) in by_base
+        ]
         if not pairs:
             continue
         cells = [f"({cond})", str(len(pairs))]
