@@ -101,9 +101,21 @@ CLI_ENV = dict(os.environ)
 
 def cli(*args: str, code: Path = REPO) -> None:
     env = dict(CLI_ENV, PYTHONPATH=str(code))
-    proc = subprocess.run([sys.executable, "-m", "dis_audit", *args], capture_output=True, env=env)
+    # `python -m` puts the working directory first on sys.path, ahead of PYTHONPATH: run in the
+    # checkout itself, or a run started from this repository times this code under both labels.
+    proc = subprocess.run([sys.executable, "-m", "dis_audit", *args], capture_output=True, env=env, cwd=code)
     if proc.returncode not in (0, 1):
         raise SystemExit(proc.stderr.decode())
+
+
+def check_codes(other: Path) -> None:
+    """Stop unless the CLI subprocesses import ``dis_audit`` from REPO and from ``other`` as labelled."""
+    for code in (REPO, other):
+        env = dict(CLI_ENV, PYTHONPATH=str(code))
+        found = subprocess.run([sys.executable, "-c", "import dis_audit; print(dis_audit.__file__)"],
+                               capture_output=True, text=True, env=env, cwd=code).stdout.strip()
+        if Path(found).resolve().parent.parent != code.resolve():
+            raise SystemExit(f"the CLI for {code} imports dis_audit from {found}")
 
 
 def compare(root: Path, manifest: Path, other: Path, rounds: int, bare: float, files: int) -> None:
@@ -279,6 +291,7 @@ def main() -> None:
     cli("scan", str(root), "--manifest", str(manifest), "--json")  # warm: page cache, bytecode cache
     if args.compare:
         cli("scan", str(root), "--manifest", str(manifest), "--json", code=args.compare)
+        check_codes(args.compare)
         print(f"bare BiRefNet discovery (in-process):       {bare:7.3f} s  {files / bare:10,.0f} files/s")
         compare(root, manifest, args.compare, args.repeat, bare, files)
         print("load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
