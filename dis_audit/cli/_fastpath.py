@@ -70,7 +70,10 @@ def command_spec(fn: Callable[..., Any]) -> CommandSpec:
     both switches of a flag.
     """
     hints = typing.get_type_hints(fn, include_extras=True)
-    argument, argument_kind, options, defaults = "", str, {}, {}
+    argument_kind: type
+    argument, argument_kind = "", str
+    options: dict[str, OptionSpec] = {}
+    defaults: dict[str, Any] = {}
     for name, param in inspect.signature(fn).parameters.items():
         annotation = hints[name]
         info = next(m for m in getattr(annotation, "__metadata__", ()) if isinstance(m, (OptionInfo, ArgumentInfo)))
