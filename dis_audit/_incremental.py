@@ -46,25 +46,29 @@ _FORKED_STAT_INPUT: tuple | None = None
 def _match_unchanged(bounds: tuple[int, int]) -> list[int]:
     """For pairs[start:stop]: the old row index when image and mask are unchanged on disk, else -1."""
     assert _FORKED_STAT_INPUT is not None
-    root, pairs, index, clean, mask_paths, sizes, mtimes, mask_sizes, mask_mtimes = _FORKED_STAT_INPUT
+    root, pairs, index, mask_paths, sizes, mtimes, mask_sizes, mask_mtimes = _FORKED_STAT_INPUT
     out: list[int] = []
+    append = out.append
     stat = os.stat
-    for pair in pairs[bounds[0] : bounds[1]]:
-        i = index.get(pair.image_path, -1)
-        if i < 0 or not clean[i] or mask_paths[i] != pair.mask_path:
-            out.append(-1)
+    prefix = f"{root}/"
+    # Two stat calls a pair are the floor; the rest of the loop is kept to plain tuple, list and
+    # dict operations (no attribute look-ups), since it runs for every file of an incremental scan.
+    for _, image_path, mask_path, _ in pairs[bounds[0] : bounds[1]]:
+        i = index.get(image_path, -1)
+        if i < 0 or mask_paths[i] != mask_path:
+            append(-1)
             continue
         try:
-            st = stat(f"{root}/{pair.image_path}")
+            st = stat(prefix + image_path)
             if st.st_size != sizes[i] or st.st_mtime_ns != mtimes[i]:
                 i = -1
-            elif pair.mask_path is not None:
-                st = stat(f"{root}/{pair.mask_path}")
+            elif mask_path is not None:
+                st = stat(prefix + mask_path)
                 if st.st_size != mask_sizes[i] or st.st_mtime_ns != mask_mtimes[i]:
                     i = -1
         except OSError:
             i = -1
-        out.append(i)
+        append(i)
     return out
 
 
@@ -89,8 +93,9 @@ def plan_reuse(
     # so they do not make a row dirty.
     clean = clean_rows(old)
     sizes, mtimes, mask_sizes, mask_mtimes = col("file_size"), col("mtime_ns"), col("mask_file_size"), col("mask_mtime_ns")
+    # A row that cannot be reused (not clean) is indexed as -1, as a path the old manifest lacks.
     _FORKED_STAT_INPUT = (
-        str(root), pairs, {p: i for i, p in enumerate(paths)}, clean, col("mask_path"),
+        str(root), pairs, {p: i if ok else -1 for i, (p, ok) in enumerate(zip(paths, clean))}, col("mask_path"),
         sizes, mtimes, mask_sizes, mask_mtimes,
     )
     try:
