@@ -20,6 +20,9 @@ With ``--chunk-cpu N`` it only times what one worker spends per chunk of 1,024 p
 seconds, in-process, no pool) and the pickling of a chunk's result; with ``--compare`` both
 codes in one process, interleaved for N rounds.
 
+With ``--startup N`` it only times the CLI's fixed cost, a scan of a one-pair tree (both codes
+with ``--compare``, alternating), wall and CPU.
+
 With ``--memory-pairs N`` it also builds a tree of N pairs (2N files) and reports the peak
 resident memory of ``dis-audit scan`` on it (main process and the largest worker).
 """
@@ -146,6 +149,33 @@ def compare(root: Path, manifest: Path, other: Path, rounds: int, bare: float, f
               f"{min(cpus[label, what]):.2f} s, median {sorted(cpus[label, what])[len(values) // 2]:.2f} s")
 
 
+def startup_bench(base: Path, other: Path | None, rounds: int) -> None:
+    """The CLI's fixed cost: ``dis-audit scan --json`` of a one-pair tree (interpreter, imports, option
+    parsing, report), wall and CPU, alternating with ``other`` when given; best and median of ``rounds``."""
+    import resource
+
+    tiny = base / "tree-1"
+    build_tree(tiny, 1)
+    manifest = base / "startup-manifest.parquet"
+    codes = {"this": REPO, **({"other": other} if other else {})}
+    for code in codes.values():  # warm: bytecode cache
+        cli("scan", str(tiny), "--manifest", str(manifest), "--json", code=code)
+    walls: dict[str, list[float]] = {label: [] for label in codes}
+    cpus: dict[str, list[float]] = {label: [] for label in codes}
+    for _ in range(rounds):
+        for label, code in codes.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            cli("scan", str(tiny), "--manifest", str(manifest), "--json", code=code)
+            walls[label].append(time.perf_counter() - start)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[label].append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    for label, code in codes.items():
+        w, c = sorted(walls[label]), sorted(cpus[label])
+        print(f"{label:5s} code ({code}), scan of one pair: wall best {w[0]:.3f} s, median {w[len(w) // 2]:.3f} s; "
+              f"CPU best {c[0]:.3f} s, median {c[len(c) // 2]:.3f} s ({rounds} rounds)")
+
+
 def listing_bench(root: Path, rounds: int) -> None:
     """CPU seconds (best of ``rounds``, interleaved) of listing + pairing every dataset three ways, in-process."""
     import gc
@@ -259,6 +289,8 @@ def main() -> None:
     parser.add_argument("--chunk-cpu", type=int, default=0, metavar="N",
                         help="only time a worker's CPU per chunk of 1,024 pairs in-process (with --compare: both codes), "
                              "N alternating rounds")
+    parser.add_argument("--startup", type=int, default=0, metavar="N",
+                        help="only time the CLI's fixed cost (a one-pair tree; with --compare: both codes), N rounds")
     parser.add_argument("--compare", type=Path, metavar="DIR", help="another checkout to time against, alternating")
     parser.add_argument("--no-bytecode-cache", action="store_true",
                         help="leave PYTHONDONTWRITEBYTECODE as it is (subprocesses then compile dis_audit every run)")
@@ -280,6 +312,12 @@ def main() -> None:
 
     if args.listing:
         listing_bench(root, args.listing)
+        return
+    if args.startup:
+        if args.compare:
+            check_codes(args.compare)
+        startup_bench(args.dir, args.compare, args.startup)
+        print("load average after: " + " ".join(f"{x:.2f}" for x in os.getloadavg()))
         return
     if args.chunk_cpu:
         chunk_cpu(root, args.compare, args.chunk_cpu)
