@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 import typer
@@ -122,3 +123,18 @@ def test_cli_errors_stay_typers(tmp_path):
     assert "--workers" in out.stderr and "PYDANTIC" in out.stderr
     missing = _cli(["scan", str(tmp_path / "nope"), "--json"], via_typer=False)
     assert missing.returncode == 2 and "dis-audit: error:" in missing.stderr
+
+
+def test_options_with_typer_behaviour_are_left_to_typer():
+    """An option with an environment variable or a callback is typer's to parse: the spec refuses it."""
+    def with_env(root: Annotated[Path, typer.Argument()],
+                 level: Annotated[int, typer.Option(envvar="LEVEL")] = 1) -> None:
+        pass
+
+    def with_callback(root: Annotated[Path, typer.Argument()],
+                      name: Annotated[str, typer.Option(callback=str.upper)] = "a") -> None:
+        pass
+
+    for fn in (with_env, with_callback):
+        with pytest.raises(TypeError):
+            command_spec(fn)

@@ -47,6 +47,10 @@ class CommandSpec(NamedTuple):
     defaults: dict[str, Any]
 
 
+#: OptionInfo settings that make typer do more than convert the value.
+_TYPER_ONLY = ("envvar", "callback", "prompt", "is_eager", "parser", "click_type", "count", "flag_value", "autocompletion")
+
+
 def _base(annotation: Any) -> tuple[type, bool]:
     """(str | int | Path | bool, multiple) of an annotation such as ``list[str] | None``; TypeError for others."""
     if get_origin(annotation) in (Union, UnionType):
@@ -83,6 +87,10 @@ def command_spec(fn: Callable[..., Any]) -> CommandSpec:
                 raise TypeError(f"{name}: only one required positional argument is handled")
             argument, argument_kind = name, kind
             continue
+        # Behaviour beyond names, types, defaults and bounds (an environment variable, a callback,
+        # a prompt, a custom parser ...) is typer's to apply: such a command is not parsed here.
+        if any(getattr(info, attr, None) for attr in _TYPER_ONLY):
+            raise TypeError(f"{name}: an option with {[a for a in _TYPER_ONLY if getattr(info, a, None)]}")
         defaults[name] = param.default
         # In ``Annotated``, typer reads Option's first positional argument (its ``default``) as a declaration.
         given = ([info.default] if info.default is not ... else []) + list(info.param_decls or ())
