@@ -126,7 +126,7 @@ def test_cli_errors_stay_typers(tmp_path):
 
 
 def test_options_with_typer_behaviour_are_left_to_typer():
-    """An option with an environment variable or a callback is typer's to parse: the spec refuses it."""
+    """An option with an environment variable or a callback, or one declared the older way, is typer's to parse."""
     def with_env(root: Annotated[Path, typer.Argument()],
                  level: Annotated[int, typer.Option(envvar="LEVEL")] = 1) -> None:
         pass
@@ -135,6 +135,9 @@ def test_options_with_typer_behaviour_are_left_to_typer():
                       name: Annotated[str, typer.Option(callback=str.upper)] = "a") -> None:
         pass
 
-    for fn in (with_env, with_callback):
+    def old_style(root: Annotated[Path, typer.Argument()], level: int = typer.Option(1, "--level")) -> None:
+        pass
+
+    for fn in (with_env, with_callback, old_style):
         with pytest.raises(TypeError):
             command_spec(fn)

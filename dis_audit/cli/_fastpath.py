@@ -80,7 +80,9 @@ def command_spec(fn: Callable[..., Any]) -> CommandSpec:
     defaults: dict[str, Any] = {}
     for name, param in inspect.signature(fn).parameters.items():
         annotation = hints[name]
-        info = next(m for m in getattr(annotation, "__metadata__", ()) if isinstance(m, (OptionInfo, ArgumentInfo)))
+        info = next((m for m in getattr(annotation, "__metadata__", ()) if isinstance(m, (OptionInfo, ArgumentInfo))), None)
+        if info is None:  # the older `= typer.Option(...)` style, or a plain parameter
+            raise TypeError(f"{name}: not declared with Annotated[..., typer.Option/Argument]")
         kind, multiple = _base(get_args(annotation)[0])
         if isinstance(info, ArgumentInfo):
             if argument or multiple or param.default is not inspect.Parameter.empty:
