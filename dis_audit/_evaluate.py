@@ -18,10 +18,13 @@ from .probe import FileInfo, probe_file
 from .quality import QualityThresholds
 from .rules import FAMILIES, CheckFamily, Sample
 from .rules.labels import label_row
+from .rules.quality import judged_fit
 from .vocab import Vocabulary
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+    from .deep import DeepInfo
 
 DEFAULT_THRESHOLDS = QualityThresholds()
 #: A task: a pair with its prior image and mask header info (from a reused manifest row) or None.
@@ -55,6 +58,12 @@ _HEADER_COLUMNS = (
 )
 _DEEP_COLUMNS = ("sha1", "phash", "fg_ratio", "mask_kind", "mask_edge_score")
 _NO_MASK = (None, None, None, None, None, None)
+
+
+def _edge_score(deep: DeepInfo | None, thresholds: QualityThresholds) -> float | None:
+    """The ``mask_edge_score`` column: the fit's edge score where DA608/DA609 judge it (``judged_fit``)."""
+    fit = judged_fit(deep.quality, deep.fit, thresholds) if deep is not None else None
+    return round(fit.score, 3) if fit is not None else None
 
 
 def _sample_checks() -> list[Callable[[Sample, Emitter], None]]:
@@ -131,7 +140,7 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
                 deep.phash if deep else None,
                 deep.fg_ratio if deep else None,
                 deep.mask_kind if deep else None,
-                round(deep.fit.score, 3) if deep and deep.fit else None,
+                _edge_score(deep, thresholds),
             ))
     # One tuple a row, turned into columns at the end: fewer Python operations than an append
     # per column per row.

@@ -1,7 +1,9 @@
 """Mask–image agreement: does a mask's outline lie where its image changes? (DA608, DA609, ``mask_edge_score``).
 
-Both pictures are box-reduced to at most ``FIT_SIDE`` pixels on the long side (the grey image through
-``REDUCE_SIDE`` first, see ``fit_factor``, and the mask at once by the same overall integer factor), and the mask's outline is compared with the image at its own place and at a grid of
+Both pictures take one reduction path to a working picture of exactly ``FIT_SIDE`` pixels on the long side
+(``fit_picture``: an integer box reduction to at most ``REDUCE_SIDE``, then a box resampling), so that
+every measure below sees the same share of a 768 px and of a 3000 px picture; and the mask's outline is
+compared with the image at its own place and at a grid of
 other *placements*: shifted up to ``SHIFT_RANGE`` of the image size, and mirrored left-right and
 top-bottom. Two signals, each taken over the same shifts so that each image is its own reference:
 
@@ -79,6 +81,9 @@ class MaskFit:
     #: Inside/outside contrast of the own placement, in robust deviations above the shifted ones; None when
     #: the bands are too small to compare.
     contrast: float | None = None
+    #: edge: the own placement in robust deviations above the median placement (``score`` on the scale of
+    #: the picture's own spread: a textured picture's ratio stays near 1 even for an outline that fits).
+    edge_z: float = 0.0
 
 
 def _outline(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -240,23 +245,58 @@ def reduced_to(im: PILImage.Image, side: int) -> PILImage.Image:
     return im.reduce(factor) if factor > 1 else im
 
 
-def fit_factor(size: tuple[int, int]) -> int:
-    """The overall integer factor from a picture of ``size`` to its ``fit_picture``.
+def fit_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The (width, height) of the fit picture of a picture of ``size`` (taken after the chain's first step).
 
-    Every reduced picture comes from one chain, so a large picture is read in full only once: first to
-    at most ``REDUCE_SIDE`` (the blur measure's picture), then from there to at most ``FIT_SIDE``.
+    The long side is exactly ``FIT_SIDE`` whatever the source's size (a picture already smaller is not
+    enlarged): the tiles, bands and shifts of the measure are then the same share of every picture, and one
+    set of thresholds holds at 768 px and at 3000 px. An integer factor alone would give 166 to 192 px.
     """
-    first = _factor(max(size), REDUCE_SIDE)
-    return first * _factor(-(-max(size) // first), FIT_SIDE)
+    w, h = size
+    long = max(w, h)
+    if long <= FIT_SIDE:
+        return w, h
+    return max(1, round(w * FIT_SIDE / long)), max(1, round(h * FIT_SIDE / long))
+
+
+def fit_factor(size: tuple[int, int]) -> float:
+    """How many source pixels one fit-picture pixel spans along the long side, for a picture of ``size``."""
+    first = reduced_to_size(size, REDUCE_SIDE)
+    return max(size) / max(fit_size(first))
+
+
+def reduced_to_size(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """The size ``reduced_to(im, side)`` gives for a picture of ``size`` (Pillow's reduce rounds up)."""
+    factor = _factor(max(size), side)
+    return -(-size[0] // factor), -(-size[1] // factor)
+
+
+def _to_fit(first: PILImage.Image) -> PILImage.Image:
+    """The chain's second step: the first picture brought to ``fit_size``.
+
+    By the whole integer part of the factor with ``reduce`` (a plain box average, 4x cheaper than a box
+    resampling of the whole picture), then box-resampled the rest of the way, on a picture a few percent
+    larger than the result; at an integer factor (768 px to 192) ``reduce`` alone.
+    """
+    from PIL import Image
+
+    size = fit_size(first.size)
+    if size == first.size:
+        return first
+    k = max(first.size) // FIT_SIDE
+    near = first.reduce(k) if k > 1 else first
+    return near if near.size == size else near.resize(size, Image.Resampling.BOX)
 
 
 def fit_picture(grey: PILImage.Image) -> PILImage.Image:
-    """``grey`` box-reduced by ``fit_factor``: the picture the agreement compares (the hash thumbnail uses it too).
+    """The picture the agreement compares (the hash thumbnail uses it too): ``FIT_SIDE`` px on the long side.
 
-    ``grey`` may also be RGB: it is reduced first and converted to grey after. It may also be the chain's
-    first picture (``reduced_to(grey, REDUCE_SIDE)``): the result is the same, without reading ``grey`` again.
+    One chain for every size: box-reduced by an integer factor to at most ``REDUCE_SIDE`` (the blur
+    measure's picture), then box-resampled to ``fit_size``. ``grey`` may also be RGB: it is reduced first and
+    converted to grey after. It may also be the chain's first picture (``reduced_to(grey, REDUCE_SIDE)``):
+    the result is the same, without reading ``grey`` again.
     """
-    small = reduced_to(reduced_to(grey, REDUCE_SIDE), FIT_SIDE)
+    small = _to_fit(reduced_to(grey, REDUCE_SIDE))
     return small if small.mode == "L" else small.convert("L")
 
 
@@ -268,10 +308,10 @@ def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image
     """
     if grey.size != mask.size or min(grey.size) < MIN_FIT_SIDE:
         return None
-    factor = fit_factor(grey.size)
-    small_im = mask.reduce(factor) if factor > 1 else mask
+    # The mask takes the picture's path: the same two steps land it on the same grid.
+    small_im = _to_fit(reduced_to(mask, REDUCE_SIDE))
     small = np.asarray(small_im)
-    if factor > 1:
+    if small_im.size != mask.size:
         # After a box reduction the outline is where the mask is neither all in nor all out (17..238):
         # one comparison on uint8, where values under 17 wrap round to 239 and above.
         rows, cols = np.nonzero((small - np.uint8(17)) < 222)
@@ -315,4 +355,5 @@ def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image
         score=own / median, best=best_val / median, peak=(best_val - median) / spread,
         dx=int(grid.xx.flat[k]) / w, dy=int(grid.yy.flat[k]) / h, flip=flip, outline=len(rows),
         contrast=_contrast(g, small_im, grid) if own / median <= CONTRAST_BELOW else None,
+        edge_z=(own - median) / spread,
     )

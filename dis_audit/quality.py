@@ -228,10 +228,13 @@ class QualityThresholds:
     #: ... and stands out of all placements by at least this many robust deviations.
     fit_peak: float = 4.0
     #: DA609 mask-image-mismatch: the mask's own outline follows edges at most this many times chance ...
-    swap_score: float = 1.3
-    #: ... and the contrast inside/outside its outline stands out of shifted placements by at most this
-    #: many robust deviations (``MaskFit.contrast``).
-    swap_contrast: float = 1.6
+    swap_score: float = 1.5
+    #: ... the contrast inside/outside its outline stands out of shifted placements by at most this many
+    #: robust deviations (``MaskFit.contrast``) ...
+    swap_contrast: float = 3.0
+    #: ... and the two signals together, each in robust deviations above the shifted placements
+    #: (``MaskFit.edge_z + MaskFit.contrast``), come to at most this: the decisive test.
+    swap_evidence: float = 2.4
     #: ... or, where the contrast cannot be measured (bands too thin at 192 px: wires), the edge score
     #: alone at or below this.
     swap_edge_only: float = 1.05

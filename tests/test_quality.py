@@ -174,11 +174,13 @@ def test_swapped_mask_is_a_mismatch_and_camouflage_is_not():
     fit = mask_fit(Image.fromarray(image).convert("L"), Image.fromarray(swapped))
     assert fit is not None and fit.contrast is not None
     assert fit.score <= thresholds.swap_score and fit.contrast <= thresholds.swap_contrast
+    assert fit.edge_z + fit.contrast <= thresholds.swap_evidence
     image, own = _pair("clean", "camo", seed=11)
     fit = mask_fit(Image.fromarray(image).convert("L"), Image.fromarray(own))
     assert fit is not None
-    # A camouflaged object: its edge is weak, but its inside differs from its surround all along the outline.
-    assert fit.contrast is None or fit.contrast > thresholds.swap_contrast
+    # A camouflaged object: its edge is weak, but its outline still stands out of the picture's own spread of
+    # edges, and its inside differs from its surround all along the outline.
+    assert fit.contrast is None or fit.edge_z + fit.contrast > thresholds.swap_evidence
 
 
 def test_swapped_pair_is_reported_as_mismatch(tmp_path):
@@ -227,18 +229,35 @@ def test_thresholds_come_from_the_configuration_file_and_the_flag_wins(tmp_path)
     assert res.exit_code == 2 and "quality-thresholds.dark_high must be a number" in res.output
 
 
-def test_mismatch_needs_both_signals_or_a_very_weak_edge_without_contrast():
+def test_mismatch_needs_both_signals_together_weak_or_a_very_weak_edge_without_contrast():
     from dis_audit.quality import MaskFit
     from dis_audit.rules.quality import fit_findings
 
     t = QualityThresholds()
 
-    def codes(score: float, contrast: float | None) -> list[str]:
-        fit = MaskFit(score=score, best=score, peak=0.0, dx=0.0, dy=0.0, flip="", outline=100, contrast=contrast)
+    def codes(score: float, contrast: float | None, edge_z: float = 0.0) -> list[str]:
+        fit = MaskFit(score=score, best=score, peak=0.0, dx=0.0, dy=0.0, flip="", outline=100, contrast=contrast,
+                      edge_z=edge_z)
         return [rule.code for rule, _ in fit_findings(fit, t)]
 
-    assert codes(1.2, 0.5) == ["DA609"]
-    assert codes(1.2, 3.0) == []  # weak edge, but the inside differs from the surround: camouflage
-    assert codes(1.4, 0.5) == []  # the edge agreement is above swap_score
+    assert codes(1.2, 0.5, 0.5) == ["DA609"]
+    assert codes(1.2, 1.5, 0.6) == ["DA609"]  # a swapped mask that happens to split some tones
+    # Camouflage: the edge ratio is weak, but in the picture's own spread of edges the outline stands out.
+    assert codes(1.2, 1.9, 3.0) == []
+    assert codes(1.2, 3.2, -1.0) == []  # the contrast alone is above swap_contrast
+    assert codes(1.6, 0.5, 0.5) == []  # the edge agreement is above swap_score
     assert codes(1.0, None) == ["DA609"]  # a thin mask: the edge score alone, at a stricter threshold
     assert codes(1.2, None) == []
+
+
+def test_no_edge_score_is_recorded_where_the_agreement_is_not_judged(tmp_path):
+    """A dark picture's edges say nothing: neither a DA608/DA609 finding nor a ``mask_edge_score``."""
+    quality_defects.write_pair(tmp_path, "DIS-TR", STEM.format("dark"), *_pair("dark", seed=5))
+    quality_defects.write_pair(tmp_path, "DIS-TR", STEM.format("clean"), *_pair("clean", seed=5))
+    result = scan(tmp_path, deep=True, workers=1)
+    scores = dict(zip(result.table.column("image_path").to_pylist(), result.table.column("mask_edge_score").to_pylist()))
+    assert scores[f"DIS-TR/im/{STEM.format('dark')}.jpg"] is None
+    assert scores[f"DIS-TR/im/{STEM.format('clean')}.jpg"] > 1.0
+    # With the dark threshold lowered below the picture's level, the same picture is judged again.
+    relaxed = scan(tmp_path, deep=True, workers=1, quality_thresholds={"dark_high": 1})
+    assert None not in relaxed.table.column("mask_edge_score").to_pylist()

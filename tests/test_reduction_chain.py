@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dis_audit.maskfit import FIT_SIDE, REDUCE_SIDE, fit_factor, fit_picture, mask_fit, reduced_to
+from dis_audit.maskfit import FIT_SIDE, REDUCE_SIDE, fit_picture, fit_size, mask_fit, reduced_to
 from dis_audit.quality import _kth_largest
 
 
@@ -28,9 +28,19 @@ def test_the_chain_reads_a_large_picture_once_and_gives_the_same_fit_picture(siz
     assert max(first.size) <= REDUCE_SIDE
     direct = fit_picture(image)
     assert np.array_equal(np.asarray(fit_picture(first)), np.asarray(direct))
-    # The mask, reduced at once by the overall factor, lands on the same grid as the picture.
-    assert mask.reduce(fit_factor(size)).size == direct.size
-    assert FIT_SIDE * 0.75 <= max(direct.size) <= FIT_SIDE
+    # The mask, taken down the same two steps, lands on the same grid as the picture.
+    assert fit_picture(mask).size == direct.size == fit_size(first.size)
+    # A fixed working size: the long side is FIT_SIDE exactly, whatever integer factors the sizes allow.
+    assert max(direct.size) == FIT_SIDE
+    assert min(direct.size) == round(FIT_SIDE * min(size) / max(size))
+
+
+@pytest.mark.parametrize("size", [(768, 576), (1024, 768), (2048, 1536), (3000, 2250), (4000, 3000)])
+def test_every_size_of_one_shape_gets_the_same_working_picture(size):
+    # The measure's tiles, bands and shifts are pixels of this picture: the same picture size makes them
+    # the same share of the scene at every source size (an integer factor alone gave 166 to 192 px).
+    assert fit_size(reduced_to(Image.new("L", size), REDUCE_SIDE).size) == (192, 144)
+    assert fit_size((150, 100)) == (150, 100)  # a picture under FIT_SIDE is not enlarged
 
 
 def test_a_shifted_mask_is_found_through_the_chain():

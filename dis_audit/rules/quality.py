@@ -90,6 +90,17 @@ MASK_IMAGE_MISMATCH = Rule(
 _NO_FIT = ("DA601", "DA602", "DA603", "DA604", "DA607")
 
 
+def judged_fit(q: ImageQuality | None, fit: MaskFit | None, t: QualityThresholds) -> MaskFit | None:
+    """``fit`` where the agreement is judged, None where it is not (no picture measures, or a picture that is
+    dark, overexposed, near-flat, blurry or tiny under ``t``: its edges say nothing, so neither a finding nor
+    the manifest's ``mask_edge_score`` is given)."""
+    if fit is None or q is None:
+        return None
+    if any(rule.code in _NO_FIT for rule, _ in quality_findings(q, t)):
+        return None
+    return fit
+
+
 def _fmt(value: float) -> str:
     return f"{value:g}"
 
@@ -136,11 +147,15 @@ def fit_findings(fit: MaskFit, t: QualityThresholds) -> list[tuple[Rule, str]]:
         return [(MASK_MISREGISTERED,
                  f"the mask fits the picture's edges {fit.best / max(fit.score, 1e-6):.1f}x better {where} "
                  f"(agreement {fit.score:.2f} at its own place, {fit.best:.2f} there)")]
-    if fit.score <= t.swap_score and fit.contrast is not None and fit.contrast <= t.swap_contrast:
+    if (
+        fit.contrast is not None and fit.score <= t.swap_score and fit.contrast <= t.swap_contrast
+        and fit.edge_z + fit.contrast <= t.swap_evidence
+    ):
         return [(MASK_IMAGE_MISMATCH,
                  f"the mask's outline follows the picture's edges and tones no better than chance (edge "
-                 f"agreement {fit.score:.2f}, 1.0 is chance; inside/outside contrast {fit.contrast:.1f} deviations "
-                 "above shifted placements): a mask of another picture or object?")]
+                 f"agreement {fit.score:.2f}, 1.0 is chance; edges {fit.edge_z:.1f} and inside/outside contrast "
+                 f"{fit.contrast:.1f} robust deviations above shifted placements, {fit.edge_z + fit.contrast:.1f} "
+                 f"together, <= {_fmt(t.swap_evidence)}): a mask of another picture or object?")]
     if fit.contrast is None and fit.score <= t.swap_edge_only:
         return [(MASK_IMAGE_MISMATCH,
                  f"the mask's outline follows no image edge (edge agreement {fit.score:.2f}, 1.0 is chance; "
@@ -180,7 +195,8 @@ class QualityChecks(CheckFamily):
         found = quality_findings(deep.quality, thresholds)
         for rule, message in found:
             emit.emit(rule, sample.image_path, message, related=(sample.mask_path,) if sample.mask_path else ())
-        if deep.fit is None or sample.mask_path is None or any(rule.code in _NO_FIT for rule, _ in found):
+        fit = judged_fit(deep.quality, deep.fit, thresholds)
+        if fit is None or sample.mask_path is None:
             return
-        for rule, message in fit_findings(deep.fit, thresholds):
+        for rule, message in fit_findings(fit, thresholds):
             emit.emit(rule, sample.mask_path, message, related=(sample.image_path,))
