@@ -271,6 +271,12 @@ def reduced_to_size(size: tuple[int, int], side: int) -> tuple[int, int]:
     return -(-size[0] // factor), -(-size[1] // factor)
 
 
+def _steps(first_size: tuple[int, int]) -> tuple[int, tuple[int, int]]:
+    """The second step for a first picture of ``first_size``: its integer reduce factor and the fit size."""
+    size = fit_size(first_size)
+    return (max(1, max(first_size) // FIT_SIDE) if size != first_size else 1), size
+
+
 def _to_fit(first: PILImage.Image) -> PILImage.Image:
     """The chain's second step: the first picture brought to ``fit_size``.
 
@@ -278,14 +284,22 @@ def _to_fit(first: PILImage.Image) -> PILImage.Image:
     resampling of the whole picture), then box-resampled the rest of the way, on a picture a few percent
     larger than the result; at an integer factor (768 px to 192) ``reduce`` alone.
     """
+    k, size = _steps(first.size)
+    return _finish(first.reduce(k) if k > 1 else first, size)
+
+
+def _finish(near: PILImage.Image, size: tuple[int, int]) -> PILImage.Image:
     from PIL import Image
 
-    size = fit_size(first.size)
-    if size == first.size:
-        return first
-    k = max(first.size) // FIT_SIDE
-    near = first.reduce(k) if k > 1 else first
     return near if near.size == size else near.resize(size, Image.Resampling.BOX)
+
+
+def _mask_to_fit(mask: PILImage.Image) -> PILImage.Image:
+    """The mask down the picture's path in one pass: ``reduce(a).reduce(b)`` is ``reduce(a * b)`` (the sizes
+    agree, since ceil(ceil(n / a) / b) = ceil(n / ab), and so do the box averages but at a ragged edge)."""
+    first = _factor(max(mask.size), REDUCE_SIDE)
+    k, size = _steps(reduced_to_size(mask.size, REDUCE_SIDE))
+    return _finish(mask.reduce(first * k) if first * k > 1 else mask, size)
 
 
 def fit_picture(grey: PILImage.Image) -> PILImage.Image:
@@ -309,7 +323,7 @@ def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image
     if grey.size != mask.size or min(grey.size) < MIN_FIT_SIDE:
         return None
     # The mask takes the picture's path: the same two steps land it on the same grid.
-    small_im = _to_fit(reduced_to(mask, REDUCE_SIDE))
+    small_im = _mask_to_fit(mask)
     small = np.asarray(small_im)
     if small_im.size != mask.size:
         # After a box reduction the outline is where the mask is neither all in nor all out (17..238):

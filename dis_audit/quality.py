@@ -234,7 +234,7 @@ class QualityThresholds:
     swap_contrast: float = 3.0
     #: ... and the two signals together, each in robust deviations above the shifted placements
     #: (``MaskFit.edge_z + MaskFit.contrast``), come to at most this: the decisive test.
-    swap_evidence: float = 2.4
+    swap_evidence: float = 2.1
     #: ... or, where the contrast cannot be measured (bands too thin at 192 px: wires), the edge score
     #: alone at or below this.
     swap_edge_only: float = 1.05

@@ -241,7 +241,7 @@ def test_mismatch_needs_both_signals_together_weak_or_a_very_weak_edge_without_c
         return [rule.code for rule, _ in fit_findings(fit, t)]
 
     assert codes(1.2, 0.5, 0.5) == ["DA609"]
-    assert codes(1.2, 1.5, 0.6) == ["DA609"]  # a swapped mask that happens to split some tones
+    assert codes(1.2, 1.4, 0.5) == ["DA609"]  # a swapped mask that happens to split some tones
     # Camouflage: the edge ratio is weak, but in the picture's own spread of edges the outline stands out.
     assert codes(1.2, 1.9, 3.0) == []
     assert codes(1.2, 3.2, -1.0) == []  # the contrast alone is above swap_contrast

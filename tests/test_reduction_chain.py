@@ -63,3 +63,15 @@ def test_top_k_by_counting_matches_a_partition(values):
     for k in (1, 2, 20, values.size // 2, values.size):
         assert _kth_largest(halves, k) == float(np.partition(values, values.size - k)[values.size - k])
 
+
+
+@pytest.mark.parametrize("size", [(768, 576), (2048, 1536), (3000, 2000), (1100, 97)])
+def test_the_mask_in_one_pass_lands_where_the_picture_does(size):
+    from dis_audit.maskfit import _mask_to_fit
+
+    _, mask = _scene(*size)
+    two_steps = np.asarray(fit_picture(reduced_to(mask, REDUCE_SIDE)), dtype=np.int16)
+    one_pass = np.asarray(_mask_to_fit(mask), dtype=np.int16)
+    assert one_pass.shape == two_steps.shape
+    # Box of a box is a box: equal but for rounding, and the ragged last row or column.
+    assert np.mean(np.abs(one_pass - two_steps) > 1) < 0.02

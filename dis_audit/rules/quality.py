@@ -76,11 +76,12 @@ MASK_MISREGISTERED = Rule(
 )
 MASK_IMAGE_MISMATCH = Rule(
     "DA609", "mask-image-mismatch", Severity.WARNING,
-    "The mask's outline neither follows the picture's edges (edge agreement <= `swap_score`, 1.3 times "
-    "chance) nor separates tones (the contrast between just inside and just outside its outline stands "
-    "at most `swap_contrast`, 1.6 robust deviations, above the same outline shifted): the mask probably "
-    "belongs to another picture (swapped pairs) or another object. Where the mask is too thin to compare "
-    "tones (wires at 192 px), the edge agreement alone must be at most `swap_edge_only` (1.05). Silent "
+    "The mask's outline neither follows the picture's edges nor separates its tones: the edges along the "
+    "outline and the contrast between just inside and just outside it, each in robust deviations above the same "
+    "outline shifted about the picture, come to at most `swap_evidence` (2.1) together (with the edge agreement "
+    "at most `swap_score`, 1.5 times chance, and the contrast alone at most `swap_contrast`, 3): the mask "
+    "probably belongs to another picture (swapped pairs) or another object. Where the mask is too thin to "
+    "compare tones (wires at 192 px), the edge agreement alone must be at most `swap_edge_only` (1.05). Silent "
     "where either signal is uncertain (see docs/deep.md for the measured rates).",
     "A mask of another picture trains the model on a wrong answer with full confidence.",
     "Compare picture and mask; re-pair the files (look for a neighbour whose mask fits).",
