@@ -246,8 +246,10 @@ def test_mismatch_needs_both_signals_together_weak_or_a_very_weak_edge_without_c
     assert codes(1.2, 1.9, 3.0) == []
     assert codes(1.2, 3.2, -1.0) == []  # the contrast alone is above swap_contrast
     assert codes(1.6, 0.5, 0.5) == []  # the edge agreement is above swap_score
-    assert codes(1.0, None) == ["DA609"]  # a thin mask: the edge score alone, at a stricter threshold
-    assert codes(1.2, None) == []
+    # A thin mask (no contrast): the edges alone, at half the evidence, or the ratio at a stricter threshold.
+    assert codes(1.0, None, 2.0) == ["DA609"]
+    assert codes(1.2, None, 0.8) == ["DA609"]
+    assert codes(1.2, None, 1.7) == []  # a clean wire at 2048 px: weak, but above half the evidence
 
 
 def test_no_edge_score_is_recorded_where_the_agreement_is_not_judged(tmp_path):

@@ -81,7 +81,8 @@ MASK_IMAGE_MISMATCH = Rule(
     "outline shifted about the picture, come to at most `swap_evidence` (2.1) together (with the edge agreement "
     "at most `swap_score`, 1.5 times chance, and the contrast alone at most `swap_contrast`, 3): the mask "
     "probably belongs to another picture (swapped pairs) or another object. Where the mask is too thin to "
-    "compare tones (wires at 192 px), the edge agreement alone must be at most `swap_edge_only` (1.05). Silent "
+    "compare tones (wires at 192 px), the edges alone must come to at most half of `swap_evidence`, or the edge "
+    "agreement to at most `swap_edge_only` (1.05). Silent "
     "where either signal is uncertain (see docs/deep.md for the measured rates).",
     "A mask of another picture trains the model on a wrong answer with full confidence.",
     "Compare picture and mask; re-pair the files (look for a neighbour whose mask fits).",
@@ -157,11 +158,15 @@ def fit_findings(fit: MaskFit, t: QualityThresholds) -> list[tuple[Rule, str]]:
                  f"agreement {fit.score:.2f}, 1.0 is chance; edges {fit.edge_z:.1f} and inside/outside contrast "
                  f"{fit.contrast:.1f} robust deviations above shifted placements, {fit.edge_z + fit.contrast:.1f} "
                  f"together, <= {_fmt(t.swap_evidence)}): a mask of another picture or object?")]
-    if fit.contrast is None and fit.score <= t.swap_edge_only:
+    # Without the contrast (bands too thin at 192 px) the edge signal alone must carry the evidence: half of
+    # what both together may come to, or the ratio at the stricter single threshold.
+    if fit.contrast is None and (
+        fit.score <= t.swap_edge_only or (fit.score <= t.swap_score and fit.edge_z <= t.swap_evidence / 2)
+    ):
         return [(MASK_IMAGE_MISMATCH,
                  f"the mask's outline follows no image edge (edge agreement {fit.score:.2f}, 1.0 is chance; "
-                 "the mask is too thin here to compare tones inside and outside): a mask of another picture "
-                 "or object?")]
+                 f"{fit.edge_z:.1f} robust deviations above shifted placements; the mask is too thin here to "
+                 "compare tones inside and outside): a mask of another picture or object?")]
     return []
 
 
