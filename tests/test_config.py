@@ -140,5 +140,5 @@ def test_the_documented_example_is_a_valid_configuration(tmp_path):
     assert threshold_options(values["thresholds"]) == {"near_dup_distance": 4, "max_pixels": 150_000_000}
     from dis_audit.quality import QualityThresholds
 
-    assert values["quality-thresholds"] == {"dark_high": 60.0, "swap_contrast": 1.2}
-    assert QualityThresholds.parse(values["quality-thresholds"]).changed() == {"dark_high": 60.0, "swap_contrast": 1.2}
+    assert values["quality-thresholds"] == {"dark_high": 60.0, "swap_evidence": 1.5}
+    assert QualityThresholds.parse(values["quality-thresholds"]).changed() == {"dark_high": 60.0, "swap_evidence": 1.5}
