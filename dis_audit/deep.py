@@ -294,7 +294,7 @@ def decode_pair(
 ) -> DeepInfo:
     """Decode one pair and compute its deep facts; paths are relative to ``root``.
 
-    The picture is read in full once to reduce it (``maskfit.fit_factor``'s chain): to ``quality.SHARP_SIDE``
+    The picture is read in full once to reduce it (``maskfit.fit_picture``'s chain): to ``quality.SHARP_SIDE``
     for the blur measure, and from that to the grey copy (``maskfit.fit_picture``) that serves the perceptual
     hash and the mask–image agreement; the quality measures read sampled rows and columns; an RGB picture is
     converted to grey only where these read it. A near-flat

@@ -9,7 +9,9 @@ top-bottom. Two signals, each taken over the same shifts so that each image is i
 
 * **edge** (``score``, ``best``, ``peak``): the image's gradient magnitude, summed over a 3x3 box, averaged
   along an even sample of the outline. ``score`` is the own placement's value over the median of all
-  shifts (1.0: the outline follows no more edges than chance). DA608 reads the best other placement.
+  shifts (1.0: the outline follows no more edges than chance); ``edge_z`` the same in robust deviations of
+  the shifts (the ratio stays near 1 on a textured picture even for an outline that fits). DA608 reads
+  the best other placement.
 * **contrast** (``contrast``): the picture is cut into ``TILE`` x ``TILE`` tiles; in each, the mean grey of
   a band ``BAND`` pixels wide just inside the outline is compared with that of the band just outside,
   and the absolute differences are averaged over the tiles (weighted by their band pixels).
@@ -18,7 +20,8 @@ top-bottom. Two signals, each taken over the same shifts so that each image is i
   part of a fitting mask's contrast); it is measured only where the edge score is at most
   ``CONTRAST_BELOW``. It sees an object whose edge is weak but whose inside differs from its surround (camouflage,
   soft edges), which the edge signal calls chance; a mask that belongs to another image splits that
-  image's tones no better than a shifted one does, so both signals stay near chance. DA609 needs both.
+  image's tones no better than a shifted one does, so both signals stay near chance. DA609 adds the two
+  (``edge_z + contrast``, each one draw from its reference for a mask of another picture).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ if TYPE_CHECKING:
 
 #: Long side of the pictures the mask–image agreement compares.
 FIT_SIDE = 192
-#: Long side of the first picture of the reduction chain (``fit_factor``); also the blur measure's picture.
+#: Long side of the first picture of the reduction chain (``fit_picture``); also the blur measure's picture.
 REDUCE_SIDE = 1024
 #: Largest shift tried, as a share of the image's width and height.
 SHIFT_RANGE = 0.12

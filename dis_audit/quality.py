@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from PIL import Image as PILImage
 
 #: Long side (pixels) of the picture the blur measure uses: large enough to keep 1–2 px structures. The first
-#: picture of the reduction chain ``maskfit.fit_factor`` describes, so the scan reduces a large picture once.
+#: picture of the reduction chain ``maskfit.fit_picture`` describes, so the scan reduces a large picture once.
 SHARP_SIDE = REDUCE_SIDE
 #: Share of the strongest edge pixels the blur measure looks at.
 SHARP_SHARE = 0.001
