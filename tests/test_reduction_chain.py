@@ -75,3 +75,26 @@ def test_the_mask_in_one_pass_lands_where_the_picture_does(size):
     assert one_pass.shape == two_steps.shape
     # Box of a box is a box: equal but for rounding, and the ragged last row or column.
     assert np.mean(np.abs(one_pass - two_steps) > 1) < 0.02
+
+
+@pytest.mark.parametrize(("kind", "style", "seed"), [
+    ("clean", "photo", 3), ("clean", "soft", 5), ("clean", "camo", 11), ("swapped", "photo", 24),
+])
+def test_one_scene_scores_alike_at_every_size(kind, style, seed):
+    """The same scene at 384 px and enlarged to 1536 and 3000 px: one set of thresholds must hold for all."""
+    from deep_trees import quality_defects
+
+    image, mask = quality_defects.scene(style, seed, (384, 288))
+    if kind == "swapped":
+        mask = quality_defects.scene(style, seed + 1000, (384, 288))[1]
+    im, m = Image.fromarray(image), Image.fromarray(mask)
+    base = mask_fit(im, m)
+    assert base is not None
+    for size in ((1536, 1152), (3000, 2250)):
+        fit = mask_fit(im.resize(size, Image.Resampling.BICUBIC), m.resize(size, Image.Resampling.NEAREST))
+        assert fit is not None
+        # Within 5 %: an integer factor alone (170 px at 2048, 166 px at 3000) moved these by up to 7 %.
+        assert fit.score == pytest.approx(base.score, rel=0.05), (size, fit, base)
+        assert (fit.contrast is None) == (base.contrast is None)
+        if fit.contrast is not None and base.contrast is not None:
+            assert abs(fit.contrast - base.contrast) <= 0.3, (size, fit, base)
