@@ -254,8 +254,8 @@ def build(out: Path = OUT, round1: Path = ROUND1) -> str:
     large_dir = out / LARGE
     if "1" in by_part and (large_dir / "results.json").exists():
         large = load_runs(large_dir)
-        config = json.loads((large_dir / "results.json").read_text(encoding="utf-8"))["config"]
-        names = json.loads((large_dir / "results.json").read_text(encoding="utf-8"))["class_names"]
+        large_report = json.loads((large_dir / "results.json").read_text(encoding="utf-8"))
+        config, names = large_report["config"], large_report["class_names"]
         runs1, counts1 = by_part["1"]
         text.append(
             f"## Larger budget on count assignment 1 (width {config['width']}, {config['samples']} samples)\n\n"

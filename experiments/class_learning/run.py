@@ -226,22 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("seeds", "conditions"):
         if getattr(args, name):
             setattr(cfg, name, tuple(getattr(args, name)))
-    if args.samples:
-        cfg.samples = args.samples
-    if args.aux_weight is not None:
-        cfg.aux_weight = args.aux_weight
-    if args.weight_scheme:
-        cfg.weight_scheme = args.weight_scheme
-    if args.weight_beta is not None:
-        cfg.weight_beta = args.weight_beta
-    if args.threads:
-        cfg.threads = args.threads
-    if args.width:
-        cfg.width = args.width
-    if args.count_seed is not None:
-        cfg.count_seed = args.count_seed
-    if args.device:
-        cfg.device = args.device
+    # Options where 0 or "" means "not given" override only when truthy; the rest whenever given.
+    for name in ("samples", "weight_scheme", "threads", "width", "device"):
+        if getattr(args, name):
+            setattr(cfg, name, getattr(args, name))
+    for name in ("aux_weight", "weight_beta", "count_seed"):
+        if getattr(args, name) is not None:
+            setattr(cfg, name, getattr(args, name))
     out = args.out or RESULTS / ("class_learning-quick" if args.quick else "class_learning")
     data_dir = args.data or out / "data"
     started = time.perf_counter()
