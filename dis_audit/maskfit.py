@@ -89,55 +89,70 @@ class MaskFit:
     edge_z: float = 0.0
 
 
-def _outline(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of foreground pixels with a background 4-neighbour."""
+def _outline(fg: np.ndarray) -> np.ndarray:
+    """The foreground pixels with a background 4-neighbour (bool)."""
     edge = np.zeros_like(fg)
     edge[:-1, :] |= fg[:-1, :] != fg[1:, :]
     edge[1:, :] |= fg[1:, :] != fg[:-1, :]
     edge[:, :-1] |= fg[:, :-1] != fg[:, 1:]
     edge[:, 1:] |= fg[:, 1:] != fg[:, :-1]
     edge &= fg
-    rows, cols = np.nonzero(edge)
-    return rows, cols
+    return edge
 
 
-def _edges(g: np.ndarray) -> np.ndarray:
-    """Gradient magnitude (|central difference x| + |y|), summed over a 3x3 box (int16; scale is irrelevant)."""
-    mag = np.zeros_like(g)
-    mag[1:-1, 1:-1] = np.abs(g[2:, 1:-1] - g[:-2, 1:-1]) + np.abs(g[1:-1, 2:] - g[1:-1, :-2])
+def _edges(g: np.ndarray, sy: int = 0, sx: int = 0) -> np.ndarray:
+    """Gradient magnitude (|central difference x| + |y|), summed over a 3x3 box (int16; scale is irrelevant),
+    padded with ``sy`` rows and ``sx`` columns of zeros on each side."""
+    h, w = g.shape
+    dy = g[2:, 1:-1] - g[:-2, 1:-1]
+    dx = g[1:-1, 2:] - g[1:-1, :-2]
+    np.abs(dy, out=dy)
+    np.abs(dx, out=dx)
+    mag = np.zeros((h, w), g.dtype)
+    np.add(dy, dx, out=mag[1:-1, 1:-1])
     # A 3x3 box: an outline drawn a pixel off its edge (annotation tolerance) still counts.
-    rows = mag[:-2] + mag[1:-1] + mag[2:]
-    out = np.zeros_like(g)
-    out[1:-1, 1:-1] = rows[:, :-2] + rows[:, 1:-1] + rows[:, 2:]
+    rows = mag[:-2] + mag[1:-1]
+    rows += mag[2:]
+    out = np.zeros((h + 2 * sy, w + 2 * sx), g.dtype)
+    inner = out[sy + 1 : sy + h - 1, sx + 1 : sx + w - 1]
+    np.add(rows[:, :-2], rows[:, 1:-1], out=inner)
+    inner += rows[:, 2:]
     return out
 
 
-def _even(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """An even sample of at most ``n`` of the points: judges as well and keeps the cost flat."""
-    if len(rows) <= n:
-        return rows, cols
-    pick = np.linspace(0, len(rows) - 1, n).astype(np.int64)
-    return rows[pick], cols[pick]
+def _even_flat(flat: np.ndarray, n: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_even`` of the points with flat indices ``flat`` (row-major, ``w`` wide), as (rows, columns).
+
+    Sampling the flat indices first and splitting only the sample is several times cheaper than ``np.nonzero``
+    of a 2-D array (the same points, in the same order).
+    """
+    if len(flat) > n:
+        flat = flat[np.linspace(0, len(flat) - 1, n).astype(np.int64)]
+    return np.divmod(flat, w)
 
 
 @dataclass(frozen=True)
 class _Grid:
-    """The placements tried for one picture size (cached: a dataset has few sizes)."""
+    """The placements tried for one picture size (cached: a dataset has few sizes).
+
+    Placements are numbered row-major over (``dys``, ``dxs``): flat index ``iy * len(dxs) + ix``.
+    """
 
     sx: int
     sy: int
-    oy: int
-    ox: int
+    dys: np.ndarray  # vertical shifts tried (pixels at FIT_SIDE), ascending
+    dxs: np.ndarray  # horizontal shifts tried
     yy: np.ndarray
     xx: np.ndarray
     near: np.ndarray  # flat: placements that count as the own one
-    mirror: np.ndarray
-    offsets: np.ndarray
-    mirror_offsets: np.ndarray
-    coarse: np.ndarray  # flat indices of the shifts the contrast compares (own placement first)
     own: int  # flat index of the own placement (no shift)
-    every: np.ndarray  # flat indices of all placements (0, 1, ...)
-    mirror_idx: np.ndarray  # flat indices of the placements mirror images are tried at
+    mirror_y: slice  # the rows and columns of the grid mirror images are tried at (a block round the own place)
+    mirror_x: slice
+    mirror_idx: np.ndarray  # their flat indices
+    coarse_y: slice  # the contrast's reference: every CONTRAST_STEP-th shift through the own placement ...
+    coarse_x: slice
+    coarse_own: int  # ... (the own placement's index within that block, row-major)
+    coarse_ref: np.ndarray  # ... less those within CONTRAST_NEAR of the own one (indices within the block)
 
 
 @lru_cache(maxsize=64)
@@ -146,35 +161,57 @@ def _grid(h: int, w: int) -> _Grid:
     dxs = np.arange(-(sx // FIT_STEP), sx // FIT_STEP + 1) * FIT_STEP
     dys = np.arange(-(sy // FIT_STEP), sy // FIT_STEP + 1) * FIT_STEP
     yy, xx = np.meshgrid(dys, dxs, indexing="ij")
-    # Mirror images are tried near their own place only: an export flips about the picture's centre.
-    mirror = (np.abs(yy) <= FLIP_SLACK) & (np.abs(xx) <= FLIP_SLACK)
-    offsets = (yy * (w + 2 * sx) + xx).ravel()
     oy, ox = int(np.flatnonzero(dys == 0)[0]), int(np.flatnonzero(dxs == 0)[0])
+    # Mirror images are tried near their own place only: an export flips about the picture's centre.
+    my, mx = np.flatnonzero(np.abs(dys) <= FLIP_SLACK), np.flatnonzero(np.abs(dxs) <= FLIP_SLACK)
+    mirror_y, mirror_x = slice(int(my[0]), int(my[-1]) + 1), slice(int(mx[0]), int(mx[-1]) + 1)
+    mirror = np.zeros(yy.shape, bool)
+    mirror[mirror_y, mirror_x] = True
     # A coarser grid through the own placement: the contrast needs a reference level, not the best shift.
-    coarse = np.zeros(yy.shape, bool)
-    coarse[oy % CONTRAST_STEP :: CONTRAST_STEP, ox % CONTRAST_STEP :: CONTRAST_STEP] = True
+    coarse_y, coarse_x = slice(oy % CONTRAST_STEP, None, CONTRAST_STEP), slice(ox % CONTRAST_STEP, None, CONTRAST_STEP)
+    cy, cx = yy[coarse_y, coarse_x], xx[coarse_y, coarse_x]
     # The reference leaves out placements within the bands' reach of the own one: for a mask that fits,
     # those still see part of the object's contrast, and would lift the reference towards the own value.
-    coarse &= (np.abs(yy) > CONTRAST_NEAR) | (np.abs(xx) > CONTRAST_NEAR)
-    coarse_idx = np.concatenate([[oy * yy.shape[1] + ox], np.flatnonzero(coarse)])
+    ref = ((np.abs(cy) > CONTRAST_NEAR) | (np.abs(cx) > CONTRAST_NEAR)).ravel()
+    coarse_own = int(np.flatnonzero((cy == 0).ravel() & (cx == 0).ravel())[0])
     near = ((np.abs(yy) <= NEAR) & (np.abs(xx) <= NEAR)).ravel()
     return _Grid(
-        sx, sy, oy, ox, yy, xx, near, mirror, offsets, offsets[mirror.ravel()], coarse_idx,
-        oy * yy.shape[1] + ox, np.arange(yy.size), np.flatnonzero(mirror),
+        sx, sy, dys, dxs, yy, xx, near, oy * len(dxs) + ox, mirror_y, mirror_x, np.flatnonzero(mirror),
+        coarse_y, coarse_x, coarse_own, np.flatnonzero(ref),
     )
 
 
-def _padded(a: np.ndarray, sy: int, sx: int, *, edge: bool) -> np.ndarray:
-    """``a`` padded by (sy, sx) on each side, flattened: with zeros, or by repeating its border.
-
-    Written out rather than ``np.pad``, whose generality costs more than the padding on these small pictures.
-    """
+def _edge_padded(a: np.ndarray, sy: int, sx: int) -> np.ndarray:
+    """``a`` padded by (sy, sx) on each side by repeating its border (``np.pad(mode="edge")``, written out:
+    its generality costs more than the padding on these small pictures)."""
     h, w = a.shape
-    if edge:
-        return a.take(np.clip(np.arange(-sy, h + sy), 0, h - 1), 0).take(np.clip(np.arange(-sx, w + sx), 0, w - 1), 1).ravel()
-    out = np.zeros((h + 2 * sy, w + 2 * sx), a.dtype)
+    out = np.empty((h + 2 * sy, w + 2 * sx), a.dtype)
     out[sy : sy + h, sx : sx + w] = a
-    return out.ravel()
+    out[:sy, sx : sx + w] = a[0]
+    out[sy + h :, sx : sx + w] = a[-1]
+    out[:, :sx] = out[:, sx : sx + 1]
+    out[:, sx + w :] = out[:, sx + w - 1 : sx + w]
+    return out
+
+
+def _placed(
+    pad: np.ndarray, rows: np.ndarray, cols: np.ndarray, dys: np.ndarray, dxs: np.ndarray, sy: int, sx: int
+) -> np.ndarray:
+    """``pad[rows + sy + dy, cols + sx + dx]`` for every point and every placement (dy, dx): (points, dys, dxs).
+
+    ``dys`` and ``dxs`` are evenly spaced; ``pad`` is the picture padded by (sy, sx). One gather of a
+    strided view (each point's block of placements is a window of ``pad``): no index array per placement.
+    """
+    ny, nx = len(dys), len(dxs)
+    step_y = int(dys[1] - dys[0]) if ny > 1 else 1
+    step_x = int(dxs[1] - dxs[0]) if nx > 1 else 1
+    s0, s1 = pad.strides
+    h, w = pad.shape
+    windows = np.lib.stride_tricks.as_strided(
+        pad, shape=(h - (ny - 1) * step_y, w - (nx - 1) * step_x, ny, nx),
+        strides=(s0, s1, s0 * step_y, s1 * step_x), writeable=False,
+    )
+    return windows[rows + (sy + int(dys[0])), cols + (sx + int(dxs[0]))]
 
 
 def _median(values: np.ndarray) -> float:
@@ -186,52 +223,70 @@ def _median(values: np.ndarray) -> float:
 
 
 def _tile_means(
-    pad: np.ndarray, offsets: np.ndarray, rows: np.ndarray, cols: np.ndarray, sy: int, sx: int, width: int, ntx: int
+    pad: np.ndarray, rows: np.ndarray, cols: np.ndarray, tid: np.ndarray, grid: _Grid
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(tile ids, points per tile, mean grey per placement x tile) of the band points ``rows``/``cols``."""
-    tid = (rows // TILE) * ntx + cols // TILE
+    """(tile ids, points per tile, mean grey per coarse placement x tile) of the points ``rows``/``cols`` in
+    tiles ``tid``."""
     order = np.argsort(tid, kind="stable")
     tid = tid[order]
-    base = (rows[order] + sy) * width + (cols[order] + sx)
-    starts = np.flatnonzero(np.r_[True, tid[1:] != tid[:-1]])
-    tiles, counts = tid[starts], np.diff(np.r_[starts, tid.size])
-    sums = np.add.reduceat(pad[offsets[:, None] + base[None, :]], starts, axis=1)
-    return tiles, counts, sums / counts.astype(np.float32)
+    starts = np.flatnonzero(np.concatenate(([True], tid[1:] != tid[:-1])))
+    tiles, counts = tid[starts], np.diff(np.append(starts, tid.size))
+    values = _placed(pad, rows[order], cols[order], grid.dys[grid.coarse_y], grid.dxs[grid.coarse_x], grid.sy, grid.sx)
+    # float32 sums are exact here (integers far below 2^24), and cheaper than integer ones.
+    sums = np.add.reduceat(values.reshape(tid.size, -1).astype(np.float32), starts, axis=0)
+    return tiles, counts, sums.T.astype(np.float64) / counts.astype(np.float32)
 
 
-def _contrast(g: np.ndarray, small: PILImage.Image, grid: _Grid) -> float | None:
+def _near(a: np.ndarray) -> np.ndarray:
+    """Pixels with a ``True`` of ``a`` within ``BAND`` (a (2 BAND + 1)^2 box, cut at the picture's border).
+
+    A separable dilation, each direction by doubling windows (2, 4, then 2 BAND + 1 wide): six ``|`` in all.
+    """
+    h, w = a.shape
+    k = 2 * BAND + 1
+    p = np.zeros((h + k - 1, w + k - 1), bool)
+    p[BAND : BAND + h, BAND : BAND + w] = a
+    widths = (1, 2, k - 4)  # windows of 2, 4 and k pixels (k >= 5)
+    for step in widths:
+        p = p[:, :-step] | p[:, step:]
+    for step in widths:
+        p = p[:-step] | p[step:]
+    return p
+
+
+def _bands(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(inner, outer): foreground pixels with background within ``BAND`` (see ``_near``), and background
+    pixels with foreground within it."""
+    return fg & _near(~fg), ~fg & _near(fg)
+
+
+def _contrast(g: np.ndarray, fg: np.ndarray, grid: _Grid) -> float | None:
     """The contrast signal (module docstring): robust deviations of the own placement above the shifts."""
     h, w = g.shape
-    fg = np.asarray(small) >= 128
-    # Pixels within BAND of the outline: their (2 BAND + 1)^2 box holds both foreground and background.
-    # Box counts from the summed-area table of the foreground.
-    sat = np.zeros((h + 1, w + 1), np.int32)
-    sat[1:, 1:] = fg.cumsum(0, dtype=np.int32).cumsum(1, dtype=np.int32)
-    y0, y1 = np.clip(np.arange(h) - BAND, 0, h), np.clip(np.arange(h) + BAND + 1, 0, h)
-    x0, x1 = np.clip(np.arange(w) - BAND, 0, w), np.clip(np.arange(w) + BAND + 1, 0, w)
-    count = sat[y1][:, x1] - sat[y0][:, x1] - sat[y1][:, x0] + sat[y0][:, x0]
-    area = (y1 - y0)[:, None] * (x1 - x0)[None, :]
-    inner = fg & (count < area)
-    outer = ~fg & (count > 0)
-    ri, ci = np.nonzero(inner)
-    ro, co = np.nonzero(outer)
-    ri, ci = _even(ri, ci, MAX_BAND_POINTS)
-    ro, co = _even(ro, co, MAX_BAND_POINTS)
+    inner, outer = _bands(fg)
+    ri, ci = _even_flat(np.flatnonzero(inner), MAX_BAND_POINTS, w)
+    ro, co = _even_flat(np.flatnonzero(outer), MAX_BAND_POINTS, w)
     if len(ri) < MIN_OUTLINE or len(ro) < MIN_OUTLINE:
         return None
-    width, ntx = w + 2 * grid.sx, -(-w // TILE)
-    pad = _padded(g.astype(np.int32), grid.sy, grid.sx, edge=True)  # int32: band sums overflow int16
-    offsets = grid.offsets[grid.coarse]
-    tiles_in, n_in, mean_in = _tile_means(pad, offsets, ri, ci, grid.sy, grid.sx, width, ntx)
-    tiles_out, n_out, mean_out = _tile_means(pad, offsets, ro, co, grid.sy, grid.sx, width, ntx)
-    _, a, b = np.intersect1d(tiles_in, tiles_out, assume_unique=True, return_indices=True)
+    ntx, nt = -(-w // TILE), -(-w // TILE) * -(-h // TILE)
+    # Both bands in one gather: the outer band's tiles are numbered after the inner band's.
+    rows, cols = np.concatenate((ri, ro)), np.concatenate((ci, co))
+    tid = (rows // TILE) * ntx + cols // TILE
+    tid[len(ri) :] += nt
+    tiles, counts, means = _tile_means(_edge_padded(g, grid.sy, grid.sx), rows, cols, tid, grid)
+    split = int(np.searchsorted(tiles, nt))
+    n_in, n_out = counts[:split], counts[split:]
+    mean_in, mean_out = means[:, :split], means[:, split:]
+    _, a, b = np.intersect1d(tiles[:split], tiles[split:] - nt, assume_unique=True, return_indices=True)
     weight = np.minimum(n_in[a], n_out[b]).astype(np.float32)
     keep = weight >= MIN_TILE_POINTS
     if np.count_nonzero(keep) < 2:
         return None
     a, b, weight = a[keep], b[keep], weight[keep]
     stat = np.abs(mean_in[:, a] - mean_out[:, b]) @ (weight / weight.sum())
-    own = float(stat[0])
+    own = float(stat[grid.coarse_own])
+    # The reference: the coarse placements away from the own one, and the own one (as before: its median).
+    stat = np.concatenate((stat[grid.coarse_own : grid.coarse_own + 1], stat[grid.coarse_ref]))
     median = _median(stat)
     spread = max(_median(np.abs(stat - median)) * 1.4826, 1e-3)
     return (own - median) / spread
@@ -331,26 +386,27 @@ def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image
     if small_im.size != mask.size:
         # After a box reduction the outline is where the mask is neither all in nor all out (17..238):
         # one comparison on uint8, where values under 17 wrap round to 239 and above.
-        rows, cols = np.nonzero((small - np.uint8(17)) < 222)
+        flat = np.flatnonzero((small - np.uint8(17)) < 222)
     else:
-        rows, cols = _outline(small >= 128)
-    if len(rows) < MIN_OUTLINE:
+        flat = np.flatnonzero(_outline(small >= 128))
+    if len(flat) < MIN_OUTLINE:
         return None
-    rows, cols = _even(rows, cols, MAX_POINTS)
-    g = np.asarray(reduced if reduced is not None else fit_picture(grey)).astype(np.int16)
+    rows, cols = _even_flat(flat, MAX_POINTS, small.shape[1])
+    pic = np.asarray(reduced if reduced is not None else fit_picture(grey))
+    g = pic.astype(np.int16)
     h, w = g.shape
     grid = _grid(h, w)
-    width = w + 2 * grid.sx
-    # Edges padded with zeros by the largest shift: every placement is one gather of flat indices;
-    # the part of an outline pushed off the picture counts as edgeless, so such a placement never wins.
-    pad = _padded(_edges(g), grid.sy, grid.sx, edge=False)
+    # Edges padded with zeros by the largest shift: the part of an outline pushed off the picture counts
+    # as edgeless, so such a placement never wins.
+    pad = _edges(g, grid.sy, grid.sx)
 
-    def sums(r: np.ndarray, c: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    def sums(r: np.ndarray, c: np.ndarray, dys: np.ndarray, dxs: np.ndarray) -> np.ndarray:
         # Sums, not means: every placement has the same number of points, and only ratios are kept.
-        base = (r + grid.sy) * width + (c + grid.sx)
-        return pad[offsets[:, None] + base[None, :]].sum(axis=1, dtype=np.int64).astype(np.float64)
+        # int32 holds them: at most MAX_POINTS x 9 x 510.
+        placed = _placed(pad, r, c, dys, dxs, grid.sy, grid.sx)
+        return placed.reshape(len(r), -1).sum(axis=0, dtype=np.int32).astype(np.float64)
 
-    shifted = sums(rows, cols, grid.offsets)  # every shift, in the grid's flat order
+    shifted = sums(rows, cols, grid.dys, grid.dxs)  # every shift, in the grid's flat order
     own = float(shifted[grid.own])
     median = _median(shifted)  # the chance level: the outline moved about, not mirrored
     if median <= 1e-6:
@@ -358,19 +414,20 @@ def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image
     spread = max(_median(np.abs(shifted - median)) * 1.4826, 1e-3 * median)
     # The best placement away from the mask's own (nearby shifts are the same fit, blurred); the first
     # best in the order shifts, left-right mirror, top-bottom mirror.
+    near_y, near_x = grid.dys[grid.mirror_y], grid.dxs[grid.mirror_x]
     best_val, best = -1.0, ("", 0)
     for flip, v, where in (
-        ("", np.where(grid.near, -1.0, shifted), grid.every),
-        ("h", sums(rows, w - 1 - cols, grid.mirror_offsets), grid.mirror_idx),
-        ("v", sums(h - 1 - rows, cols, grid.mirror_offsets), grid.mirror_idx),
+        ("", np.where(grid.near, -1.0, shifted), None),
+        ("h", sums(rows, w - 1 - cols, near_y, near_x), grid.mirror_idx),
+        ("v", sums(h - 1 - rows, cols, near_y, near_x), grid.mirror_idx),
     ):
         j = int(np.argmax(v))
         if v[j] > best_val:
-            best_val, best = float(v[j]), (flip, int(where[j]))
+            best_val, best = float(v[j]), (flip, j if where is None else int(where[j]))
     flip, k = best
     return MaskFit(
         score=own / median, best=best_val / median, peak=(best_val - median) / spread,
         dx=int(grid.xx.flat[k]) / w, dy=int(grid.yy.flat[k]) / h, flip=flip, outline=len(rows),
-        contrast=_contrast(g, small_im, grid) if own / median <= CONTRAST_BELOW else None,
+        contrast=_contrast(pic, small >= 128, grid) if own / median <= CONTRAST_BELOW else None,
         edge_z=(own - median) / spread,
     )
