@@ -64,6 +64,11 @@ TILE = 16
 MIN_TILE_POINTS = 3
 #: Placements nearer than this (pixels at FIT_SIDE) to the mask's own count as "the same place".
 NEAR = 2
+#: The own placement is "on its peak" when it fits better than every other placement within this many pixels
+#: (at FIT_SIDE, each direction): by the edges (shifts every FIT_STEP px) and, where it is measured, by the
+#: contrast (every CONTRAST_STEP-th shift). A mask drawn for its picture is; one of another picture, whose
+#: outline merely crosses some of this picture's edges, almost never on both.
+PEAK_REACH = 4
 #: Fewest outline pixels (at FIT_SIDE) the agreement needs to mean anything.
 MIN_OUTLINE = 40
 #: Shortest side (pixels) an image needs for the agreement measure.
@@ -87,6 +92,9 @@ class MaskFit:
     #: edge: the own placement in robust deviations above the median placement (``score`` on the scale of
     #: the picture's own spread: a textured picture's ratio stays near 1 even for an outline that fits).
     edge_z: float = 0.0
+    #: Whether the own placement fits better than every other within ``PEAK_REACH`` px, by the edges and, where
+    #: the contrast is measured, by the contrast too.
+    own_peak: bool = True
 
 
 def _outline(fg: np.ndarray) -> np.ndarray:
@@ -153,6 +161,8 @@ class _Grid:
     coarse_x: slice
     coarse_own: int  # ... (the own placement's index within that block, row-major)
     coarse_ref: np.ndarray  # ... less those within CONTRAST_NEAR of the own one (indices within the block)
+    peak_near: np.ndarray  # flat indices of the other placements within PEAK_REACH of the own one
+    coarse_peak_near: np.ndarray  # the same within the contrast's block
 
 
 @lru_cache(maxsize=64)
@@ -175,9 +185,14 @@ def _grid(h: int, w: int) -> _Grid:
     ref = ((np.abs(cy) > CONTRAST_NEAR) | (np.abs(cx) > CONTRAST_NEAR)).ravel()
     coarse_own = int(np.flatnonzero((cy == 0).ravel() & (cx == 0).ravel())[0])
     near = ((np.abs(yy) <= NEAR) & (np.abs(xx) <= NEAR)).ravel()
+    own = oy * len(dxs) + ox
+    peak = ((np.abs(yy) <= PEAK_REACH) & (np.abs(xx) <= PEAK_REACH)).ravel()
+    peak[own] = False
+    coarse_peak = ((np.abs(cy) <= PEAK_REACH) & (np.abs(cx) <= PEAK_REACH)).ravel()
+    coarse_peak[coarse_own] = False
     return _Grid(
-        sx, sy, dys, dxs, yy, xx, near, oy * len(dxs) + ox, mirror_y, mirror_x, np.flatnonzero(mirror),
-        coarse_y, coarse_x, coarse_own, np.flatnonzero(ref),
+        sx, sy, dys, dxs, yy, xx, near, own, mirror_y, mirror_x, np.flatnonzero(mirror),
+        coarse_y, coarse_x, coarse_own, np.flatnonzero(ref), np.flatnonzero(peak), np.flatnonzero(coarse_peak),
     )
 
 
@@ -260,8 +275,9 @@ def _bands(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return fg & _near(~fg), ~fg & _near(fg)
 
 
-def _contrast(g: np.ndarray, fg: np.ndarray, grid: _Grid) -> float | None:
-    """The contrast signal (module docstring): robust deviations of the own placement above the shifts."""
+def _contrast(g: np.ndarray, fg: np.ndarray, grid: _Grid) -> tuple[float, bool] | None:
+    """The contrast signal (module docstring): robust deviations of the own placement above the shifts, and
+    whether the own placement beats the other coarse placements within ``PEAK_REACH``."""
     h, w = g.shape
     inner, outer = _bands(fg)
     ri, ci = _even_flat(np.flatnonzero(inner), MAX_BAND_POINTS, w)
@@ -285,11 +301,12 @@ def _contrast(g: np.ndarray, fg: np.ndarray, grid: _Grid) -> float | None:
     a, b, weight = a[keep], b[keep], weight[keep]
     stat = np.abs(mean_in[:, a] - mean_out[:, b]) @ (weight / weight.sum())
     own = float(stat[grid.coarse_own])
+    on_peak = bool(own > stat[grid.coarse_peak_near].max()) if grid.coarse_peak_near.size else True
     # The reference: the coarse placements away from the own one, and the own one (as before: its median).
     stat = np.concatenate((stat[grid.coarse_own : grid.coarse_own + 1], stat[grid.coarse_ref]))
     median = _median(stat)
     spread = max(_median(np.abs(stat - median)) * 1.4826, 1e-3)
-    return (own - median) / spread
+    return (own - median) / spread, on_peak
 
 
 def _factor(long_side: int, side: int) -> int:
@@ -425,9 +442,11 @@ def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image
         if v[j] > best_val:
             best_val, best = float(v[j]), (flip, j if where is None else int(where[j]))
     flip, k = best
+    on_peak = bool(own > shifted[grid.peak_near].max()) if grid.peak_near.size else True
+    contrast = _contrast(pic, small >= 128, grid) if own / median <= CONTRAST_BELOW else None
     return MaskFit(
         score=own / median, best=best_val / median, peak=(best_val - median) / spread,
         dx=int(grid.xx.flat[k]) / w, dy=int(grid.yy.flat[k]) / h, flip=flip, outline=len(rows),
-        contrast=_contrast(pic, small >= 128, grid) if own / median <= CONTRAST_BELOW else None,
-        edge_z=(own - median) / spread,
+        contrast=None if contrast is None else contrast[0], edge_z=(own - median) / spread,
+        own_peak=on_peak and (contrast is None or contrast[1]),
     )

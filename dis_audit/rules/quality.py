@@ -149,24 +149,29 @@ def fit_findings(fit: MaskFit, t: QualityThresholds) -> list[tuple[Rule, str]]:
         return [(MASK_MISREGISTERED,
                  f"the mask fits the picture's edges {fit.best / max(fit.score, 1e-6):.1f}x better {where} "
                  f"(agreement {fit.score:.2f} at its own place, {fit.best:.2f} there)")]
-    if (
-        fit.contrast is not None and fit.score <= t.swap_score and fit.contrast <= t.swap_contrast
-        and fit.edge_z + fit.contrast <= t.swap_evidence
-    ):
-        return [(MASK_IMAGE_MISMATCH,
-                 f"the mask's outline follows the picture's edges and tones no better than chance (edge "
-                 f"agreement {fit.score:.2f}, 1.0 is chance; edges {fit.edge_z:.1f} and inside/outside contrast "
-                 f"{fit.contrast:.1f} robust deviations above shifted placements, {fit.edge_z + fit.contrast:.1f} "
-                 f"together, <= {_fmt(t.swap_evidence)}): a mask of another picture or object?")]
+    off_peak = not fit.own_peak
+    if fit.contrast is not None and fit.score <= t.swap_score:
+        evidence = fit.edge_z + fit.contrast
+        weak = fit.contrast <= t.swap_contrast and evidence <= t.swap_evidence
+        if weak or (off_peak and evidence <= t.swap_off_peak):
+            why = (f"together, <= {_fmt(t.swap_evidence)}" if weak else
+                   f"together, <= {_fmt(t.swap_off_peak)}, and a slight shift fits better than its own place")
+            return [(MASK_IMAGE_MISMATCH,
+                     f"the mask's outline follows the picture's edges and tones no better than chance (edge "
+                     f"agreement {fit.score:.2f}, 1.0 is chance; edges {fit.edge_z:.1f} and inside/outside contrast "
+                     f"{fit.contrast:.1f} robust deviations above shifted placements, {evidence:.1f} {why}): a mask "
+                     "of another picture or object?")]
     # Without the contrast (bands too thin at 192 px) the edge signal alone must carry the evidence: half of
     # what both together may come to, or the ratio at the stricter single threshold.
     if fit.contrast is None and (
         fit.score <= t.swap_edge_only or (fit.score <= t.swap_score and fit.edge_z <= t.swap_evidence / 2)
+        or (off_peak and fit.score <= t.swap_score and fit.edge_z <= t.swap_off_peak / 2)
     ):
         return [(MASK_IMAGE_MISMATCH,
                  f"the mask's outline follows no image edge (edge agreement {fit.score:.2f}, 1.0 is chance; "
-                 f"{fit.edge_z:.1f} robust deviations above shifted placements; the mask is too thin here to "
-                 "compare tones inside and outside): a mask of another picture or object?")]
+                 f"{fit.edge_z:.1f} robust deviations above shifted placements"
+                 f"{'; a slight shift fits better than its own place' if off_peak else ''}; the mask is too thin "
+                 "here to compare tones inside and outside): a mask of another picture or object?")]
     return []
 
 
