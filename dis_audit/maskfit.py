@@ -65,9 +65,10 @@ MIN_TILE_POINTS = 3
 #: Placements nearer than this (pixels at FIT_SIDE) to the mask's own count as "the same place".
 NEAR = 2
 #: The own placement is "on its peak" when it fits better than every other placement within this many pixels
-#: (at FIT_SIDE, each direction): by the edges (shifts every FIT_STEP px) and, where it is measured, by the
-#: contrast (every CONTRAST_STEP-th shift). A mask drawn for its picture is; one of another picture, whose
-#: outline merely crosses some of this picture's edges, almost never on both.
+#: (at FIT_SIDE, each direction) by the edges (shifts every FIT_STEP px) or, where it is measured, by the
+#: contrast (every CONTRAST_STEP-th shift). A mask drawn for its picture is, by one signal or the other (a
+#: soft edge's ridge is too broad for the edges to peak, a camouflaged object's contrast too faint for the
+#: contrast to); one of another picture, whose outline merely crosses some of this picture's edges, rarely.
 PEAK_REACH = 4
 #: Fewest outline pixels (at FIT_SIDE) the agreement needs to mean anything.
 MIN_OUTLINE = 40
@@ -92,8 +93,8 @@ class MaskFit:
     #: edge: the own placement in robust deviations above the median placement (``score`` on the scale of
     #: the picture's own spread: a textured picture's ratio stays near 1 even for an outline that fits).
     edge_z: float = 0.0
-    #: Whether the own placement fits better than every other within ``PEAK_REACH`` px, by the edges and, where
-    #: the contrast is measured, by the contrast too.
+    #: Whether the own placement fits better than every other within ``PEAK_REACH`` px, by the edges or, where
+    #: the contrast is measured, by the contrast.
     own_peak: bool = True
 
 
@@ -448,5 +449,5 @@ def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image
         score=own / median, best=best_val / median, peak=(best_val - median) / spread,
         dx=int(grid.xx.flat[k]) / w, dy=int(grid.yy.flat[k]) / h, flip=flip, outline=len(rows),
         contrast=None if contrast is None else contrast[0], edge_z=(own - median) / spread,
-        own_peak=on_peak and (contrast is None or contrast[1]),
+        own_peak=on_peak or (contrast is not None and contrast[1]),
     )

@@ -250,9 +250,9 @@ class QualityThresholds:
     #: alone at or below this.
     swap_edge_only: float = 1.05
     #: DA609 also fires, with the edge agreement at most ``swap_score``, where the own placement is off its
-    #: peak (a shift of at most ``maskfit.PEAK_REACH`` px at 192 px fits better: ``MaskFit.own_peak``) and
-    #: ``edge_z + contrast`` is at most this (without the contrast: ``edge_z`` at most half of it).
-    swap_off_peak: float = 4.0
+    #: peak (a shift of at most ``maskfit.PEAK_REACH`` px at 192 px fits better by the edges and by the
+    #: contrast: ``MaskFit.own_peak`` false) and ``edge_z + contrast`` is at most this.
+    swap_off_peak: float = 3.5
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
