@@ -137,7 +137,9 @@ def hash_thumbnail(im: PILImage.Image) -> np.ndarray:
         im = im.convert("RGB")
     # Box filter to 32x32; reducing_gap=2 lets Pillow shrink by an integer factor first (still a box
     # average overall), which halves the cost on a 1024x768 image.
-    small = im.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.BOX, reducing_gap=2.0).convert("L")
+    small = im.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.BOX, reducing_gap=2.0)
+    if small.mode != "L":
+        small = small.convert("L")
     return np.asarray(small, dtype=np.float64)
 
 
