@@ -255,10 +255,12 @@ class QualityThresholds:
     #: ... or, where the contrast cannot be measured (bands too thin at 192 px: wires), the edge score
     #: alone at or below this.
     swap_edge_only: float = 1.05
-    #: DA609 also fires, with the edge agreement at most ``swap_score``, where the own placement is off its
-    #: peak (a shift of at most ``maskfit.PEAK_REACH`` px at 192 px fits better by the edges and by the
-    #: contrast: ``MaskFit.own_peak`` false) and ``edge_z + contrast`` is at most this.
-    swap_off_peak: float = 3.5
+    #: Opt-in (0: off): DA609 also fires, with the edge agreement at most ``swap_score``, where the own placement
+    #: is off its peak (a shift of at most ``maskfit.PEAK_REACH`` px at 192 px fits better by the edges and by
+    #: the contrast: ``MaskFit.own_peak`` false) and ``edge_z + contrast`` is at most this. 3.5 is the value
+    #: calibrated on the tuning trees; it is off by default because it also flags a camouflaged object all but
+    #: invisible at 192 px (docs/deep.md has the figures both ways).
+    swap_off_peak: float = 0.0
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

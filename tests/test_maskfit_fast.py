@@ -89,7 +89,7 @@ def test_a_fitting_mask_is_on_its_peak_and_a_slightly_shifted_one_is_not(style):
 
 
 def test_off_peak_widens_the_mismatch_evidence_but_only_off_the_peak():
-    t = QualityThresholds()
+    t = QualityThresholds(swap_off_peak=3.5)
 
     def codes(contrast: float | None, edge_z: float, own_peak: bool, score: float = 1.2) -> list[str]:
         fit = MaskFit(score=score, best=score, peak=0.0, dx=0.0, dy=0.0, flip="", outline=100, contrast=contrast,
@@ -103,11 +103,15 @@ def test_off_peak_widens_the_mismatch_evidence_but_only_off_the_peak():
     assert codes(1.1, 1.9, own_peak=False, score=1.6) == []  # the edge agreement is above swap_score
     # Without the contrast (wires) the peak alone says too little: a clean wire's edge peak is often a pixel off.
     assert codes(None, 1.7, own_peak=False) == []
+    # Off by default: the measure is kept, the wider evidence is opt-in.
+    assert QualityThresholds().swap_off_peak == 0
+    t = QualityThresholds()
+    assert codes(1.1, 1.9, own_peak=False) == []
 
 
 def test_a_swapped_mask_that_crosses_some_edges_is_reported_off_its_peak(tmp_path):
     """A mask of another scene whose outline happens to cross this picture's edges and tones: above
-    swap_evidence (2.1) together, which alone would be silent, but off its peak by both signals."""
+    swap_evidence (2.1) together, which alone is silent, but off its peak by both signals (opt-in)."""
     from dis_audit import scan
 
     image, _ = quality_defects.scene("photo", 10, (384, 288))
@@ -116,5 +120,7 @@ def test_a_swapped_mask_that_crosses_some_edges_is_reported_off_its_peak(tmp_pat
     assert fit.contrast is not None and fit.edge_z + fit.contrast > QualityThresholds().swap_evidence
     assert not fit.own_peak
     quality_defects.write_pair(tmp_path, "DIS-TR", "1#Accessories#1#Bag#swap_o", image, other)
-    (finding,) = [f for f in scan(tmp_path, deep=True, workers=1).findings if f.code.startswith("DA6")]
+    assert not [f for f in scan(tmp_path, deep=True, workers=1).findings if f.code.startswith("DA6")]
+    result = scan(tmp_path, deep=True, workers=1, quality_thresholds={"swap_off_peak": 3.5})
+    (finding,) = [f for f in result.findings if f.code.startswith("DA6")]
     assert finding.code == "DA609" and "a slight shift fits better" in finding.message

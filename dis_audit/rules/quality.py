@@ -156,7 +156,7 @@ def fit_findings(fit: MaskFit, t: QualityThresholds) -> list[tuple[Rule, str]]:
     if fit.contrast is not None and fit.score <= t.swap_score:
         evidence = fit.edge_z + fit.contrast
         weak = fit.contrast <= t.swap_contrast and evidence <= t.swap_evidence
-        if weak or (off_peak and evidence <= t.swap_off_peak):
+        if weak or (off_peak and t.swap_off_peak > 0 and evidence <= t.swap_off_peak):
             why = (f"together, <= {_fmt(t.swap_evidence)}" if weak else
                    f"together, <= {_fmt(t.swap_off_peak)}, and a slight shift fits better than its own place")
             return [(MASK_IMAGE_MISMATCH,
