@@ -1,7 +1,7 @@
 """Benchmark of the DA6xx checks: recall and false-positive rate per check, and the --deep slowdown.
 
     python benchmarks/quality_bench.py [--per-kind 20] [--clean 40] [--size 1024x768] [--workers N] [--out DIR]
-                                       [--repeats 4] [--seed 0] [--no-timing]
+                                       [--repeats 4] [--seed 0] [--no-timing] [--quality-threshold NAME=VALUE ...]
 
 1. Generates a tree (examples/quality_defects.py): CLEAN clean pairs in each of five styles (photo,
    thin wires, soft edges, camouflage, white background) and PER_KIND pairs of each planted defect
@@ -118,11 +118,14 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=4, help="scan timings of each kind, alternating (best kept)")
     ap.add_argument("--seed", type=int, default=0, help="first scene seed: another value builds a held-out tree")
     ap.add_argument("--no-timing", action="store_true", help="recall and false positives only")
+    ap.add_argument("--quality-threshold", action="append", default=[], metavar="NAME=VALUE",
+                    help="a DA6xx threshold for the recall scan (as the scan's flag), e.g. swap_off_peak=3.5")
     ap.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "dis-audit-quality-bench")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
 
+    from dis_audit.quality import QualityThresholds
     from dis_audit.scan import scan
 
     marker = args.out / f".tree-{args.per_kind}-{args.clean}-{args.size}-{args.seed}"
@@ -139,7 +142,10 @@ def main() -> None:
     print(f"tree: {len(truth)} pairs ({args.clean} clean per style x {len(quality_defects.STYLES)}, "
           f"{args.per_kind} per defect kind), {width}x{height}, {how}")
 
-    result = scan(args.out, deep=True, workers=args.workers)
+    thresholds = QualityThresholds.items_of(args.quality_threshold) or None
+    if thresholds:
+        print(f"thresholds: {thresholds}")
+    result = scan(args.out, deep=True, workers=args.workers, quality_thresholds=thresholds)
     flagged: dict[str, set[str]] = defaultdict(set)  # code -> image paths
     mask_to_image = {p.replace("/gt/", "/im/")[:-4] + ".jpg": p for p in truth}
     for f in result.findings:
