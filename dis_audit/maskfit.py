@@ -22,6 +22,8 @@ top-bottom. Two signals, each taken over the same shifts so that each image is i
   soft edges), which the edge signal calls chance; a mask that belongs to another image splits that
   image's tones no better than a shifted one does, so both signals stay near chance. DA609 adds the two
   (``edge_z + contrast``, each one draw from its reference for a mask of another picture).
+
+``own_peak``: whether the own placement beats its neighbours within ``PEAK_REACH`` by either signal.
 """
 
 from __future__ import annotations
@@ -64,11 +66,9 @@ TILE = 16
 MIN_TILE_POINTS = 3
 #: Placements nearer than this (pixels at FIT_SIDE) to the mask's own count as "the same place".
 NEAR = 2
-#: The own placement is "on its peak" when it fits better than every other placement within this many pixels
-#: (at FIT_SIDE, each direction) by the edges (shifts every FIT_STEP px) or, where it is measured, by the
-#: contrast (every CONTRAST_STEP-th shift). A mask drawn for its picture is, by one signal or the other (a
-#: soft edge's ridge is too broad for the edges to peak, a camouflaged object's contrast too faint for the
-#: contrast to); one of another picture, whose outline merely crosses some of this picture's edges, rarely.
+#: The own placement is "on its peak" when it beats every other placement within this many pixels (at
+#: FIT_SIDE, each direction) by the edges or, where measured, by the contrast. A mask drawn for its picture
+#: is, by one or the other; one of another picture, whose outline crosses some edges by chance, rarely.
 PEAK_REACH = 4
 #: Fewest outline pixels (at FIT_SIDE) the agreement needs to mean anything.
 MIN_OUTLINE = 40
@@ -198,8 +198,7 @@ def _grid(h: int, w: int) -> _Grid:
 
 
 def _edge_padded(a: np.ndarray, sy: int, sx: int) -> np.ndarray:
-    """``a`` padded by (sy, sx) on each side by repeating its border (``np.pad(mode="edge")``, written out:
-    its generality costs more than the padding on these small pictures)."""
+    """``a`` padded by (sy, sx) on each side by repeating its border (``np.pad(mode="edge")``, written out)."""
     h, w = a.shape
     out = np.empty((h + 2 * sy, w + 2 * sx), a.dtype)
     out[sy : sy + h, sx : sx + w] = a
@@ -254,15 +253,13 @@ def _tile_means(
 
 
 def _near(a: np.ndarray) -> np.ndarray:
-    """Pixels with a ``True`` of ``a`` within ``BAND`` (a (2 BAND + 1)^2 box, cut at the picture's border).
-
-    A separable dilation, each direction by doubling windows (2, 4, then 2 BAND + 1 wide): six ``|`` in all.
-    """
+    """Pixels with a ``True`` of ``a`` within ``BAND`` (a (2 BAND + 1)^2 box, cut at the picture's border): a
+    separable dilation, each direction by windows 2, 4, then 2 BAND + 1 wide (six ``|`` in all)."""
     h, w = a.shape
     k = 2 * BAND + 1
     p = np.zeros((h + k - 1, w + k - 1), bool)
     p[BAND : BAND + h, BAND : BAND + w] = a
-    widths = (1, 2, k - 4)  # windows of 2, 4 and k pixels (k >= 5)
+    widths = (1, 2, k - 4)  # windows of 2, 4 and k pixels: whole for 5 <= k <= 8 (BAND 2 or 3)
     for step in widths:
         p = p[:, :-step] | p[:, step:]
     for step in widths:
@@ -271,8 +268,7 @@ def _near(a: np.ndarray) -> np.ndarray:
 
 
 def _bands(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(inner, outer): foreground pixels with background within ``BAND`` (see ``_near``), and background
-    pixels with foreground within it."""
+    """(inner, outer): foreground pixels with background within ``BAND``, and background ones with foreground."""
     return fg & _near(~fg), ~fg & _near(fg)
 
 
