@@ -12,6 +12,8 @@ the listing is the same either way (tests/test_listing.py compares them on trick
 from __future__ import annotations
 
 import os
+from functools import partial
+from itertools import repeat
 from pathlib import Path
 
 from .layout import DatasetDir, DatasetListing, PairTask, index_folder, pair_dataset, undecodable_dataset
@@ -39,7 +41,7 @@ def flat_listing(root: str, dataset: DatasetDir) -> DatasetListing | None:
     images = _flat_index(f"{root}/{dataset.image_dir}")
     if images is None:
         return None
-    masks: dict[str, str] = {}
+    masks: _Index = ([], "", None)
     if dataset.mask_dir:
         found = _flat_index(f"{root}/{dataset.mask_dir}")
         if found is None:
@@ -47,33 +49,74 @@ def flat_listing(root: str, dataset: DatasetDir) -> DatasetListing | None:
         masks = found
     image_prefix = dataset.image_dir + "/"
     mask_prefix = f"{dataset.mask_dir}/"
-    name = dataset.name
-    get_mask = masks.get
     # Sorted by key, as pair_dataset sorts them (a key has one file here, so no path tie-breaks).
-    pairs = [
-        PairTask(name, image_prefix + images[key], None if (mask := get_mask(key)) is None else mask_prefix + mask, False)
-        for key in sorted(images)
-    ]
-    orphans = sorted(mask_prefix + masks[key] for key in masks.keys() - images.keys())
+    keys = sorted(images[0])
+    image_paths = _paths(image_prefix, keys, images)
+    mask_keys = set(masks[0])
+    mask_paths: list[str | None]
+    if mask_keys.issuperset(keys):  # every image has its mask: the common case, built in bulk
+        mask_paths = list(_paths(mask_prefix, keys, masks))
+    else:
+        mask_paths = [mask_prefix + _file_name(key, masks) if key in mask_keys else None for key in keys]
+    n = len(keys)
+    # tuple.__new__ makes each PairTask without a Python-level call per pair.
+    pairs = list(map(_new_pair, zip(repeat(dataset.name, n), image_paths, mask_paths, repeat(False, n))))
+    orphans = sorted(mask_prefix + _file_name(key, masks) for key in mask_keys.difference(keys))
     return DatasetListing(dataset=dataset, pairs=pairs, orphan_masks=orphans)
 
 
-def _flat_index(folder: str) -> dict[str, str] | None:
-    """Stem -> file name for a folder of image files only, one per stem, ASCII names; None otherwise."""
+#: A folder's index: its file stems, and either the one extension every name has (with the dot)
+#: or, for a folder of several extensions, the file name of each stem.
+_Index = tuple[list[str], str, dict[str, str] | None]
+_new_pair = partial(tuple.__new__, PairTask)
+
+
+def _file_name(key: str, index: _Index) -> str:
+    by_key = index[2]
+    return key + index[1] if by_key is None else by_key[key]
+
+
+def _paths(prefix: str, keys: list[str], index: _Index) -> list[str]:
+    """``prefix`` + the file name of every key of ``index``."""
+    ext, by_key = index[1], index[2]
+    if not keys:
+        return []
+    if by_key is not None:
+        return [prefix + by_key[key] for key in keys]
+    # One join and one split instead of two concatenations a key (no name holds a NUL).
+    return (prefix + (ext + "\0" + prefix).join(keys) + ext).split("\0")
+
+
+def _flat_index(folder: str) -> _Index | None:
+    """The stems of a folder of image files only, one per stem, ASCII names; None otherwise."""
     try:
         names = os.listdir(folder)
     except OSError:
         return None  # the general path reports why
-    if not "".join(names).isascii():
+    if not names:
+        return [], "", None
+    joined = "\0".join(names) + "\0"
+    if not joined.isascii():
         return None
+    stem, dot, ext = names[0].rpartition(".")
+    if dot and _is_image_ext(ext) and joined.count(f".{ext}\0") == len(names):
+        # Every name ends with the first one's extension (an occurrence ends at a separator, so one a
+        # name at most): the stems are the names without it, in one replace and one split.
+        return joined.replace(f".{ext}\0", "\0").split("\0")[:-1], f".{ext}", None
     by_key: dict[str, str] = {}
-    known = _IS_IMAGE_EXT
     for file_name in names:
         stem, dot, ext = file_name.rpartition(".")
-        ok = known.get(ext) if dot else False
-        if ok is None:
-            ok = known[ext] = f".{ext}".lower() in IMAGE_EXTENSIONS
-        if not ok:  # a sub-folder, clutter or a name without an extension: the general path looks closer
+        if not (dot and _is_image_ext(ext)):  # a sub-folder, clutter or no extension: the general path looks closer
             return None
         by_key[stem] = file_name
-    return by_key if len(by_key) == len(names) else None
+    if len(by_key) != len(names):
+        return None
+    return list(by_key), "", by_key
+
+
+def _is_image_ext(ext: str) -> bool:
+    """Whether ``ext`` (raw, after the last dot) is an image extension; a folder has few distinct ones."""
+    ok = _IS_IMAGE_EXT.get(ext)
+    if ok is None:
+        ok = _IS_IMAGE_EXT[ext] = f".{ext}".lower() in IMAGE_EXTENSIONS
+    return ok

@@ -78,6 +78,25 @@ def _tree(root: Path, kind: str) -> bool:
     if kind == "undecodable":
         os.close(os.open(os.fsencode(im) + b"/bad\xff.jpg", os.O_CREAT | os.O_WRONLY))
         return False
+    if kind == "extension-inside-stems":  # the one-extension path splits names on ".jpg" + separator
+        for stem in ("a.jpg", ".jpg", "jpg", "a.jpg.jpg", "b.png"):
+            _touch(im / f"{stem}.jpg")
+        _touch(gt / "a.jpg.png")
+        _touch(gt / ".jpg.png")
+        return True
+    if kind == "one-upper-extension":
+        for folder, ext in ((im, ".JPG"), (gt, ".PNG")):
+            for p in folder.iterdir():
+                p.rename(p.with_suffix(ext))
+        return True
+    if kind == "empty-mask-folder":
+        for p in gt.iterdir():
+            p.unlink()
+        return True
+    if kind == "empty-image-folder":
+        for p in im.iterdir():
+            p.unlink()
+        return True
     if kind == "broken-link":
         os.symlink(root / "nowhere", im / "dangling")
         return False
@@ -87,6 +106,7 @@ def _tree(root: Path, kind: str) -> bool:
 KINDS = [
     "flat", "orphans-and-missing", "upper-and-odd-extensions", "no-mask-folder", "ambiguous-image", "ambiguous-mask",
     "clutter", "hidden-clutter", "nested", "folder-named-like-an-image", "non-ascii", "undecodable", "broken-link",
+    "extension-inside-stems", "one-upper-extension", "empty-mask-folder", "empty-image-folder",
 ]
 
 
@@ -106,7 +126,8 @@ def test_one_pass_listing_equals_two_pass(tmp_path, kind):
 
 def test_scan_rows_and_findings_unchanged_by_the_one_pass_listing(tmp_path, monkeypatch):
     """Whole scans agree: the manifest table and every finding, fast path on against forced off."""
-    for kind, where in (("orphans-and-missing", "a"), ("clutter", "b"), ("upper-and-odd-extensions", "c")):
+    for kind, where in (("orphans-and-missing", "a"), ("clutter", "b"), ("upper-and-odd-extensions", "c"),
+                        ("extension-inside-stems", "d"), ("flat", "e")):
         _tree(tmp_path / where, kind)
     fast = scan(tmp_path, workers=1)
     monkeypatch.setattr("dis_audit.listing.flat_listing", lambda root, ds: None)
