@@ -147,10 +147,122 @@ static PyObject *probe(PyObject *self, PyObject *arg) {
     return Py_BuildValue("(LLOOkk)", (long long)st.st_size, mtime_ns, fmt, mode, width, height);
 }
 
+/* stat_many(prefix, paths): (size, mtime_ns) of prefix + path for each path, as native int64 pairs in
+ * one bytes object; (-1, -1) for a path that is None, (-2, -2) where stat fails. The system calls run
+ * with the GIL released, so threads calling it on parts of a list stat in parallel. */
+static PyObject *stat_many(PyObject *self, PyObject *args) {
+    PyObject *prefix_obj, *paths;
+    if (!PyArg_ParseTuple(args, "UO", &prefix_obj, &paths)) return NULL;
+    PyObject *seq = PySequence_Fast(paths, "paths must be a sequence");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject *prefix_bytes = NULL, *out = NULL, *encoded = PyList_New(n);
+    if (encoded == NULL || !PyUnicode_FSConverter(prefix_obj, &prefix_bytes)) goto done;
+    out = PyBytes_FromStringAndSize(NULL, n * 2 * (Py_ssize_t)sizeof(long long));
+    if (out == NULL) goto done;
+    Py_ssize_t plen = PyBytes_GET_SIZE(prefix_bytes);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i), *b = NULL;
+        if (item == Py_None) {
+            b = Py_None;
+            Py_INCREF(b);
+        } else if (!PyUnicode_Check(item)) {
+            PyErr_SetString(PyExc_TypeError, "paths must be str or None");
+            goto fail;
+        } else {
+            PyObject *raw = PyUnicode_EncodeFSDefault(item);
+            if (raw == NULL) {
+                PyErr_Clear(); /* not encodable: counts as a failed stat */
+                b = PyBytes_FromStringAndSize("", 0);
+            } else {
+                Py_ssize_t k = PyBytes_GET_SIZE(raw);
+                b = PyBytes_FromStringAndSize(NULL, plen + k);
+                if (b != NULL) {
+                    memcpy(PyBytes_AS_STRING(b), PyBytes_AS_STRING(prefix_bytes), (size_t)plen);
+                    memcpy(PyBytes_AS_STRING(b) + plen, PyBytes_AS_STRING(raw), (size_t)k);
+                }
+                Py_DECREF(raw);
+            }
+            if (b == NULL) goto fail;
+        }
+        PyList_SET_ITEM(encoded, i, b);
+    }
+    {
+        long long *values = (long long *)PyBytes_AS_STRING(out);
+        int too_far = 0;
+        /* Consecutive paths mostly share their folder: stat each name relative to an open descriptor
+         * of that folder (fstatat), so the kernel walks one component instead of the whole path. */
+        int dirfd = -1;
+        const char *dir_of = NULL; /* the path whose folder dirfd is */
+        size_t dir_len = 0;
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *b = PyList_GET_ITEM(encoded, i);
+            struct stat st;
+            if (b == Py_None) {
+                values[2 * i] = values[2 * i + 1] = -1;
+                continue;
+            }
+            const char *path = PyBytes_AS_STRING(b);
+            size_t len = (size_t)PyBytes_GET_SIZE(b);
+            int failed = len == 0 || strlen(path) != len; /* unencodable, or an embedded NUL */
+            if (!failed) {
+                const char *slash = strrchr(path, '/');
+                size_t this_dir = slash ? (size_t)(slash - path) : 0;
+                if (slash && this_dir > 0 && slash[1] != '\0') {
+                    if (dir_of == NULL || dir_len != this_dir || memcmp(dir_of, path, this_dir) != 0) {
+                        char folder[4096];
+                        if (dirfd >= 0) close(dirfd);
+                        dirfd = -1;
+                        dir_of = NULL;
+                        if (this_dir < sizeof(folder)) {
+                            memcpy(folder, path, this_dir);
+                            folder[this_dir] = '\0';
+                            dirfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                            if (dirfd >= 0) {
+                                dir_of = path;
+                                dir_len = this_dir;
+                            }
+                        }
+                    }
+                    failed = dirfd >= 0 ? fstatat(dirfd, slash + 1, &st, 0) != 0 : stat(path, &st) != 0;
+                } else {
+                    failed = stat(path, &st) != 0;
+                }
+            }
+            if (failed) {
+                values[2 * i] = values[2 * i + 1] = -2;
+                continue;
+            }
+            if (MTIME_SEC(st) > 9000000000LL || MTIME_SEC(st) < -9000000000LL) too_far = 1;
+            values[2 * i] = (long long)st.st_size;
+            values[2 * i + 1] = (long long)MTIME_SEC(st) * 1000000000LL + (long long)MTIME_NSEC(st);
+        }
+        if (dirfd >= 0) close(dirfd);
+        Py_END_ALLOW_THREADS
+        if (too_far) { /* beyond int64 nanoseconds: the Python code decides */
+            Py_DECREF(out);
+            out = Py_None;
+            Py_INCREF(out);
+        }
+    }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
+    Py_XDECREF(encoded);
+    Py_XDECREF(prefix_bytes);
+    Py_DECREF(seq);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"probe", probe, METH_O,
      "probe(path) -> (size, mtime_ns, format, mode, width, height) for a complete, well-formed JPEG or PNG; "
      "None for anything else (dis_audit.probe.probe_file then reads the file itself)."},
+    {"stat_many", stat_many, METH_VARARGS,
+     "stat_many(prefix, paths) -> bytes of native int64 (size, mtime_ns) pairs; (-1, -1) for None, (-2, -2) "
+     "where stat fails; None when a time is beyond int64 nanoseconds. Releases the GIL while it stats."},
     {NULL, NULL, 0, NULL},
 };
 

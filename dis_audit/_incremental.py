@@ -2,22 +2,24 @@
 
 A row is reused when its image (and mask) have the same size and mtime and the row has no
 findings; with the same scan fingerprint it is kept whole, otherwise its header facts are
-passed to the evaluation so only the checks run again. The stat calls run in forked workers
-for large trees.
+passed to the evaluation so only the checks run again. The stat calls run in threads
+(``probe.stat_many``); the comparison is done for all pairs at once.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
+from collections.abc import Sequence
+from itertools import repeat
+from operator import eq, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ._evaluate import Task
-from ._pool import PARALLEL_THRESHOLD, pool_results
-from .arrowlists import ints_of, to_arrow, to_list
+from .arrowlists import ints_filled, ints_of, to_arrow, to_list
 from .layout import PairTask
-from .probe import FileInfo
+from .probe import STAT_NO_PATH, FileInfo, stat_many
 from .rules import CROSS_FILE_CODES
 
 if TYPE_CHECKING:
@@ -26,7 +28,6 @@ if TYPE_CHECKING:
 
 def clean_rows(old: pa.Table) -> list[bool]:
     """Per row: no issue codes besides cross-file ones (vectorised: this runs on every incremental scan)."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -39,41 +40,44 @@ def clean_rows(old: pa.Table) -> list[bool]:
     return (~dirty).tolist()
 
 
-# Under fork, the stat workers inherit what they compare against.
-_FORKED_STAT_INPUT: tuple | None = None
+def match_unchanged(
+    root: str, pairs: Sequence[PairTask], index: dict[str, int], old: pa.Table, workers: int,
+) -> list[int]:
+    """For each pair: the old row index when image and mask are unchanged on disk, else -1.
 
-
-def _match_unchanged(bounds: tuple[int, int]) -> list[int]:
-    """For pairs[start:stop]: the old row index when image and mask are unchanged on disk, else -1."""
-    assert _FORKED_STAT_INPUT is not None
-    root, pairs, index, mask_paths, sizes, mtimes, mask_sizes, mask_mtimes = _FORKED_STAT_INPUT
-    out: list[int] = []
-    append = out.append
-    stat = os.stat
+    ``index`` maps an old row's image path to its row (-1 for a row that may not be reused). A row
+    matches when the mask path is the same and both files have the old size and mtime. Two stat
+    calls a pair are the floor; everything else is done for all pairs at once (C-level maps and
+    numpy), and the stat calls run in ``workers`` threads (``probe.stat_many``).
+    """
+    n = len(pairs)
+    if n == 0 or old.num_rows == 0:
+        return [-1] * n
+    image_paths = list(map(itemgetter(1), pairs))
+    mask_paths = list(map(itemgetter(2), pairs))
+    rows = np.fromiter(map(index.get, image_paths, repeat(-1, n)), dtype=np.int64, count=n)
+    old_masks = to_list(old.column("mask_path"))
+    # rows of -1 pick the last old row here; they are dropped below whatever it holds.
+    same_mask = np.fromiter(map(eq, map(old_masks.__getitem__, rows.tolist()), mask_paths), dtype=bool, count=n)
+    candidates = np.flatnonzero((rows >= 0) & same_mask)
+    picked = candidates.tolist()
     prefix = f"{root}/"
-    # Two stat calls a pair are the floor; the rest of the loop is kept to plain tuple, list and
-    # dict operations (no attribute look-ups), since it runs for every file of an incremental scan.
-    for _, image_path, mask_path, _ in pairs[bounds[0] : bounds[1]]:
-        i = index.get(image_path, -1)
-        if i < 0 or mask_paths[i] != mask_path:
-            append(-1)
-            continue
-        try:
-            st = stat(prefix + image_path)
-            if st.st_size != sizes[i] or st.st_mtime_ns != mtimes[i]:
-                i = -1
-            elif mask_path is not None:
-                st = stat(prefix + mask_path)
-                if st.st_size != mask_sizes[i] or st.st_mtime_ns != mask_mtimes[i]:
-                    i = -1
-        except OSError:
-            i = -1
-        append(i)
-    return out
-
-
-def _match_unchanged_part(bounds: tuple[int, int]) -> tuple[int, list[int]]:
-    return bounds[0], _match_unchanged(bounds)
+    found = np.frombuffer(stat_many(prefix, [image_paths[k] for k in picked], workers), dtype=np.int64)
+    found_masks = np.frombuffer(stat_many(prefix, [mask_paths[k] for k in picked], workers), dtype=np.int64)
+    at = rows[candidates]
+    # Nulls become a value no stat gives (sizes and sentinels are >= -2), so they never match.
+    never = -3
+    unchanged = (found[0::2] == ints_filled(old.column("file_size"), never)[at]) & (
+        found[1::2] == ints_filled(old.column("mtime_ns"), never)[at]
+    )
+    mask_sizes, mask_mtimes = found_masks[0::2], found_masks[1::2]
+    unchanged &= (mask_sizes == STAT_NO_PATH) | (
+        (mask_sizes == ints_filled(old.column("mask_file_size"), never)[at])
+        & (mask_mtimes == ints_filled(old.column("mask_mtime_ns"), never)[at])
+    )
+    matched = np.full(n, -1, dtype=np.int64)
+    matched[candidates[unchanged]] = at[unchanged]
+    return matched.tolist()
 
 
 def plan_reuse(
@@ -87,29 +91,13 @@ def plan_reuse(
     def col(name: str) -> list:
         return to_list(old.column(name))
 
-    global _FORKED_STAT_INPUT
     paths = col("image_path")
     # Cross-file codes (duplicates, class-area outliers) are recomputed on the whole table anyway,
     # so they do not make a row dirty.
     clean = clean_rows(old)
-    sizes, mtimes, mask_sizes, mask_mtimes = col("file_size"), col("mtime_ns"), col("mask_file_size"), col("mask_mtime_ns")
     # A row that cannot be reused (not clean) is indexed as -1, as a path the old manifest lacks.
-    _FORKED_STAT_INPUT = (
-        str(root), pairs, {p: i if ok else -1 for i, (p, ok) in enumerate(zip(paths, clean))}, col("mask_path"),
-        sizes, mtimes, mask_sizes, mask_mtimes,
-    )
-    try:
-        n = len(pairs)
-        if workers > 1 and n >= PARALLEL_THRESHOLD and "fork" in multiprocessing.get_all_start_methods():
-            step = -(-n // (workers * 4))
-            bounds = [(i, min(i + step, n)) for i in range(0, n, step)]
-            # Results come back as they complete; each part is keyed by its start to restore order.
-            by_start = dict(pool_results(workers, "fork", None, _match_unchanged_part, bounds))
-            matched = [i for start, _ in bounds for i in by_start[start]]
-        else:
-            matched = _match_unchanged((0, n))
-    finally:
-        _FORKED_STAT_INPUT = None
+    index = {p: i if ok else -1 for i, (p, ok) in enumerate(zip(paths, clean))}
+    matched = match_unchanged(str(root), pairs, index, old, workers)
     keep: list[int] = []
     tasks: list[Task] = []
     if same_fingerprint:
@@ -119,6 +107,7 @@ def plan_reuse(
             else:
                 keep.append(i)
         return keep, tasks
+    sizes, mtimes, mask_sizes, mask_mtimes = col("file_size"), col("mtime_ns"), col("mask_file_size"), col("mask_mtime_ns")
     fmt, mode, w, h = col("image_format"), col("image_mode"), col("width"), col("height")
     mfmt, mmode, mw, mh = col("mask_format"), col("mask_mode"), col("mask_width"), col("mask_height")
     for pair, i in zip(pairs, matched):

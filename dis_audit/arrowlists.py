@@ -160,6 +160,22 @@ def ints_of(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
 
 
+def ints_filled(column: pa.Array | pa.ChunkedArray, null: int) -> np.ndarray:
+    """An int64 numpy array of an integer column, ``null`` where it is null (exact: no float on the way)."""
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_integer(arr.type):
+        raise ValueError(f"ints_filled needs an integer column, not {arr.type}")
+    if arr.null_count == len(arr):
+        return np.full(len(arr), null, dtype=np.int64)
+    dtype = np.dtype(_NUMPY_OF[arr.type])
+    values = np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
+    out = values.astype(np.int64)  # a copy, also where it is int64 already
+    if arr.null_count:
+        bits = np.unpackbits(np.frombuffer(arr.buffers()[0], dtype=np.uint8), bitorder="little")
+        out[bits[arr.offset : arr.offset + len(arr)] == 0] = null
+    return out
+
+
 def to_list(column: pa.Array | pa.ChunkedArray) -> list[Any]:
     """The Python values of a column (None for null), as ``to_pylist()`` gives them; integers in bulk."""
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
