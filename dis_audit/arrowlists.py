@@ -10,6 +10,7 @@ from their buffers instead (numpy for the fixed-width values); the arrays are eq
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from itertools import chain
 from typing import Any
@@ -33,6 +34,16 @@ def to_arrow(values: Sequence[Any] | np.ndarray, type: pa.DataType) -> pa.Array:
         built = _numpy(values, type)
         return pa.array(values, type=type) if built is None else built
     values = list(values)
+    # The common case first, a column without nulls, recognised without counting them (counting
+    # compares every value with None): a None makes the join fail, or numpy's array an object one.
+    if pa.types.is_string(type):
+        built = _strings(values, 0)
+        if built is not None:
+            return built
+    elif type in _NUMPY_OF:
+        built = _fixed(values, 0, type)
+        if built is not None:
+            return built
     n = len(values)
     nulls = values.count(None)
     if nulls == n:
@@ -62,26 +73,33 @@ def _strings(values: list[Any], nulls: int) -> pa.Array | None:
     if nulls:
         bitmap = _validity(values)
         values = ["" if v is None else v for v in values]
+    n = len(values)
     try:
-        joined = "".join(values)
+        # One string with a NUL between the values: where the NULs fall in its UTF-8 bytes gives
+        # every value's byte length at once (no Python call per value).
+        joined = "\0".join(values)
+        data = joined.encode("utf-8")
     except TypeError:  # not all str
         return None
-    if joined.isascii():  # one byte a character: the lengths are the str lengths
-        data = joined.encode("ascii")
-        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
-    else:
-        try:
-            encoded = [v.encode("utf-8") for v in values]
-        except UnicodeEncodeError:  # lone surrogates: pyarrow says so
-            return None
-        data = b"".join(encoded)
-        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(values))
-    if len(data) >= 2**31:  # past 32-bit offsets: pyarrow chunks or refuses
+    except UnicodeEncodeError:  # lone surrogates: pyarrow says so
         return None
-    offsets = np.zeros(len(values) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
+    if len(data) - (n - 1) >= 2**31:  # past 32-bit offsets: pyarrow chunks or refuses
+        return None
+    raw = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 0)
+    offsets = np.empty(n + 1, dtype=np.int32)
+    offsets[0] = 0
+    if len(ends) == n - 1:  # no value holds a NUL itself: every NUL is a separator
+        # The k-th separator sits after k values and k-1 earlier separators.
+        offsets[1:n] = ends - np.arange(n - 1)
+        offsets[n] = len(data) - (n - 1)
+        body = data.replace(b"\0", b"")
+    else:  # a value with a NUL inside: lengths one by one
+        encoded = [v.encode("utf-8") for v in values]
+        np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=n), out=offsets[1:])
+        body = b"".join(encoded)
     return pa.Array.from_buffers(
-        pa.string(), len(values), [bitmap, pa.py_buffer(offsets), pa.py_buffer(data)], null_count=nulls
+        pa.string(), n, [bitmap, pa.py_buffer(offsets), pa.py_buffer(body)], null_count=nulls
     )
 
 
@@ -128,13 +146,22 @@ def _bools(values: list[Any], nulls: int) -> pa.Array | None:
     return pa.Array.from_buffers(pa.bool_(), len(values), [bitmap, data], null_count=nulls)
 
 
+_EMPTY_STRINGS = pa.Array.from_buffers(pa.string(), 0, [None, pa.py_buffer(np.zeros(1, dtype=np.int32)), pa.py_buffer(b"")])
+
+
 def _string_lists(values: list[Any], nulls: int, type: pa.DataType) -> pa.Array | None:
     bitmap = None
     if nulls:
         bitmap = _validity(values)
         values = [() if v is None else v for v in values]
-    if not all(isinstance(v, (list, tuple)) for v in values):
+    # set(map(type, ...)) is one C-level pass; other kinds (subclasses too) get the isinstance test.
+    if not set(map(builtins.type, values)) <= {list, tuple} and not all(isinstance(v, (list, tuple)) for v in values):
         return None
+    if not any(values):  # every list empty (a scan's issues, mostly): no lengths to add up
+        return pa.Array.from_buffers(
+            type, len(values), [bitmap, pa.py_buffer(np.zeros(len(values) + 1, dtype=np.int32))], null_count=nulls,
+            children=[_EMPTY_STRINGS],
+        )
     flat = list(chain.from_iterable(values))
     child = _strings(flat, flat.count(None))
     if child is None or len(flat) >= 2**31:

@@ -19,6 +19,13 @@ CASES = [
     (["a", "bb", ""], pa.string()),
     (["a", None, "ü/ß#1", "日本"], pa.string()),
     ([None, None], pa.string()),
+    (["only"], pa.string()),
+    ([""], pa.string()),
+    (["", ""], pa.string()),
+    (["a\0b", "", "\0", None, "c"], pa.string()),  # NULs inside values: not taken for separators
+    (["\0\0"], pa.string()),
+    ([None, "x", None], pa.string()),
+    (["DIS-TR/im/1#Accessories#1#Bag#2.jpg", "é" * 300, "x"], pa.string()),
     ([], pa.string()),
     ([1, None, -3, 2**31 - 1], pa.int32()),
     ([0, 2**63 - 1, None], pa.int64()),
@@ -29,6 +36,10 @@ CASES = [
     ([["DA101", "DA2"], [], None, ["ü"]], pa.list_(pa.string())),
     ([[], []], pa.list_(pa.string())),
     ([[None, "x"]], pa.list_(pa.string())),
+    ([["a\0", ""], ["\0"], []], pa.list_(pa.string())),
+    ([[], None, ()], pa.list_(pa.string())),  # every list empty, one null
+    ([None, []], pa.list_(pa.string())),
+    ([type("Codes", (list,), {})(["DA1"]), []], pa.list_(pa.string())),  # a list subclass
 ]
 
 
