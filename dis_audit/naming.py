@@ -91,7 +91,13 @@ def split_stem(filename: str) -> tuple[str, str]:
 
 def split_path(path: str) -> tuple[str, str]:
     """``split_stem`` of the file name at the end of a POSIX path (``"DIS-TR/im/a.b.jpg"`` -> ``("a.b", ".jpg")``)."""
-    return split_stem(path[path.rfind("/") + 1 :])
+    # split_stem's rule on the path itself (one call a file of a scan, not two): a last dot before
+    # the name, or at its start, means no extension.
+    start = path.rfind("/") + 1
+    dot = path.rfind(".")
+    if dot <= start:
+        return path[start:], ""
+    return path[start:dot], path[dot:]
 
 
 def parse_name(stem: str) -> ParsedName:

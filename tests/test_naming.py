@@ -1,7 +1,14 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dis_audit.naming import birefnet_class_field, format_name, parse_name, sanitize_field, split_stem
+from dis_audit.naming import (
+    birefnet_class_field,
+    format_name,
+    parse_name,
+    sanitize_field,
+    split_path,
+    split_stem,
+)
 
 
 def test_parse_dis5k_name_with_space_in_group():
@@ -53,3 +60,8 @@ def test_parser_never_raises_and_agrees_with_birefnet(stem):
 
 def SEP_JOIN(fields):
     return "#".join(fields)
+
+
+@given(st.lists(st.sampled_from(["a", ".", "/", "b.c", "#", "é", ".jpg", ""]), max_size=8).map("".join))
+def test_split_path_is_split_stem_of_the_file_name(path):
+    assert split_path(path) == split_stem(path.rsplit("/", 1)[-1])

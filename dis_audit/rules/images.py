@@ -164,6 +164,13 @@ class ImageChecks(CheckFamily):
     def _check_truncated(self, sample: Sample, emit: Emitter) -> None:
         """DA308/DA309 for the image and its mask, from the tail the probe read."""
         loader = sample.loader
+        image, mask, limit = sample.image, sample.mask, loader.max_pixels
+        # Nearly every sample: neither file is cut short or over the limit, so the loop below has
+        # nothing to say (checked once here instead of per file).
+        if not image.truncated and (image.width or 0) * (image.height or 0) <= limit and (
+            mask is None or (not mask.truncated and (mask.width or 0) * (mask.height or 0) <= limit)
+        ):
+            return
         for path, info, what in (
             (sample.image_path, sample.image, "image"), (sample.mask_path, sample.mask, "mask"),
         ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..findings import Emitter, LabelEffect, Rule, Severity
 from ..layout import DatasetListing
-from ..naming import FIELD_COUNT, ParsedName, parse_name, split_path
+from ..naming import CLASS_FIELD, FIELD_COUNT, ParsedName, parse_name, split_path
 from ..vocab import Vocabulary, normalization_form, normalization_twin
 from .base import CheckFamily, Sample
 
@@ -111,11 +111,15 @@ def check_name(
         return name
     if count > FIELD_COUNT:
         emit.emit(EXTRA_FIELDS, image_path, f"name has {count} '#' fields; the original id contains '#'")
-    for label, value in (("group index", name.group_index), ("class index", name.class_index)):
-        if value is not None and not value.isdigit():
-            emit.emit(NON_NUMERIC_INDEX, image_path, f"{label} {value!r} is not a whole number")
-    cls = name.class_field
-    if cls is not None and cls not in vocab:
+    # Five fields or more from here on: the group index, class index and class field are fields 0, 2
+    # and 3 (ParsedName's properties, read straight from the tuple: this runs for every sample).
+    fields = name.fields
+    group_index, class_index, cls = fields[0], fields[2], fields[CLASS_FIELD]
+    if not group_index.isdigit():
+        emit.emit(NON_NUMERIC_INDEX, image_path, f"group index {group_index!r} is not a whole number")
+    if not class_index.isdigit():
+        emit.emit(NON_NUMERIC_INDEX, image_path, f"class index {class_index!r} is not a whole number")
+    if cls not in vocab:
         suggestion = vocab.suggest(cls) if cls else None
         what = "empty class field" if not cls else f"class {cls!r} is not in the {vocab.source} vocabulary"
         if suggestion is not None and normalization_twin(cls, suggestion):
