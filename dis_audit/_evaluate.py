@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from .findings import Emitter, Finding, RuleSelection
 from .layout import PairTask
 from .loaders import BIREFNET, LoaderProfile
 from .manifest import columns_to_table
 from .naming import parse_name, split_path
-from .probe import FileInfo, probe_file
+from .probe import FileInfo, probe_files
 from .quality import QualityThresholds
 from .rules import FAMILIES, CheckFamily, Sample
 from .rules.labels import label_row
@@ -92,7 +92,14 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
     if deep_scan:
         from .deep import decode_pair
     deep = None
-    for (dataset, image_path, mask_path, nested), prior_image, prior_mask in tasks:
+    tasks = tasks if isinstance(tasks, list) else list(tasks)
+    # Every header of the chunk in two calls (images, masks) instead of one call a file.
+    prefix = f"{root}/"
+    probed_images = probe_files(prefix, [None if prior else pair[1] for pair, prior, _ in tasks])
+    probed_masks = probe_files(prefix, [None if prior else pair[2] for pair, _, prior in tasks])
+    for ((dataset, image_path, mask_path, nested), prior_image, prior_mask), probed_image, probed_mask in zip(
+        tasks, probed_images, probed_masks, strict=True
+    ):
         shared = per_dataset.get(dataset)
         if shared is None:
             shared = per_dataset[dataset] = (
@@ -100,13 +107,13 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
                 *folders.get(dataset, ("", None)),
             )
         has_mask_dir, difficulty, image_dir, mask_dir = shared
-        image = prior_image or probe_file(f"{root}/{image_path}")
+        image = cast(FileInfo, prior_image or probed_image)
         stem, image_ext = split_path(image_path)
         name = parse_name(stem)
         if mask_path is None:
             mask, mask_ext = None, ""
         else:
-            mask = prior_mask or probe_file(f"{root}/{mask_path}")
+            mask = prior_mask or probed_mask
             mask_ext = split_path(mask_path)[1]
         if deep_scan:
             deep = decode_pair(root, image_path, mask_path, image, mask, ctx.max_pixels)

@@ -100,14 +100,11 @@ static int contains(const unsigned char *hay, Py_ssize_t n, const char *needle, 
     return 0;
 }
 
-static PyObject *probe(PyObject *self, PyObject *arg) {
-    PyObject *encoded = NULL;
-    if (!PyUnicode_FSConverter(arg, &encoded)) {
-        PyErr_Clear(); /* e.g. an embedded NUL: the Python code says what it makes of it */
-        Py_RETURN_NONE;
-    }
-    int fd = open(PyBytes_AS_STRING(encoded), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-    Py_DECREF(encoded);
+/* The answer for the file at path (a C string): a new (size, mtime_ns, format, mode, width, height)
+ * tuple, or a new reference to None where the Python code must decide; NULL with an exception set
+ * only when memory runs out. */
+static PyObject *probe_path(const char *path) {
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) Py_RETURN_NONE;
     unsigned char head[HEAD_BYTES], tailbuf[TAIL_BYTES];
     struct stat st;
@@ -145,6 +142,96 @@ static PyObject *probe(PyObject *self, PyObject *arg) {
     if (!ok || MTIME_SEC(st) > 9000000000LL || MTIME_SEC(st) < -9000000000LL) Py_RETURN_NONE;
     long long mtime_ns = (long long)MTIME_SEC(st) * 1000000000LL + (long long)MTIME_NSEC(st);
     return Py_BuildValue("(LLOOkk)", (long long)st.st_size, mtime_ns, fmt, mode, width, height);
+}
+
+static PyObject *probe(PyObject *self, PyObject *arg) {
+    PyObject *encoded = NULL;
+    if (!PyUnicode_FSConverter(arg, &encoded)) {
+        PyErr_Clear(); /* e.g. an embedded NUL: the Python code says what it makes of it */
+        Py_RETURN_NONE;
+    }
+    PyObject *found = NULL;
+    if ((size_t)PyBytes_GET_SIZE(encoded) == strlen(PyBytes_AS_STRING(encoded))) found = probe_path(PyBytes_AS_STRING(encoded));
+    else {
+        found = Py_None;
+        Py_INCREF(found);
+    }
+    Py_DECREF(encoded);
+    return found;
+}
+
+/* probe_many(prefix, paths, info_type): for each path, info_type(*answer) where probe(prefix + path)
+ * answers, else None (a path that is None gives None too). info_type is a tuple subclass
+ * (probe.FileInfo) whose fields after the answer's six default to None. */
+static PyObject *probe_many(PyObject *self, PyObject *args) {
+    PyObject *prefix_obj, *paths, *info_type, *prefix_bytes = NULL, *out = NULL, *tail_nones = NULL;
+    if (!PyArg_ParseTuple(args, "UOO", &prefix_obj, &paths, &info_type)) return NULL;
+    if (!PyType_Check(info_type) || !PyType_IsSubtype((PyTypeObject *)info_type, &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "info_type must be a tuple subclass");
+        return NULL;
+    }
+    PyObject *seq = PySequence_Fast(paths, "paths must be a sequence");
+    if (seq == NULL) return NULL;
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    if (!PyUnicode_FSConverter(prefix_obj, &prefix_bytes)) goto fail;
+    out = PyList_New(n);
+    if (out == NULL) goto fail;
+    tail_nones = PyTuple_Pack(2, Py_None, Py_None);
+    if (tail_nones == NULL) goto fail;
+    Py_ssize_t plen = PyBytes_GET_SIZE(prefix_bytes);
+    char buf[8192];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i), *found = NULL;
+        if (item != Py_None) {
+            if (!PyUnicode_Check(item)) {
+                PyErr_SetString(PyExc_TypeError, "paths must be str or None");
+                goto fail;
+            }
+            PyObject *raw = PyUnicode_EncodeFSDefault(item);
+            if (raw == NULL) {
+                PyErr_Clear(); /* not encodable: the Python code says what it makes of it */
+            } else {
+                Py_ssize_t k = PyBytes_GET_SIZE(raw);
+                if (plen + k < (Py_ssize_t)sizeof(buf) && (size_t)k == strlen(PyBytes_AS_STRING(raw))) {
+                    memcpy(buf, PyBytes_AS_STRING(prefix_bytes), (size_t)plen);
+                    memcpy(buf + plen, PyBytes_AS_STRING(raw), (size_t)k + 1);
+                    found = probe_path(buf);
+                    if (found == NULL) {
+                        Py_DECREF(raw);
+                        goto fail;
+                    }
+                    if (found == Py_None) Py_CLEAR(found);
+                }
+                Py_DECREF(raw);
+            }
+        }
+        if (found == NULL) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(out, i, Py_None);
+            continue;
+        }
+        /* The six answered fields and the two that default to None, as info_type's own tuple. */
+        PyObject *full = PySequence_Concat(found, tail_nones);
+        Py_DECREF(found);
+        if (full == NULL) goto fail;
+        PyObject *ctor_args = PyTuple_Pack(1, full);
+        Py_DECREF(full);
+        if (ctor_args == NULL) goto fail;
+        PyObject *info = PyTuple_Type.tp_new((PyTypeObject *)info_type, ctor_args, NULL);
+        Py_DECREF(ctor_args);
+        if (info == NULL) goto fail;
+        PyList_SET_ITEM(out, i, info);
+    }
+    Py_DECREF(tail_nones);
+    Py_DECREF(prefix_bytes);
+    Py_DECREF(seq);
+    return out;
+fail:
+    Py_XDECREF(tail_nones);
+    Py_XDECREF(out);
+    Py_XDECREF(prefix_bytes);
+    Py_DECREF(seq);
+    return NULL;
 }
 
 /* stat_many(prefix, paths): (size, mtime_ns) of prefix + path for each path, as native int64 pairs in
@@ -260,6 +347,9 @@ static PyMethodDef methods[] = {
     {"probe", probe, METH_O,
      "probe(path) -> (size, mtime_ns, format, mode, width, height) for a complete, well-formed JPEG or PNG; "
      "None for anything else (dis_audit.probe.probe_file then reads the file itself)."},
+    {"probe_many", probe_many, METH_VARARGS,
+     "probe_many(prefix, paths, info_type) -> list of info_type(*probe(prefix + path)) where probe answers, "
+     "else None (also for a path that is None)."},
     {"stat_many", stat_many, METH_VARARGS,
      "stat_many(prefix, paths) -> bytes of native int64 (size, mtime_ns) pairs; (-1, -1) for None, (-2, -2) "
      "where stat fails; None when a time is beyond int64 nanoseconds. Releases the GIL while it stats."},

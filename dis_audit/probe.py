@@ -267,9 +267,11 @@ def _truncation(fd: int, fmt: str, head: bytes, size: int) -> str | None:
 
 try:
     from ._fastprobe import probe as _fast_probe
+    from ._fastprobe import probe_many as _fast_probe_many
     from ._fastprobe import stat_many as _fast_stat_many
 except ImportError:  # not built (no compiler at install time): the Python code does it all
     _fast_probe = None  # type: ignore[assignment]
+    _fast_probe_many = None  # type: ignore[assignment]
     _fast_stat_many = None  # type: ignore[assignment]
 
 #: ``stat_many``'s (size, mtime_ns) for a path that is None, and for one that cannot be stat'ed.
@@ -336,6 +338,22 @@ def probe_file(path: str) -> FileInfo:
         if found is not None:
             return FileInfo(*found)
     return probe_file_python(path)
+
+
+def probe_files(prefix: str, paths: Sequence[str | None]) -> list[FileInfo | None]:
+    """``probe_file(prefix + path)`` for every path, None for a path that is None.
+
+    The same as one ``probe_file`` call a path; with the C extension the common files of the
+    whole list are read in one call (no Python call a file), the others by the Python code.
+    """
+    if _fast_probe_many is None:
+        return [None if path is None else probe_file_python(prefix + path) for path in paths]
+    found: list[FileInfo | None] = _fast_probe_many(prefix, paths, FileInfo)
+    for k in [k for k, info in enumerate(found) if info is None]:
+        path = paths[k]
+        if path is not None:
+            found[k] = probe_file_python(prefix + path)
+    return found
 
 
 def probe_file_python(path: str) -> FileInfo:

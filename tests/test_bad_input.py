@@ -89,12 +89,12 @@ import os, sys
 import dis_audit
 pool_module, evaluate_module = sys.modules["dis_audit._pool"], sys.modules["dis_audit._evaluate"]
 pool_module.PARALLEL_THRESHOLD, pool_module.CHUNK = 1, 2
-real_probe = evaluate_module.probe_file
-def crashing_probe(path):
-    if path.endswith("#7_o.jpg"):
+real_probe = evaluate_module.probe_files
+def crashing_probe(prefix, paths):
+    if any(path and path.endswith("#7_o.jpg") for path in paths):
         os._exit(139)
-    return real_probe(path)
-evaluate_module.probe_file = crashing_probe
+    return real_probe(prefix, paths)
+evaluate_module.probe_files = crashing_probe
 try:
     dis_audit.scan(sys.argv[1], workers=2)
 except dis_audit.ScanError as exc:

@@ -241,3 +241,30 @@ def test_scan_is_the_same_with_and_without_the_c_reader(tmp_path, monkeypatch):
     without = scan(root, workers=1)
     assert with_c.table.equals(without.table)
     assert with_c.findings == without.findings
+
+
+@pytest.mark.parametrize("in_c", [True, False])
+def test_probe_files_equals_probe_file_per_path(tmp_path, monkeypatch, in_c):
+    """The batch form (the scan's) gives each path's ``probe_file``, good, odd and missing files alike."""
+    if not in_c:
+        monkeypatch.setattr(probe, "_fast_probe_many", None)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "garbage.png").write_bytes(b"hello, not an image")
+    (tmp_path / "folder.jpg").mkdir()
+    os.mkfifo(tmp_path / "fifo.jpg")
+    (tmp_path / "broken.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    (tmp_path / "cut.png").write_bytes(encoded("RGB", "PNG", 120, 90)[:-30])
+    for mode, fmt in (("RGB", "JPEG"), ("L", "PNG"), ("RGB", "GIF"), ("RGBA", "PNG"), ("CMYK", "JPEG")):
+        (tmp_path / f"{mode}.{fmt.lower()}").write_bytes(encoded(mode, fmt))
+    names: list[str | None] = sorted(p.name for p in tmp_path.iterdir())
+    names += [None, "missing.jpg", "a" * 9000 + ".jpg", None]
+    prefix = f"{tmp_path}/"
+    found = probe.probe_files(prefix, names)
+    assert found == [None if n is None else probe.probe_file_python(prefix + n) for n in names]
+    for impossible in ("bad\0.jpg", "\ud800.jpg"):  # os.open refuses such a name: so do both forms
+        with pytest.raises(ValueError):
+            probe.probe_file(prefix + impossible)
+        with pytest.raises(ValueError):
+            probe.probe_files(prefix, ["RGB.jpeg", impossible])
+    assert all(type(info) is probe.FileInfo for info in found if info is not None)
+    assert probe.probe_files(prefix, []) == []
