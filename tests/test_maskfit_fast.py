@@ -103,15 +103,17 @@ def test_off_peak_widens_the_mismatch_evidence_but_only_off_the_peak():
     assert codes(1.1, 1.9, own_peak=False, score=1.6) == []  # the edge agreement is above swap_score
     # Without the contrast (wires) the peak alone says too little: a clean wire's edge peak is often a pixel off.
     assert codes(None, 1.7, own_peak=False) == []
-    # Off by default: the measure is kept, the wider evidence is opt-in.
-    assert QualityThresholds().swap_off_peak == 0
+    # On by default (3.5); 0 turns it off, leaving only swap_evidence.
+    assert QualityThresholds().swap_off_peak == 3.5
     t = QualityThresholds()
+    assert codes(1.1, 1.9, own_peak=False) == ["DA609"]
+    t = QualityThresholds(swap_off_peak=0)
     assert codes(1.1, 1.9, own_peak=False) == []
 
 
 def test_a_swapped_mask_that_crosses_some_edges_is_reported_off_its_peak(tmp_path):
     """A mask of another scene whose outline happens to cross this picture's edges and tones: above
-    swap_evidence (2.1) together, which alone is silent, but off its peak by both signals (opt-in)."""
+    swap_evidence (2.1) together, which alone is silent, but off its peak by both signals (swap_off_peak)."""
     from dis_audit import scan
 
     image, _ = quality_defects.scene("photo", 10, (384, 288))
@@ -120,7 +122,7 @@ def test_a_swapped_mask_that_crosses_some_edges_is_reported_off_its_peak(tmp_pat
     assert fit.contrast is not None and fit.edge_z + fit.contrast > QualityThresholds().swap_evidence
     assert not fit.own_peak
     quality_defects.write_pair(tmp_path, "DIS-TR", "1#Accessories#1#Bag#swap_o", image, other)
-    assert not [f for f in scan(tmp_path, deep=True, workers=1).findings if f.code.startswith("DA6")]
-    result = scan(tmp_path, deep=True, workers=1, quality_thresholds={"swap_off_peak": 3.5})
-    (finding,) = [f for f in result.findings if f.code.startswith("DA6")]
+    off = scan(tmp_path, deep=True, workers=1, quality_thresholds={"swap_off_peak": 0})
+    assert not [f for f in off.findings if f.code.startswith("DA6")]
+    (finding,) = [f for f in scan(tmp_path, deep=True, workers=1).findings if f.code.startswith("DA6")]
     assert finding.code == "DA609" and "a slight shift fits better" in finding.message

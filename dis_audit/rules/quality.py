@@ -82,8 +82,8 @@ MASK_IMAGE_MISMATCH = Rule(
     "at most `swap_score`, 1.5 times chance, and the contrast alone at most `swap_contrast`, 3): the mask "
     "probably belongs to another picture (swapped pairs) or another object. Where the mask is too thin to "
     "compare tones (wires at 192 px), the edges alone must come to at most half of `swap_evidence`, or the edge "
-    "agreement to at most `swap_edge_only` (1.05). Opt-in, `swap_off_peak` (0: off; 3.5 calibrated): also "
-    "where the two signals come to at most that, if a shift of at most 4 px at 192 px fits better than the "
+    "agreement to at most `swap_edge_only` (1.05). Also where the two signals come to at most "
+    "`swap_off_peak` (3.5; 0 turns this off), if a shift of at most 4 px at 192 px fits better than the "
     "mask's own place by both. Silent where either signal is uncertain (see docs/deep.md for the measured "
     "rates).",
     "A mask of another picture trains the model on a wrong answer with full confidence.",
