@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from .naming import BIREFNET_EXTENSIONS, IMAGE_EXTENSIONS, split_stem
+from .naming import BIREFNET_EXTENSIONS, IMAGE_EXTENSIONS, split_path
 from .paths import display_path
 
 #: Known image/mask folder pairs, matched case-insensitively, most common first.
@@ -349,7 +349,7 @@ def pair_dataset(dataset: DatasetDir, images: FolderIndex, masks: FolderIndex | 
             listing.undecodable.extend(part.undecodable)
     for key, candidates in mask_keys.items():
         if len(candidates) > 1:
-            candidates.sort(key=lambda p: (_MASK_PREFERENCE.get(split_stem(p)[1], 99), p))
+            candidates.sort(key=lambda p: (_MASK_PREFERENCE.get(split_path(p)[1], 99), p))
             listing.ambiguous.append((key, list(candidates)))
         if key not in image_keys:
             listing.orphan_masks.extend(candidates)

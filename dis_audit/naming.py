@@ -17,6 +17,10 @@ from dataclasses import dataclass
 
 SEPARATOR = "#"
 FIELD_COUNT = 5
+#: Positions of the fields of a conforming stem: ``<groupIdx>#<Group>#<classIdx>#<Class>#<originalId>``.
+GROUP_INDEX_FIELD = 0
+GROUP_FIELD = 1
+CLASS_INDEX_FIELD = 2
 CLASS_FIELD = 3
 
 #: Image extensions BiRefNet's loader lists (case-sensitive ``endswith``), and the order in
@@ -60,15 +64,15 @@ class ParsedName:
 
     @property
     def group_index(self) -> str | None:
-        return self.fields[0] if len(self.fields) >= FIELD_COUNT else None
+        return self.fields[GROUP_INDEX_FIELD] if len(self.fields) >= FIELD_COUNT else None
 
     @property
     def group(self) -> str | None:
-        return self.fields[1] if len(self.fields) >= FIELD_COUNT else None
+        return self.fields[GROUP_FIELD] if len(self.fields) >= FIELD_COUNT else None
 
     @property
     def class_index(self) -> str | None:
-        return self.fields[2] if len(self.fields) >= FIELD_COUNT else None
+        return self.fields[CLASS_INDEX_FIELD] if len(self.fields) >= FIELD_COUNT else None
 
     @property
     def original_id(self) -> str:
@@ -83,16 +87,13 @@ def split_stem(filename: str) -> tuple[str, str]:
 
     A name without a dot, or a dot-file like ``.DS_Store``, has an empty extension.
     """
-    dot = filename.rfind(".")
-    if dot <= 0:
-        return filename, ""
-    return filename[:dot], filename[dot:]
+    return split_path(filename)  # a file name is a path of one component: one rule for both
 
 
 def split_path(path: str) -> tuple[str, str]:
     """``split_stem`` of the file name at the end of a POSIX path (``"DIS-TR/im/a.b.jpg"`` -> ``("a.b", ".jpg")``)."""
-    # split_stem's rule on the path itself (one call a file of a scan, not two): a last dot before
-    # the name, or at its start, means no extension.
+    # Worked on the path itself (one call a file of a scan, not two): a last dot before the file name,
+    # or at its start, means no extension.
     start = path.rfind("/") + 1
     dot = path.rfind(".")
     if dot <= start:

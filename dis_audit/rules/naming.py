@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from ..findings import Emitter, LabelEffect, Rule, Severity
 from ..layout import DatasetListing
-from ..naming import CLASS_FIELD, FIELD_COUNT, ParsedName, parse_name, split_path
+from ..naming import (
+    CLASS_FIELD,
+    CLASS_INDEX_FIELD,
+    FIELD_COUNT,
+    GROUP_INDEX_FIELD,
+    ParsedName,
+    parse_name,
+    split_path,
+)
 from ..vocab import Vocabulary, normalization_form, normalization_twin
 from .base import CheckFamily, Sample
 
@@ -111,10 +119,10 @@ def check_name(
         return name
     if count > FIELD_COUNT:
         emit.emit(EXTRA_FIELDS, image_path, f"name has {count} '#' fields; the original id contains '#'")
-    # Five fields or more from here on: the group index, class index and class field are fields 0, 2
-    # and 3 (ParsedName's properties, read straight from the tuple: this runs for every sample).
+    # Five fields or more from here on: ParsedName's properties, read straight from the tuple (this runs
+    # for every sample).
     fields = name.fields
-    group_index, class_index, cls = fields[0], fields[2], fields[CLASS_FIELD]
+    group_index, class_index, cls = fields[GROUP_INDEX_FIELD], fields[CLASS_INDEX_FIELD], fields[CLASS_FIELD]
     if not group_index.isdigit():
         emit.emit(NON_NUMERIC_INDEX, image_path, f"group index {group_index!r} is not a whole number")
     if not class_index.isdigit():
