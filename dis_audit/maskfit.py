@@ -331,12 +331,6 @@ def fit_size(size: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(w * FIT_SIDE / long)), max(1, round(h * FIT_SIDE / long))
 
 
-def fit_factor(size: tuple[int, int]) -> float:
-    """How many source pixels one fit-picture pixel spans along the long side, for a picture of ``size``."""
-    first = reduced_to_size(size, REDUCE_SIDE)
-    return max(size) / max(fit_size(first))
-
-
 def reduced_to_size(size: tuple[int, int], side: int) -> tuple[int, int]:
     """The size ``reduced_to(im, side)`` gives for a picture of ``size`` (Pillow's reduce rounds up)."""
     factor = _factor(max(size), side)
