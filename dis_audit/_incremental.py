@@ -14,13 +14,17 @@ from operator import eq, itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from ._evaluate import Task
+from ._lazy import lazy_module
 from .arrowlists import ints_filled, ints_of, to_arrow, to_list
 from .layout import PairTask
 from .probe import STAT_NO_PATH, FileInfo, stat_many
 from .rules import CROSS_FILE_CODES
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: see dis_audit._lazy
+    np = lazy_module("numpy")
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -12,17 +12,28 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Sequence
+from functools import cache
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
+from ._lazy import lazy_module
 
-_NUMPY_OF: dict[pa.DataType, Any] = {
-    pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64,
-    pa.uint8(): np.uint8, pa.uint16(): np.uint16, pa.uint32(): np.uint32, pa.uint64(): np.uint64,
-    pa.float32(): np.float32, pa.float64(): np.float64,
-}
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+else:  # imported on first use: see dis_audit._lazy
+    np = lazy_module("numpy")
+    pa = lazy_module("pyarrow")
+
+
+@cache
+def _numpy_types() -> dict[pa.DataType, Any]:
+    """Arrow fixed-width type -> numpy scalar type (built on first use: pyarrow and numpy load lazily)."""
+    return {
+        pa.int8(): np.int8, pa.int16(): np.int16, pa.int32(): np.int32, pa.int64(): np.int64,
+        pa.uint8(): np.uint8, pa.uint16(): np.uint16, pa.uint32(): np.uint32, pa.uint64(): np.uint64,
+        pa.float32(): np.float32, pa.float64(): np.float64,
+    }
 
 
 def to_arrow(values: Sequence[Any] | np.ndarray, type: pa.DataType) -> pa.Array:
@@ -40,7 +51,7 @@ def to_arrow(values: Sequence[Any] | np.ndarray, type: pa.DataType) -> pa.Array:
         built = _strings(values, 0)
         if built is not None:
             return built
-    elif type in _NUMPY_OF:
+    elif type in _numpy_types():
         built = _fixed(values, 0, type)
         if built is not None:
             return built
@@ -51,7 +62,7 @@ def to_arrow(values: Sequence[Any] | np.ndarray, type: pa.DataType) -> pa.Array:
     built = None
     if pa.types.is_string(type):
         built = _strings(values, nulls)
-    elif type in _NUMPY_OF:
+    elif type in _numpy_types():
         built = _fixed(values, nulls, type)
     elif pa.types.is_boolean(type):
         built = _bools(values, nulls)
@@ -115,7 +126,7 @@ def _fixed(values: list[Any] | np.ndarray, nulls: int, type: pa.DataType) -> pa.
         return None
     if raw.ndim != 1 or raw.dtype.kind not in kinds:
         return None  # bools, strings or floats in an integer column: pyarrow refuses or checks them
-    dtype = _NUMPY_OF[type]
+    dtype = _numpy_types()[type]
     if raw.size:
         info = np.iinfo(dtype) if pa.types.is_integer(type) else np.finfo(dtype)
         if raw.min() < info.min or raw.max() > info.max:
@@ -129,7 +140,7 @@ def _numpy(values: np.ndarray, type: pa.DataType) -> pa.Array | None:
         return None
     if pa.types.is_boolean(type) and values.dtype == np.bool_:
         return pa.Array.from_buffers(type, len(values), [None, pa.py_buffer(np.packbits(values, bitorder="little"))])
-    if type in _NUMPY_OF and values.dtype.kind in "iuf":
+    if type in _numpy_types() and values.dtype.kind in "iuf":
         return _fixed(values, 0, type)
     return None
 
@@ -146,7 +157,9 @@ def _bools(values: list[Any], nulls: int) -> pa.Array | None:
     return pa.Array.from_buffers(pa.bool_(), len(values), [bitmap, data], null_count=nulls)
 
 
-_EMPTY_STRINGS = pa.Array.from_buffers(pa.string(), 0, [None, pa.py_buffer(np.zeros(1, dtype=np.int32)), pa.py_buffer(b"")])
+@cache
+def _empty_strings() -> pa.Array:
+    return pa.Array.from_buffers(pa.string(), 0, [None, pa.py_buffer(np.zeros(1, dtype=np.int32)), pa.py_buffer(b"")])
 
 
 def _string_lists(values: list[Any], nulls: int, type: pa.DataType) -> pa.Array | None:
@@ -160,7 +173,7 @@ def _string_lists(values: list[Any], nulls: int, type: pa.DataType) -> pa.Array 
     if not any(values):  # every list empty (a scan's issues, mostly): no lengths to add up
         return pa.Array.from_buffers(
             type, len(values), [bitmap, pa.py_buffer(np.zeros(len(values) + 1, dtype=np.int32))], null_count=nulls,
-            children=[_EMPTY_STRINGS],
+            children=[_empty_strings()],
         )
     flat = list(chain.from_iterable(values))
     child = _strings(flat, flat.count(None))
@@ -181,7 +194,7 @@ def ints_of(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if not pa.types.is_integer(arr.type) or arr.null_count:
         raise ValueError(f"ints_of needs an integer column without nulls, not {arr.type} with {arr.null_count} null(s)")
-    dtype = np.dtype(_NUMPY_OF[arr.type])
+    dtype = np.dtype(_numpy_types()[arr.type])
     if len(arr) == 0:
         return np.zeros(0, dtype=dtype)
     return np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
@@ -194,7 +207,7 @@ def ints_filled(column: pa.Array | pa.ChunkedArray, null: int) -> np.ndarray:
         raise ValueError(f"ints_filled needs an integer column, not {arr.type}")
     if arr.null_count == len(arr):
         return np.full(len(arr), null, dtype=np.int64)
-    dtype = np.dtype(_NUMPY_OF[arr.type])
+    dtype = np.dtype(_numpy_types()[arr.type])
     values = np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize)
     out = values.astype(np.int64)  # a copy, also where it is int64 already
     if arr.null_count:
@@ -210,7 +223,7 @@ def to_list(column: pa.Array | pa.ChunkedArray) -> list[Any]:
         return arr.to_pylist()
     if arr.null_count == len(arr):
         return [None] * len(arr)
-    dtype = np.dtype(_NUMPY_OF[arr.type])
+    dtype = np.dtype(_numpy_types()[arr.type])
     values = np.frombuffer(arr.buffers()[1], dtype=dtype, count=len(arr), offset=arr.offset * dtype.itemsize).tolist()
     if not arr.null_count:
         return values

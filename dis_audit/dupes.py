@@ -18,7 +18,13 @@ from collections.abc import Sequence
 from itertools import combinations
 from typing import TYPE_CHECKING
 
-import numpy as np
+from ._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: see dis_audit._lazy
+    np = lazy_module("numpy")
+
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -29,7 +35,7 @@ if TYPE_CHECKING:
 DEFAULT_MAX_DISTANCE = 6
 BLOCKS = 4
 BLOCK_BITS = 64 // BLOCKS
-_BLOCK_MASK = np.uint64((1 << BLOCK_BITS) - 1)
+_BLOCK_MASK = (1 << BLOCK_BITS) - 1
 
 
 def _flip_masks(radius: int) -> np.ndarray:
@@ -56,7 +62,7 @@ def near_pairs(hashes: np.ndarray, max_distance: int = DEFAULT_MAX_DISTANCE) -> 
     found_i: list[np.ndarray] = []
     found_j: list[np.ndarray] = []
     for block in range(BLOCKS):
-        keys = ((hashes >> np.uint64(block * BLOCK_BITS)) & _BLOCK_MASK).astype(np.int64)
+        keys = ((hashes >> np.uint64(block * BLOCK_BITS)) & np.uint64(_BLOCK_MASK)).astype(np.int64)
         order = np.argsort(keys, kind="stable")
         sorted_keys = keys[order]
         for flip in probes:

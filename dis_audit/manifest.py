@@ -15,11 +15,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
+from ._lazy import lazy_module
 from .arrowlists import to_arrow
 from .outputs import atomic_write
 from .readback import ReadBackError, check_findings, check_manifest_metadata, check_table_columns
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported on first use: see dis_audit._lazy
+    pa = lazy_module("pyarrow")
 
 if TYPE_CHECKING:  # pandas is only needed by readers that ask for a DataFrame
     import pandas as pd
@@ -29,58 +33,79 @@ METADATA_KEY = b"dis_audit"
 #: Every finding of the scan as a JSON list, so `dis-audit report` needs no other file.
 FINDINGS_KEY = b"dis_audit_findings"
 
-# The manifest columns, in order, in three groups. Add new columns at the end of the last group
-# (readers and old manifests rely on the positions and names of the others).
+# The manifest columns (name, Arrow type, nullable), in order, in three groups. Add new columns at
+# the end of the last group (readers and old manifests rely on the positions and names of the
+# others). The Arrow schema, MANIFEST_SCHEMA, is built from them on first use: importing this
+# module loads no pyarrow.
 #: The documented contract: every manifest has these, every reader may rely on them.
 _CONTRACT_FIELDS = [
-    pa.field("image_path", pa.string(), nullable=False),
-    pa.field("mask_path", pa.string()),
-    pa.field("dataset", pa.string(), nullable=False),
-    pa.field("difficulty", pa.string(), nullable=False),
-    pa.field("class_name", pa.string()),
-    pa.field("class_id", pa.int32(), nullable=False),
-    pa.field("label_status", pa.string(), nullable=False),
-    pa.field("width", pa.int32()),
-    pa.field("height", pa.int32()),
-    pa.field("mask_width", pa.int32()),
-    pa.field("mask_height", pa.int32()),
-    pa.field("file_size", pa.int64()),
-    pa.field("mtime_ns", pa.int64()),
-    pa.field("issues", pa.list_(pa.string()), nullable=False),
+    ("image_path", "string", False),
+    ("mask_path", "string", True),
+    ("dataset", "string", False),
+    ("difficulty", "string", False),
+    ("class_name", "string", True),
+    ("class_id", "int32", False),
+    ("label_status", "string", False),
+    ("width", "int32", True),
+    ("height", "int32", True),
+    ("mask_width", "int32", True),
+    ("mask_height", "int32", True),
+    ("file_size", "int64", True),
+    ("mtime_ns", "int64", True),
+    ("issues", "list<string>", False),
 ]
 #: Extras that make incremental scans and relabelling possible without re-reading files.
 _HEADER_EXTRA_FIELDS = [
-    pa.field("class_field", pa.string()),
-    pa.field("image_format", pa.string()),
-    pa.field("image_mode", pa.string()),
-    pa.field("mask_format", pa.string()),
-    pa.field("mask_mode", pa.string()),
-    pa.field("mask_file_size", pa.int64()),
-    pa.field("mask_mtime_ns", pa.int64()),
+    ("class_field", "string", True),
+    ("image_format", "string", True),
+    ("image_mode", "string", True),
+    ("mask_format", "string", True),
+    ("mask_mode", "string", True),
+    ("mask_file_size", "int64", True),
+    ("mask_mtime_ns", "int64", True),
 ]
 #: Filled by `scan --deep` (null otherwise).
 _DEEP_FIELDS = [
-    pa.field("sha1", pa.string()),
-    pa.field("phash", pa.uint64()),
-    pa.field("fg_ratio", pa.float32()),
-    pa.field("mask_kind", pa.string()),
-    pa.field("dup_group", pa.int32()),
+    ("sha1", "string", True),
+    ("phash", "uint64", True),
+    ("fg_ratio", "float32", True),
+    ("mask_kind", "string", True),
+    ("dup_group", "int32", True),
     #: Mask–image agreement (``dis_audit.quality.MaskFit.score``): edge strength along the mask's outline
     #: over its median at other placements; ~1.0 = chance. Null when not measured.
-    pa.field("mask_edge_score", pa.float32()),
+    ("mask_edge_score", "float32", True),
 ]
-MANIFEST_SCHEMA = pa.schema([*_CONTRACT_FIELDS, *_HEADER_EXTRA_FIELDS, *_DEEP_FIELDS])
 
-COLUMNS: tuple[str, ...] = tuple(MANIFEST_SCHEMA.names)
+_FIELDS = [*_CONTRACT_FIELDS, *_HEADER_EXTRA_FIELDS, *_DEEP_FIELDS]
+COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in _FIELDS)
 #: The documented columns every manifest must have (the rest may be missing from old ones).
-CONTRACT_COLUMNS: tuple[str, ...] = tuple(f.name for f in _CONTRACT_FIELDS)
+CONTRACT_COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in _CONTRACT_FIELDS)
 #: Columns only a deep scan fills.
-DEEP_COLUMNS: tuple[str, ...] = tuple(f.name for f in _DEEP_FIELDS)
+DEEP_COLUMNS: tuple[str, ...] = tuple(name for name, _, _ in _DEEP_FIELDS)
 #: Columns a deep scan fills per sample (``dup_group`` comes from the whole manifest).
 SAMPLE_DEEP_COLUMNS: tuple[str, ...] = tuple(c for c in DEEP_COLUMNS if c != "dup_group")
 #: Columns every scan fills from names and headers.
 HEADER_COLUMNS: tuple[str, ...] = tuple(c for c in COLUMNS if c not in DEEP_COLUMNS)
 LABEL_OK = "ok"
+
+
+def _manifest_schema() -> pa.Schema:
+    """``MANIFEST_SCHEMA``, built at the first call (a test may replace the module attribute)."""
+    schema = globals().get("MANIFEST_SCHEMA")
+    if schema is None:
+        schema = pa.schema([
+            pa.field(name, pa.list_(pa.string()) if kind == "list<string>" else getattr(pa, kind)(), nullable=nullable)
+            for name, kind, nullable in _FIELDS
+        ])
+        globals()["MANIFEST_SCHEMA"] = schema
+    return schema
+
+
+def __getattr__(name: str) -> Any:
+    # ``manifest.MANIFEST_SCHEMA``, the Arrow schema of every manifest, made on first use.
+    if name == "MANIFEST_SCHEMA":
+        return _manifest_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ManifestError(Exception):
@@ -296,7 +321,7 @@ def columns_to_table(columns: Mapping[str, Sequence[Any]]) -> pa.Table:
     are null; a name the schema does not know, or columns of different lengths, raise ValueError
     (a builder out of step with the schema must fail, not shift values into the wrong column).
     """
-    schema = MANIFEST_SCHEMA
+    schema = _manifest_schema()
     unknown = [name for name in columns if schema.get_field_index(name) < 0]
     if unknown:
         raise ValueError(f"not manifest columns: {', '.join(unknown)} (add them to MANIFEST_SCHEMA first)")
@@ -317,7 +342,7 @@ def conform_table(table: pa.Table) -> pa.Table:
     Columns the table lacks (a manifest written before they were added) become null; columns
     the schema does not know are dropped.
     """
-    schema = MANIFEST_SCHEMA
+    schema = _manifest_schema()
     arrays = [
         table.column(f.name).cast(f.type) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
         for f in schema
@@ -415,7 +440,7 @@ def read_manifest_table(path: str | os.PathLike) -> tuple[pa.Table, ManifestMeta
         )
     try:
         # Every reader (report, relabel, merge, --incremental, rename, ManifestDataset) gets the documented types.
-        table = check_table_columns(table, MANIFEST_SCHEMA, CONTRACT_COLUMNS, str(path))
+        table = check_table_columns(table, _manifest_schema(), CONTRACT_COLUMNS, str(path))
     except ReadBackError as exc:
         raise ManifestError(str(exc)) from None
     return table, meta

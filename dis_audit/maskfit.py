@@ -32,7 +32,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import numpy as np
+from ._lazy import lazy_module
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: see dis_audit._lazy
+    np = lazy_module("numpy")
+
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage

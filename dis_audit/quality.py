@@ -31,11 +31,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
-import numpy as np
-
+from ._lazy import lazy_module
 from .maskfit import CONTRAST_BELOW, REDUCE_SIDE, reduced_to
 from .maskfit import MaskFit as MaskFit
 from .maskfit import mask_fit as mask_fit
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: see dis_audit._lazy
+    np = lazy_module("numpy")
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage

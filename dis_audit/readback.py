@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
+from ._lazy import lazy_module
 from .paths import UnsafePathError, check_relative_path
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:  # imported on first use: see dis_audit._lazy
+    pa = lazy_module("pyarrow")
 
 __all__ = [
     "ReadBackError", "check_backup_name", "check_findings", "check_journal_header", "check_journal_record",

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
-
+from .._lazy import lazy_module
 from ..findings import Emitter, LabelEffect, Rule, Severity
 from .base import CheckFamily, Sample
 from .images import extension_format_mismatch
+
+if TYPE_CHECKING:
+    import numpy as np
+else:  # imported on first use: see dis_audit._lazy
+    np = lazy_module("numpy")
 
 if TYPE_CHECKING:
     import pyarrow as pa
