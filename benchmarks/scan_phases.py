@@ -3,8 +3,9 @@
     python benchmarks/scan_phases.py scan /tmp/dis-audit-bench/tree-50000 --json [--incremental] ...
 
 Runs the console entry point (``dis_audit.cli.main``) with the arguments given and prints, for each
-phase (imports, option parsing, configuration, listing, the worker pool, the manifest checks, the
-summary, the manifest write, the report), the wall time, the main process's CPU and the CPU of the
+phase (imports, option parsing, configuration, the table modules' import and the previous manifest's
+read while a child lists, the wait for the listing, the worker pool, the manifest checks, the summary,
+the manifest write, the report), the wall time, the main process's CPU and the CPU of the
 worker processes (counted when the pool is shut down). The tree is the one ``scan_bench.py`` builds.
 A phase shows only when the command reaches it; ``> name`` marks its start, ``< name`` its end.
 """
@@ -52,24 +53,30 @@ def main() -> None:
     for module, name in [
         ("dis_audit.cli._fastpath", "parse"), ("dis_audit.cli.scan", "output_format_of"),
         ("dis_audit.cli.scan", "settings_for"), ("dis_audit.cli.scan", "vocabulary_for"),
-        ("dis_audit.scan", "_list_datasets"), ("dis_audit.scan", "read_manifest_table"),
+        ("dis_audit.scan", "import_table_modules"), ("dis_audit.scan", "_read_previous"),
         ("dis_audit.scan", "plan_reuse"), ("dis_audit.scan", "run_tasks"), ("dis_audit.scan", "strip_cross_file"),
         ("dis_audit.scan", "run_manifest_checks"), ("dis_audit.scan", "summarize"),
         ("dis_audit.cli.scan", "render_result"),
     ]:
         timed(module, name)  # import_module gives the submodule dis_audit.scan, not the function
+    from dis_audit._prelist import ListingJob
     from dis_audit.summary import ScanResult
 
-    write = ScanResult.write_manifest
+    def timed_method(owner, name: str) -> None:
+        fn = getattr(owner, name)
 
-    def write_manifest(self, *args, **kwargs):
-        mark("> write_manifest")
-        try:
-            return write(self, *args, **kwargs)
-        finally:
-            mark("< write_manifest")
+        def wrapper(self, *args, **kwargs):
+            mark(f"> {name}")
+            try:
+                return fn(self, *args, **kwargs)
+            finally:
+                mark(f"< {name}")
 
-    ScanResult.write_manifest = write_manifest  # type: ignore[method-assign]
+        setattr(owner, name, wrapper)
+
+    timed_method(ScanResult, "write_manifest")
+    # The listing itself (in a child where _prelist forks one): `result` waits for it.
+    timed_method(ListingJob, "result")
     sys.argv = ["dis-audit", *sys.argv[1:]]
     stdout, sys.stdout = sys.stdout, open(os.devnull, "w")
     try:

@@ -8,6 +8,7 @@ passed to the evaluation so only the checks run again. The stat calls run in thr
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Sequence
 from itertools import repeat
 from operator import eq, itemgetter
@@ -46,13 +47,15 @@ def clean_rows(old: pa.Table) -> list[bool]:
 
 def match_unchanged(
     root: str, pairs: Sequence[PairTask], index: dict[str, int], old: pa.Table, workers: int,
+    stats: tuple[array, array] | None = None,
 ) -> list[int]:
     """For each pair: the old row index when image and mask are unchanged on disk, else -1.
 
     ``index`` maps an old row's image path to its row (-1 for a row that may not be reused). A row
     matches when the mask path is the same and both files have the old size and mtime. Two stat
     calls a pair are the floor; everything else is done for all pairs at once (C-level maps and
-    numpy), and the stat calls run in ``workers`` threads (``probe.stat_many``).
+    numpy), and the stat calls run in ``workers`` threads (``probe.stat_many``). ``stats``, when given,
+    holds those calls' results for every pair, made beforehand (``_prelist.stat_pairs``).
     """
     n = len(pairs)
     if n == 0 or old.num_rows == 0:
@@ -65,9 +68,14 @@ def match_unchanged(
     same_mask = np.fromiter(map(eq, map(old_masks.__getitem__, rows.tolist()), mask_paths), dtype=bool, count=n)
     candidates = np.flatnonzero((rows >= 0) & same_mask)
     picked = candidates.tolist()
-    prefix = f"{root}/"
-    found = np.frombuffer(stat_many(prefix, [image_paths[k] for k in picked], workers), dtype=np.int64)
-    found_masks = np.frombuffer(stat_many(prefix, [mask_paths[k] for k in picked], workers), dtype=np.int64)
+    if stats is not None:
+        # (size, mtime) rows of the candidates, flattened back to stat_many's layout.
+        found = np.frombuffer(stats[0], dtype=np.int64).reshape(-1, 2)[candidates].ravel()
+        found_masks = np.frombuffer(stats[1], dtype=np.int64).reshape(-1, 2)[candidates].ravel()
+    else:
+        prefix = f"{root}/"
+        found = np.frombuffer(stat_many(prefix, [image_paths[k] for k in picked], workers), dtype=np.int64)
+        found_masks = np.frombuffer(stat_many(prefix, [mask_paths[k] for k in picked], workers), dtype=np.int64)
     at = rows[candidates]
     # Nulls become a value no stat gives (sizes and sentinels are >= -2), so they never match.
     never = -3
@@ -84,24 +92,33 @@ def match_unchanged(
     return matched.tolist()
 
 
+def reuse_index(old: pa.Table) -> dict[str, int]:
+    """Image path -> row of ``old``, or -1 for a row that may not be reused (it has findings).
+
+    Cross-file codes (duplicates, class-area outliers) are recomputed on the whole table anyway,
+    so they do not make a row dirty. Needs only the old manifest: the scan builds it while the
+    folders are listed (``_prelist``).
+    """
+    clean = clean_rows(old)
+    return {p: i if ok else -1 for i, (p, ok) in enumerate(zip(to_list(old.column("image_path")), clean))}
+
+
 def plan_reuse(
-    root: Path, pairs: list[PairTask], old: pa.Table, same_fingerprint: bool, workers: int
+    root: Path, pairs: list[PairTask], old: pa.Table, same_fingerprint: bool, workers: int,
+    stats: tuple[array, array] | None = None, index: dict[str, int] | None = None,
 ) -> tuple[list[int], list[Task]]:
     """Split pairs into old rows to keep as they are and tasks to evaluate (with prior header info).
 
     Only rows without findings are reused: the manifest keeps codes, not messages, so rows
-    with findings are re-read to report them in full.
+    with findings are re-read to report them in full. ``stats``: see ``match_unchanged``;
+    ``index``: ``reuse_index(old)``, made here when not given.
     """
     def col(name: str) -> list:
         return to_list(old.column(name))
 
-    paths = col("image_path")
-    # Cross-file codes (duplicates, class-area outliers) are recomputed on the whole table anyway,
-    # so they do not make a row dirty.
-    clean = clean_rows(old)
-    # A row that cannot be reused (not clean) is indexed as -1, as a path the old manifest lacks.
-    index = {p: i if ok else -1 for i, (p, ok) in enumerate(zip(paths, clean))}
-    matched = match_unchanged(str(root), pairs, index, old, workers)
+    if index is None:
+        index = reuse_index(old)
+    matched = match_unchanged(str(root), pairs, index, old, workers, stats)
     keep: list[int] = []
     tasks: list[Task] = []
     if same_fingerprint:

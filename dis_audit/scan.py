@@ -15,11 +15,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._evaluate import ChunkContext
-from ._incremental import plan_reuse
+from ._incremental import plan_reuse, reuse_index
 from ._pool import ProgressCallback, WorkerDied, cap_workers, run_tasks
+from ._prelist import ListingJob, import_table_modules
 from ._version import __version__
 from .arrowlists import to_arrow
 from .crossfile import run_manifest_checks, strip_cross_file
@@ -29,14 +30,12 @@ from .findings import Emitter, Finding, RuleSelection
 from .fingerprint import scan_fingerprint
 from .layout import (
     DatasetDir,
-    DatasetListing,
     LayoutError,
     check_dataset_names,
     dataset_matches,
     discover_datasets,
     select_datasets,
 )
-from .listing import list_and_pair
 from .loaders import choose_profile
 from .manifest import (
     ListingRecord,
@@ -55,6 +54,9 @@ from .shards import parse_shard, shard_of
 from .splits import parse_eval_datasets
 from .summary import ScanResult, deep_summary, summarize
 from .vocab import Vocabulary, VocabularyError, infer_vocabulary, resolve_vocabulary
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 class ScanError(Exception):
@@ -100,20 +102,20 @@ def _difficulty_of(dataset: DatasetDir, mapping: dict[str, str]) -> str:
     return dataset.name
 
 
-# ----------------------------------------------------------------------------- listing
+def _read_previous(path: Path | None) -> tuple[tuple[pa.Table, ManifestMeta, dict[str, int]] | None, str | None]:
+    """The manifest ``--incremental`` reuses rows of (None if there is none), and a note when it cannot be read.
 
-def _list_datasets(root: Path, datasets: list[DatasetDir], progress: ProgressCallback | None) -> list[DatasetListing]:
-    """List and pair each dataset (in one pass where its folders are flat: ``listing``).
-
-    Serial on purpose: listing in worker processes was measured slower (0.57-0.66 s against
-    0.46-0.53 s for 100k files), since sending the folder indexes back costs more than listing.
+    The table comes conformed (by name, with nulls for columns an older manifest lacks), with its
+    ``_incremental.reuse_index``.
     """
-    listings = []
-    for i, ds in enumerate(datasets):
-        listings.append(list_and_pair(root, ds))
-        if progress:
-            progress("list", i + 1, len(datasets))
-    return listings
+    if path is None:
+        return None, None
+    try:
+        table, meta = read_manifest_table(path)
+    except ManifestError as exc:
+        return None, f"previous manifest not reused: {exc}"
+    table = conform_table(table)
+    return (table, meta, reuse_index(table)), None
 
 
 # ----------------------------------------------------------------------------- the scan
@@ -227,7 +229,15 @@ def scan(
     distance = DEFAULT_MAX_DISTANCE if near_dup_distance is None else near_dup_distance
 
     workers, workers_note = cap_workers(workers)
-    listings = _list_datasets(root, chosen, progress)
+    previous_path = Path(incremental) if incremental is not None and Path(incremental).exists() else None
+    # The stat calls of --incremental come with the listing (in the child, when there is one).
+    stat_threads = workers if previous_path is not None and shard_spec is None else 0
+    with ListingJob(root, chosen, stat_threads) as listing_job:
+        # While a child lists and pairs the folders (``_prelist``), this process imports pyarrow and
+        # reads the previous manifest; without a child, the same steps run one after the other.
+        import_table_modules()
+        previous, reuse_note = _read_previous(previous_path)
+        listings, stats = listing_job.result(progress)
     dataset_findings: list[Finding] = []
     for listing in listings:
         emitter = Emitter(selection, dataset=listing.dataset.name)
@@ -266,20 +276,13 @@ def scan(
     )
 
     old_table = None
-    reuse_note = None
-    if incremental is not None and Path(incremental).exists():
-        try:
-            old_table, old_meta = read_manifest_table(incremental)
-            # Another loader profile labels the same files differently: re-run the checks.
-            same = old_meta.options.fingerprint == fingerprint and old_meta.options.loader == profile.name
-        except ManifestError as exc:
-            reuse_note = f"previous manifest not reused: {exc}"
-            old_table = None
+    if previous is not None:
+        old_table, old_meta, old_index = previous
+        # Another loader profile labels the same files differently: re-run the checks.
+        same = old_meta.options.fingerprint == fingerprint and old_meta.options.loader == profile.name
     try:
         if old_table is not None:
-            # By name, with nulls for columns an older manifest lacks.
-            old_table = conform_table(old_table)
-            keep, tasks = plan_reuse(root, pairs, old_table, same, workers)
+            keep, tasks = plan_reuse(root, pairs, old_table, same, workers, stats, old_index)
         else:
             keep, tasks = [], [(pair, None, None) for pair in pairs]
         remote = None if executor in (None, "local") else get_executor(executor, workers, address).map_unordered

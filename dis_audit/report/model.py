@@ -20,12 +20,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from .._lazy import lazy_module
 from ..arrowlists import to_arrow
 from ..findings import Finding, Rule, Severity
 from ..layout import DatasetDir, DatasetListing
@@ -34,6 +31,15 @@ from ..ordering import difficulty_key, natural_key, sort_difficulties
 from ..splits import dataset_role as split_of
 from ..summary import ScanResult, deep_summary, listings_from_options, summarize
 from ..vocab import Vocabulary, VocabularyError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+else:  # imported on first use: see dis_audit._lazy
+    np = lazy_module("numpy")
+    pa = lazy_module("pyarrow")
+    pc = lazy_module("pyarrow.compute")
 
 #: Bins of the foreground-share histogram, over 0..1.
 FG_RATIO_BINS = 10
