@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._footer import key_value_metadata
 from ._lazy import lazy_module
 from .arrowlists import to_arrow
 from .outputs import atomic_write
@@ -448,15 +449,19 @@ def read_manifest_table(path: str | os.PathLike) -> tuple[pa.Table, ManifestMeta
 
 def read_manifest_meta(path: str | os.PathLike) -> ManifestMeta:
     """Only the metadata of a manifest (vocabulary, options): reads the footer, not the rows."""
-    import pyarrow.parquet as pq
+    # Read without pyarrow where the footer is plain (``_footer``), so a scan can import pyarrow
+    # later, while it lists; any other file goes to pyarrow, which says what is wrong with it.
+    raw = (key_value_metadata(path) or {}).get(METADATA_KEY)
+    if raw is None:
+        import pyarrow.parquet as pq
 
-    try:
-        schema = pq.read_schema(path)
-    except FileNotFoundError as exc:
-        raise ManifestError(f"manifest not found: {path}") from exc
-    except (OSError, pa.ArrowException) as exc:
-        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
-    raw = (schema.metadata or {}).get(METADATA_KEY)
+        try:
+            schema = pq.read_schema(path)
+        except FileNotFoundError as exc:
+            raise ManifestError(f"manifest not found: {path}") from exc
+        except (OSError, pa.ArrowException) as exc:
+            raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
+        raw = (schema.metadata or {}).get(METADATA_KEY)
     if raw is None:
         raise ManifestError(f"{path} is a parquet file but not a dis-audit manifest (no '{METADATA_KEY.decode()}' metadata)")
     try:
