@@ -52,16 +52,19 @@ def flat_listing(root: str, dataset: DatasetDir) -> DatasetListing | None:
     # Sorted by key, as pair_dataset sorts them (a key has one file here, so no path tie-breaks).
     keys = sorted(images[0])
     image_paths = _paths(image_prefix, keys, images)
-    mask_keys = set(masks[0])
     mask_paths: list[str | None]
-    if mask_keys.issuperset(keys):  # every image has its mask: the common case, built in bulk
+    orphans: list[str] = []
+    # Every image has its mask and every mask its image, the common case: the sorted stems are
+    # equal (cheaper than hashing every stem into sets), and the mask paths are built in bulk.
+    if len(masks[0]) == len(keys) and sorted(masks[0]) == keys:
         mask_paths = list(_paths(mask_prefix, keys, masks))
     else:
+        mask_keys = set(masks[0])
         mask_paths = [mask_prefix + _file_name(key, masks) if key in mask_keys else None for key in keys]
+        orphans = sorted(mask_prefix + _file_name(key, masks) for key in mask_keys.difference(keys))
     n = len(keys)
     # tuple.__new__ makes each PairTask without a Python-level call per pair.
     pairs = list(map(_new_pair, zip(repeat(dataset.name, n), image_paths, mask_paths, repeat(False, n))))
-    orphans = sorted(mask_prefix + _file_name(key, masks) for key in mask_keys.difference(keys))
     return DatasetListing(dataset=dataset, pairs=pairs, orphan_masks=orphans)
 
 
