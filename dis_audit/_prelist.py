@@ -8,12 +8,12 @@ cores they can run side by side: ``ListingJob`` forks a child that lists and pai
 the parent imports. The child runs the same ``listing.list_and_pair`` as the parent would, so
 the listings are the same either way.
 
-The child is used only where it can gain anything and is safe: ``os.fork`` exists, the parent has
-work to do meanwhile (pyarrow is not imported yet, or ``--incremental`` has a previous manifest to
-read and index), and the process runs no other thread (a forked child of a threaded process may
-inherit a held lock). If
-the child fails in any way (killed, out of memory, an exception), the parent lists by itself, so
-errors and findings are those of the plain path. Ctrl-C ends the child with the parent.
+The child is used only where it can gain anything and is safe: on Linux, when the parent has
+work to do meanwhile (pyarrow is not imported yet, or ``--incremental`` has a previous manifest
+to read and index) and runs no other thread (a forked child of a threaded process may inherit a
+held lock). If the child fails in any way (killed, out of memory, an exception), the parent
+lists by itself, so errors and findings are those of the plain path. Ctrl-C ends the child with
+the parent.
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ class ListingJob:
         # The parent's work meanwhile: importing pyarrow, or reading the previous manifest (stats
         # are asked for only when there is one).
         has_work = "pyarrow" not in sys.modules or self.stat_threads > 0
-        return has_work and hasattr(os, "fork") and threading.active_count() == 1
+        # Linux only: elsewhere (macOS) a fork without exec is unsafe once system frameworks are loaded.
+        return has_work and sys.platform.startswith("linux") and threading.active_count() == 1
 
     def __enter__(self) -> ListingJob:
         if self.worthwhile():
