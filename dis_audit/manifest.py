@@ -21,13 +21,11 @@ from .arrowlists import to_arrow
 from .outputs import atomic_write
 from .readback import ReadBackError, check_findings, check_manifest_metadata, check_table_columns
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas is only needed by readers that ask for a DataFrame
+    import pandas as pd
     import pyarrow as pa
 else:  # imported on first use: see dis_audit._lazy
     pa = lazy_module("pyarrow")
-
-if TYPE_CHECKING:  # pandas is only needed by readers that ask for a DataFrame
-    import pandas as pd
 
 SCHEMA_VERSION = 1
 METADATA_KEY = b"dis_audit"
@@ -425,15 +423,7 @@ def read_manifest_table(path: str | os.PathLike) -> tuple[pa.Table, ManifestMeta
         raise ManifestError(f"manifest not found: {path}") from exc
     except (OSError, pa.ArrowException) as exc:
         raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
-    raw = (table.schema.metadata or {}).get(METADATA_KEY)
-    if raw is None:
-        raise ManifestError(f"{path} is a parquet file but not a dis-audit manifest (no '{METADATA_KEY.decode()}' metadata)")
-    try:
-        meta = ManifestMeta.from_dict(check_manifest_metadata(raw, str(path)))
-    except ReadBackError as exc:
-        raise ManifestError(str(exc)) from None
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise ManifestError(f"{path}: dis-audit metadata is not valid: {exc}") from exc
+    meta = _meta_of((table.schema.metadata or {}).get(METADATA_KEY), path)
     if meta.schema_version != SCHEMA_VERSION:
         raise ManifestError(
             f"{path}: manifest schema version {meta.schema_version}, this dis-audit reads version {SCHEMA_VERSION}; "
@@ -462,6 +452,11 @@ def read_manifest_meta(path: str | os.PathLike) -> ManifestMeta:
         except (OSError, pa.ArrowException) as exc:
             raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
         raw = (schema.metadata or {}).get(METADATA_KEY)
+    return _meta_of(raw, path)
+
+
+def _meta_of(raw: bytes | None, path: str | os.PathLike) -> ManifestMeta:
+    """The ``ManifestMeta`` of a manifest's stored metadata; ManifestError when it is missing or not valid."""
     if raw is None:
         raise ManifestError(f"{path} is a parquet file but not a dis-audit manifest (no '{METADATA_KEY.decode()}' metadata)")
     try:

@@ -118,6 +118,17 @@ def _read_previous(path: Path | None) -> tuple[tuple[pa.Table, ManifestMeta, dic
     return (table, meta, reuse_index(table)), None
 
 
+def _by_image_path(table: pa.Table) -> pa.Table:
+    """``table`` sorted by image path, as it is when it already is (rows kept from a sorted manifest)."""
+    import pyarrow.compute as pc
+
+    paths = table.column("image_path")
+    # Strictly increasing (no nulls, no repeats) is the order sort_by gives; the check costs ~1 ms.
+    if len(paths) < 2 or pc.all(pc.less(paths.slice(0, len(paths) - 1), paths.slice(1)), skip_nulls=False).as_py():
+        return table
+    return table.sort_by("image_path")
+
+
 # ----------------------------------------------------------------------------- the scan
 
 _Fn = TypeVar("_Fn", bound=Callable[..., Any])
@@ -312,9 +323,11 @@ def scan(
 
     table = build_table(pa.concat_tables(parts) if parts else columns_to_table({}), meta)
     if keep and old_table is not None:
-        kept = old_table.take(to_arrow(keep, pa.int64())).replace_schema_metadata(table.schema.metadata)
-        table = pa.concat_tables([kept, table])
-    table = strip_cross_file(table.sort_by("image_path"))
+        # A re-scan of an unchanged tree keeps every old row in its order: no copy then.
+        every_row = len(keep) == old_table.num_rows and keep == list(range(len(keep)))
+        kept = old_table if every_row else old_table.take(to_arrow(keep, pa.int64()))
+        table = pa.concat_tables([kept.replace_schema_metadata(table.schema.metadata), table])
+    table = strip_cross_file(_by_image_path(table))
     cross_findings: list[Finding] = []
     if shard_spec is None:  # a shard sees part of the data: cross-file checks wait for `merge`
         table, cross_findings = run_manifest_checks(table, selection, options)
