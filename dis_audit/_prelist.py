@@ -130,7 +130,7 @@ class ListingJob:
             with os.fdopen(write_fd, "wb") as pipe:
                 pipe.write(payload)
             code = 0
-        except BaseException:
+        except BaseException:  # whatever went wrong (Ctrl-C too), the parent lists by itself
             pass
         finally:
             # No cleanup of the parent's (atexit, buffered output, temporary files) may run here.
@@ -152,7 +152,7 @@ class ListingJob:
         try:
             packed, stats = pickle.loads(b"".join(chunks))
             return [_unpack(item) for item in packed], stats
-        except Exception:
+        except Exception:  # a broken message: list here instead
             return None
 
     def _end_child(self, kill: bool) -> bool:
