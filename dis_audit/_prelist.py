@@ -39,7 +39,7 @@ from .probe import stat_many
 #: ``progress(stage, done, total)``, as ``_pool.ProgressCallback``.
 Progress = Callable[[str, int, int], None]
 #: (size, mtime_ns) of every pair's image and of its mask, flat, in the order of the listings' pairs
-#: (``probe.stat_many``'s arrays), or None when they were not asked for.
+#: (``probe.stat_many``'s arrays), or None when they were not asked for or there was no child.
 Stats = tuple[array, array] | None
 
 _new_pair = partial(tuple.__new__, PairTask)
@@ -92,7 +92,7 @@ class ListingJob:
         self._end_child(kill=True)
 
     def result(self, progress: Progress | None = None) -> tuple[list[DatasetListing], Stats]:
-        """The listings, in the order of the datasets, and the stats if asked for."""
+        """The listings, in the order of the datasets, and the stats when asked for and a child made them."""
         received = self._receive()
         if received is None:  # no child, or it failed: list here, the plain way
             listings = []
@@ -100,8 +100,8 @@ class ListingJob:
                 listings.append(list_and_pair(self.root, dataset))
                 if progress:
                     progress("list", i + 1, len(self.datasets))
-            stats = stat_pairs(str(self.root), listings, self.stat_threads) if self.stat_threads else None
-            return listings, stats
+            # No stats: matching stats only the pairs the old manifest has (``_incremental``).
+            return listings, None
         listings, stats = received
         if progress:
             for i in range(len(listings)):
