@@ -87,11 +87,13 @@ def test_header_scan_does_not_import_pandas(tmp_path):
     """Scan and --incremental by the CLI (text report, worker pool) leave pandas unloaded: 0.3-0.4 s a run."""
     root = REPO / "examples" / "dis-mini"
     code = (
-        "import sys, runpy\n"
+        "import sys\n"
         "import dis_audit._pool as pool\n"
         "pool.PARALLEL_THRESHOLD = 1  # the forked workers too, on this small tree\n"
         "sys.argv = ['dis-audit', *sys.argv[1:]]\n"
-        "try:\n    runpy.run_module('dis_audit', run_name='__main__')\n"
+        # main(), not the program (`python -m dis_audit`), which ends a scan with os._exit (cli.run).
+        "from dis_audit.cli import main\n"
+        "try:\n    main()\n"
         "except SystemExit:\n    pass\n"
         "print('PANDAS' if 'pandas' in sys.modules else 'NO-PANDAS')\n"
     )
