@@ -45,9 +45,10 @@ def run() -> None:
     session) and an exit status that is not a number end the ordinary way. ``main`` itself keeps
     raising SystemExit, for callers in Python.
     """
+    code: str | int | None
     try:
         main()
-        code: object = 0
+        code = 0
     except SystemExit as exc:
         code = 0 if exc.code is None else exc.code
     if sys.argv[1:2] != ["scan"] or "ray" in sys.modules or not isinstance(code, int):
