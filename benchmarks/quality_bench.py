@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "examples"))
 
+import numpy as np  # noqa: E402
 import quality_defects  # noqa: E402
 
 CHECKS = {
@@ -40,7 +41,11 @@ CHECKS = {
 
 
 def decode_pair_before(root, image_path, mask_path, image_info, mask_info, max_pixels):
-    """The deep decode without the quality measures (what --deep did before DA6xx), for the timing."""
+    """The deep decode without the quality measures (what --deep did before DA6xx), for the timing.
+
+    Its hash and mask statistics are the code of that time, kept here (``_phash_before``, ``_mask_stats_before``),
+    so that a later change of ``deep`` (e.g. the mask read without a copy) does not move the baseline.
+    """
     from dis_audit import deep
 
     image = mask = None
@@ -48,15 +53,58 @@ def decode_pair_before(root, image_path, mask_path, image_info, mask_info, max_p
     if deep._usable(image_info):
         image, im = deep.decode_file(os.path.join(root, image_path), image_info, max_pixels, want_sha1=True)
         if im is not None:
-            phash = deep.phash_image(im)
+            phash = _phash_before(im)
             im.close()
     if mask_path is not None and deep._usable(mask_info):
         mask, mim = deep.decode_file(os.path.join(root, mask_path), mask_info, max_pixels, want_sha1=False)
         if mim is not None:
             grey = mim if mim.mode == "L" else mim.convert("L")
-            fg_ratio, kind, top = deep.mask_stats(deep.np.asarray(grey))
+            fg_ratio, kind, top = _mask_stats_before(np.asarray(grey))
             mim.close()
     return deep.DeepInfo(image=image, mask=mask, phash=phash, fg_ratio=fg_ratio, mask_kind=kind, mask_max=top)
+
+
+def _phash_before(im):
+    """``deep.phash_image`` as it was before DA6xx (commit 8e13ccc^)."""
+    from PIL import Image
+
+    from dis_audit import deep
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = float(arr.max()) or 1.0
+        im = Image.fromarray((arr * (255.0 / top)).clip(0, 255).astype(np.uint8))
+    elif im.mode not in ("RGB", "L"):
+        im = im.convert("RGB")
+    small = im.resize((deep.HASH_SIDE, deep.HASH_SIDE), Image.Resampling.BOX, reducing_gap=2.0).convert("L")
+    return deep.phash_array(np.asarray(small, dtype=np.float64))
+
+
+def _mask_stats_before(grey):
+    """``deep.mask_stats`` as it was before DA6xx (commit 8e13ccc^)."""
+    from dis_audit import deep
+
+    n = grey.size
+    if n == 0:
+        return 0.0, "empty", 0
+    n0 = int(np.count_nonzero(grey == 0))
+    n255 = int(np.count_nonzero(grey == 255))
+    fg = grey >= deep.FG_THRESHOLD
+    nfg = int(np.count_nonzero(fg))
+    top = 255 if n255 else int(grey.max())
+    other = n - n0 - n255
+    if nfg == 0:
+        kind = "empty"
+    elif nfg == n:
+        kind = "full"
+    elif other == 0:
+        kind = "binary"
+    elif other > deep.GREY_SHARE * n:
+        kind = "grey"
+    else:
+        edges = int(np.count_nonzero(fg[:, 1:] != fg[:, :-1])) + int(np.count_nonzero(fg[1:, :] != fg[:-1, :]))
+        kind = "antialiased" if other <= deep.ANTIALIAS_PER_EDGE * max(edges, 1) else "soft"
+    return nfg / n, kind, top
 
 
 def truth_from_names(root: Path) -> dict[str, str]:
@@ -83,12 +131,36 @@ def timed_scan(root: Path, workers: int, before: bool) -> float:
         deep.decode_pair = saved
 
 
-def decode_cpu(root: Path, sample: int = 200) -> tuple[float, float]:
-    """CPU ms per pair of the deep decode, before and with the quality measures (one process).
+def decode_pair_core(root, image_path, mask_path, image_info, mask_info, max_pixels):
+    """What the deep decode did before DA6xx, done with today's code (its hash, and its mask statistics read
+    without a copy and counted in C where dis_audit._fastpixels is built): the part of ``decode_pair`` that is not
+    the DA6xx measures, so that ``decode_pair`` minus this is their own cost."""
+    from dis_audit import deep
+    from dis_audit.pixels import array_of
 
-    CPU time, not wall time, and the two interleaved pair by pair (best of 3 each, the order swapped
-    from one pair to the next): on a shared machine both then run under the same load, and the
-    ratio is fair even when the absolute times are not.
+    image = mask = None
+    phash = fg_ratio = kind = top = None
+    if deep._usable(image_info):
+        image, im = deep.decode_file(os.path.join(root, image_path), image_info, max_pixels, want_sha1=True)
+        if im is not None:
+            phash = deep.phash_image(im)
+            im.close()
+    if mask_path is not None and deep._usable(mask_info):
+        mask, mim = deep.decode_file(os.path.join(root, mask_path), mask_info, max_pixels, want_sha1=False)
+        if mim is not None:
+            grey = mim if mim.mode == "L" else mim.convert("L")
+            fg_ratio, kind, top = deep.mask_stats(array_of(grey))
+            mim.close()
+    return deep.DeepInfo(image=image, mask=mask, phash=phash, fg_ratio=fg_ratio, mask_kind=kind, mask_max=top)
+
+
+def decode_cpu(root: Path, sample: int = 200) -> tuple[float, float, float]:
+    """CPU ms per pair of the deep decode: before DA6xx, today's code without the DA6xx measures, and with them
+    (one process).
+
+    CPU time, not wall time, and the three interleaved pair by pair (best of 3 each, the order rotated from one
+    pair to the next): on a shared machine they then run under the same load, and the ratios are fair even when
+    the absolute times are not.
     """
     from dis_audit import deep
     from dis_audit.probe import probe_file
@@ -96,17 +168,18 @@ def decode_cpu(root: Path, sample: int = 200) -> tuple[float, float]:
     images = sorted((root / "DIS-TR" / "im").iterdir())
     pairs = [(f"DIS-TR/im/{p.name}", f"DIS-TR/gt/{p.stem}.png") for p in images[:: max(1, len(images) // sample)]]
     infos = [(probe_file(f"{root}/{a}"), probe_file(f"{root}/{b}")) for a, b in pairs]
-    fns = {True: decode_pair_before, False: deep.decode_pair}
-    total = {True: 0.0, False: 0.0}
+    fns = (decode_pair_before, decode_pair_core, deep.decode_pair)
+    total = [0.0, 0.0, 0.0]
     for k, ((a, b), (ia, ib)) in enumerate(zip(pairs, infos)):
-        for before in (True, False) if k % 2 == 0 else (False, True):
+        for j in (k % 3, (k + 1) % 3, (k + 2) % 3):
             best = float("inf")
             for _ in range(3):
                 start = time.process_time()
-                fns[before](str(root), a, b, ia, ib, 10**9)
+                fns[j](str(root), a, b, ia, ib, 10**9)
                 best = min(best, time.process_time() - start)
-            total[before] += best
-    return total[True] / len(pairs) * 1e3, total[False] / len(pairs) * 1e3
+            total[j] += best
+    before, core, with_ = (t / len(pairs) * 1e3 for t in total)
+    return before, core, with_
 
 
 def main() -> None:
@@ -180,9 +253,11 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(args.out, ignore_errors=True)
         return
-    cpu_before, cpu_after = decode_cpu(args.out)
+    cpu_before, cpu_core, cpu_after = decode_cpu(args.out)
     print(f"deep decode of one pair, CPU time (1 process, interleaved, best of 3 per pair): before {cpu_before:.2f} ms, with the quality "
           f"measures {cpu_after:.2f} ms: {cpu_after / cpu_before - 1:+.1%}")
+    print(f"  today's code without the DA6xx measures {cpu_core:.2f} ms ({cpu_core / cpu_before - 1:+.1%} on before): "
+          f"the measures' own cost {cpu_after - cpu_core:.2f} ms a pair ({cpu_after / cpu_core - 1:+.1%})")
     times: dict[bool, float] = {True: float("inf"), False: float("inf")}
     for r in range(args.repeats):
         for before in (True, False) if r % 2 == 0 else (False, True):  # ABBA: neither always runs first

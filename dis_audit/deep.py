@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import pixels
+from .pixels import array_of
 from .probe import open_regular
 
 if TYPE_CHECKING:
@@ -113,7 +115,8 @@ def phash_array(grey: np.ndarray) -> int:
     """The 64-bit DCT hash of a 32x32 grey array (see the module docstring)."""
     d = _dct_rows()
     coeffs = (d @ grey.astype(np.float64) @ d.T).ravel()
-    median = np.median(coeffs[1:])
+    # The median of the 63 coefficients without DC: the middle one (np.median's value, without its overhead).
+    median = np.partition(coeffs[1:], 31)[31]
     bits = coeffs > median
     return int(_BIT_WEIGHTS[bits].sum(dtype=np.uint64))
 
@@ -151,15 +154,22 @@ def hamming(a: int, b: int) -> int:
 # ----------------------------------------------------------------------------- masks
 
 def mask_stats(grey: np.ndarray) -> tuple[float, str, int]:
-    """(fg_ratio, mask_kind, largest value) of an 8-bit mask array (see the module docstring)."""
+    """(fg_ratio, mask_kind, largest value) of an 8-bit mask array (see the module docstring).
+
+    The counts come from one pass in C where ``dis_audit._fastpixels`` is built (``pixels.mask_counts``), from
+    numpy otherwise; they are the same integers.
+    """
     n = grey.size
     if n == 0:
         return 0.0, "empty", 0
-    n0 = int(np.count_nonzero(grey == 0))
-    n255 = int(np.count_nonzero(grey == 255))
-    fg = grey >= FG_THRESHOLD
-    nfg = int(np.count_nonzero(fg))
-    top = 255 if n255 else int(grey.max())
+    edges: int | None = None
+    if pixels.mask_counts is not None and grey.ndim == 2 and grey.dtype == np.uint8:
+        n0, n255, nfg, top, edges = pixels.mask_counts(np.ascontiguousarray(grey), grey.shape[1])
+    else:
+        n0 = int(np.count_nonzero(grey == 0))
+        n255 = int(np.count_nonzero(grey == 255))
+        nfg = int(np.count_nonzero(grey >= FG_THRESHOLD))
+        top = 255 if n255 else int(grey.max())
     other = n - n0 - n255
     if nfg == 0:
         kind = "empty"
@@ -170,8 +180,10 @@ def mask_stats(grey: np.ndarray) -> tuple[float, str, int]:
     elif other > GREY_SHARE * n:
         kind = "grey"
     else:
-        # Outline length: 4-neighbour pairs whose foreground state differs.
-        edges = int(np.count_nonzero(fg[:, 1:] != fg[:, :-1])) + int(np.count_nonzero(fg[1:, :] != fg[:-1, :]))
+        if edges is None:
+            # Outline length: 4-neighbour pairs whose foreground state differs.
+            fg = grey >= FG_THRESHOLD
+            edges = int(np.count_nonzero(fg[:, 1:] != fg[:, :-1])) + int(np.count_nonzero(fg[1:, :] != fg[:-1, :]))
         kind = "antialiased" if other <= ANTIALIAS_PER_EDGE * max(edges, 1) else "soft"
     return nfg / n, kind, top
 
@@ -336,13 +348,14 @@ def decode_pair(
         if mim is not None:
             try:
                 mgrey = mim if mim.mode == "L" else mim.convert("L")
-                fg_ratio, kind, top = mask_stats(np.asarray(mgrey))
+                mask_pixels = array_of(mgrey)
+                fg_ratio, kind, top = mask_stats(mask_pixels)
             except Exception as exc:
                 mask = Decoded(mask.mode, mask.orientation, None, error=f"cannot convert mask to L: {_message(exc)}")
             else:
                 if grey is not None and kind in ("binary", "antialiased", "soft"):
                     try:
-                        fit = mask_fit(grey, mgrey, reduced)
+                        fit = mask_fit(grey, mgrey, reduced, mask_pixels)
                     except Exception:  # as above: a measure that fails is no finding about the files
                         fit = None
             mim.close()

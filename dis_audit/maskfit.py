@@ -28,6 +28,7 @@ top-bottom. Two signals, each taken over the same shifts so that each image is i
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -40,13 +41,19 @@ else:  # imported on first use: see dis_audit._lazy
     np = lazy_module("numpy")
 
 
+from . import pixels
+from .pixels import array_of
+from .workpicture import FIT_SIDE as FIT_SIDE
+from .workpicture import REDUCE_SIDE as REDUCE_SIDE
+from .workpicture import _mask_to_fit as _mask_to_fit
+from .workpicture import fit_picture as fit_picture
+from .workpicture import fit_size as fit_size
+from .workpicture import reduced_to as reduced_to
+from .workpicture import reduced_to_size as reduced_to_size
+
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-#: Long side of the pictures the mask–image agreement compares.
-FIT_SIDE = 192
-#: Long side of the first picture of the reduction chain (``fit_picture``); also the blur measure's picture.
-REDUCE_SIDE = 1024
 #: Largest shift tried, as a share of the image's width and height.
 SHIFT_RANGE = 0.12
 #: Shifts are tried every FIT_STEP pixels at FIT_SIDE.
@@ -142,8 +149,26 @@ def _even_flat(flat: np.ndarray, n: int, w: int) -> tuple[np.ndarray, np.ndarray
     of a 2-D array (the same points, in the same order).
     """
     if len(flat) > n:
-        flat = flat[np.linspace(0, len(flat) - 1, n).astype(np.int64)]
+        # np.linspace(0, len(flat) - 1, n) written out (the same arithmetic: i * step, the last one exact),
+        # without its dispatch, which costs more than the sample.
+        at = np.arange(n, dtype=np.float64)
+        at *= (len(flat) - 1) / (n - 1)
+        at[-1] = len(flat) - 1
+        flat = flat[at.astype(np.int64)]
     return np.divmod(flat, w)
+
+
+def _even_points(values: np.ndarray, lo: int, span: int, n: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """(how many, rows, columns): ``_even_flat`` of the pixels of ``values`` (uint8 or bool) whose value v has
+    ``(v - lo) % 256 < span`` (bool: ``lo = span = 1`` picks the true ones). In C where ``_fastpixels`` is built."""
+    w = values.shape[1]
+    if pixels.even_points is not None:
+        rows, cols = np.empty(n, np.int64), np.empty(n, np.int64)
+        count = pixels.even_points(np.ascontiguousarray(values).view(np.uint8), w, lo, span, n, rows, cols)
+        return count, rows[: min(count, n)], cols[: min(count, n)]
+    flat = np.flatnonzero((values.view(np.uint8) - np.uint8(lo)) < span)
+    rows, cols = _even_flat(flat, n, w)
+    return len(flat), rows, cols
 
 
 @dataclass(frozen=True)
@@ -283,8 +308,8 @@ def _contrast(g: np.ndarray, fg: np.ndarray, grid: _Grid) -> tuple[float, bool] 
     whether the own placement beats the other coarse placements within ``PEAK_REACH``."""
     h, w = g.shape
     inner, outer = _bands(fg)
-    ri, ci = _even_flat(np.flatnonzero(inner), MAX_BAND_POINTS, w)
-    ro, co = _even_flat(np.flatnonzero(outer), MAX_BAND_POINTS, w)
+    _, ri, ci = _even_points(inner, 1, 1, MAX_BAND_POINTS)
+    _, ro, co = _even_points(outer, 1, 1, MAX_BAND_POINTS)
     if len(ri) < MIN_OUTLINE or len(ro) < MIN_OUTLINE:
         return None
     ntx, nt = -(-w // TILE), -(-w // TILE) * -(-h // TILE)
@@ -312,107 +337,26 @@ def _contrast(g: np.ndarray, fg: np.ndarray, grid: _Grid) -> tuple[float, bool] 
     return (own - median) / spread, on_peak
 
 
-def _factor(long_side: int, side: int) -> int:
-    """The integer factor that brings a long side of ``long_side`` to at most ``side``."""
-    return max(1, -(-long_side // side))
+def _placement_sums(pic: np.ndarray, grid: _Grid) -> Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]:
+    """``sums(rows, cols, dys, dxs)``: the edge map of ``pic`` summed over the points (rows, cols) at every placement
+    (dy, dx) of the evenly spaced ``dys`` x ``dxs`` (row-major, float64). Edges outside the picture count 0, so
+    the part of an outline pushed off the picture counts as edgeless and such a placement never wins. In C where
+    ``dis_audit._fastpixels`` is built; the numpy definition otherwise (the same sums: integers)."""
+    h, w = pic.shape
+    if pixels.edge_map is not None and pixels.placement_sums is not None:
+        edges = np.empty((h, w), np.int16)
+        pixels.edge_map(np.ascontiguousarray(pic), w, edges)
+        placement_sums = pixels.placement_sums
 
+        def fast(r: np.ndarray, c: np.ndarray, dys: np.ndarray, dxs: np.ndarray) -> np.ndarray:
+            out = np.empty(len(dys) * len(dxs))
+            step_y = int(dys[1] - dys[0]) if len(dys) > 1 else 1
+            step_x = int(dxs[1] - dxs[0]) if len(dxs) > 1 else 1
+            placement_sums(edges, w, r, c, int(dys[0]), len(dys), step_y, int(dxs[0]), len(dxs), step_x, out)
+            return out
 
-def reduced_to(im: PILImage.Image, side: int) -> PILImage.Image:
-    """``im`` box-reduced by the integer factor that brings its long side to at most ``side``."""
-    factor = _factor(max(im.size), side)
-    return im.reduce(factor) if factor > 1 else im
-
-
-def fit_size(size: tuple[int, int]) -> tuple[int, int]:
-    """The (width, height) of the fit picture of a picture of ``size`` (taken after the chain's first step).
-
-    The long side is exactly ``FIT_SIDE`` whatever the source's size (a picture already smaller is not
-    enlarged): the tiles, bands and shifts of the measure are then the same share of every picture, and one
-    set of thresholds holds at 768 px and at 3000 px. An integer factor alone would give 166 to 192 px.
-    """
-    w, h = size
-    long = max(w, h)
-    if long <= FIT_SIDE:
-        return w, h
-    return max(1, round(w * FIT_SIDE / long)), max(1, round(h * FIT_SIDE / long))
-
-
-def reduced_to_size(size: tuple[int, int], side: int) -> tuple[int, int]:
-    """The size ``reduced_to(im, side)`` gives for a picture of ``size`` (Pillow's reduce rounds up)."""
-    factor = _factor(max(size), side)
-    return -(-size[0] // factor), -(-size[1] // factor)
-
-
-def _steps(first_size: tuple[int, int]) -> tuple[int, tuple[int, int]]:
-    """The second step for a first picture of ``first_size``: its integer reduce factor and the fit size."""
-    size = fit_size(first_size)
-    return (max(1, max(first_size) // FIT_SIDE) if size != first_size else 1), size
-
-
-def _to_fit(first: PILImage.Image) -> PILImage.Image:
-    """The chain's second step: the first picture brought to ``fit_size``.
-
-    By the whole integer part of the factor with ``reduce`` (a plain box average, 4x cheaper than a box
-    resampling of the whole picture), then box-resampled the rest of the way, on a picture a few percent
-    larger than the result; at an integer factor (768 px to 192) ``reduce`` alone.
-    """
-    k, size = _steps(first.size)
-    return _finish(first.reduce(k) if k > 1 else first, size)
-
-
-def _finish(near: PILImage.Image, size: tuple[int, int]) -> PILImage.Image:
-    from PIL import Image
-
-    return near if near.size == size else near.resize(size, Image.Resampling.BOX)
-
-
-def _mask_to_fit(mask: PILImage.Image) -> PILImage.Image:
-    """The mask down the picture's path in one pass: ``reduce(a).reduce(b)`` is ``reduce(a * b)`` (the sizes
-    agree, since ceil(ceil(n / a) / b) = ceil(n / ab), and so do the box averages but at a ragged edge)."""
-    first = _factor(max(mask.size), REDUCE_SIDE)
-    k, size = _steps(reduced_to_size(mask.size, REDUCE_SIDE))
-    return _finish(mask.reduce(first * k) if first * k > 1 else mask, size)
-
-
-def fit_picture(grey: PILImage.Image) -> PILImage.Image:
-    """The picture the agreement compares (the hash thumbnail uses it too): ``FIT_SIDE`` px on the long side.
-
-    One chain for every size: box-reduced by an integer factor to at most ``REDUCE_SIDE`` (the blur
-    measure's picture), then box-resampled to ``fit_size``. ``grey`` may also be RGB: it is reduced first and
-    converted to grey after. It may also be the chain's first picture (``reduced_to(grey, REDUCE_SIDE)``):
-    the result is the same, without reading ``grey`` again.
-    """
-    small = _to_fit(reduced_to(grey, REDUCE_SIDE))
-    return small if small.mode == "L" else small.convert("L")
-
-
-def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image | None = None) -> MaskFit | None:
-    """The agreement of ``mask`` (L) with the image ``grey`` (same size); None when it cannot be judged.
-
-    ``grey`` is the grey picture, or the RGB one (converted after the reduction, as the scan does);
-    ``reduced``: ``fit_picture(grey)`` when the caller has it already.
-    """
-    if grey.size != mask.size or min(grey.size) < MIN_FIT_SIDE:
-        return None
-    # The mask takes the picture's path: the same two steps land it on the same grid.
-    small_im = _mask_to_fit(mask)
-    small = np.asarray(small_im)
-    if small_im.size != mask.size:
-        # After a box reduction the outline is where the mask is neither all in nor all out (17..238):
-        # one comparison on uint8, where values under 17 wrap round to 239 and above.
-        flat = np.flatnonzero((small - np.uint8(17)) < 222)
-    else:
-        flat = np.flatnonzero(_outline(small >= 128))
-    if len(flat) < MIN_OUTLINE:
-        return None
-    rows, cols = _even_flat(flat, MAX_POINTS, small.shape[1])
-    pic = np.asarray(reduced if reduced is not None else fit_picture(grey))
-    g = pic.astype(np.int16)
-    h, w = g.shape
-    grid = _grid(h, w)
-    # Edges padded with zeros by the largest shift: the part of an outline pushed off the picture counts
-    # as edgeless, so such a placement never wins.
-    pad = _edges(g, grid.sy, grid.sx)
+        return fast
+    pad = _edges(pic.astype(np.int16), grid.sy, grid.sx)
 
     def sums(r: np.ndarray, c: np.ndarray, dys: np.ndarray, dxs: np.ndarray) -> np.ndarray:
         # Sums, not means: every placement has the same number of points, and only ratios are kept.
@@ -420,6 +364,33 @@ def mask_fit(grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image
         placed = _placed(pad, r, c, dys, dxs, grid.sy, grid.sx)
         return placed.reshape(len(r), -1).sum(axis=0, dtype=np.int32).astype(np.float64)
 
+    return sums
+
+
+def mask_fit(
+    grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image | None = None, mask_pixels: np.ndarray | None = None
+) -> MaskFit | None:
+    """The agreement of ``mask`` (L) with the image ``grey`` (same size); None when it cannot be judged.
+
+    ``grey`` is the grey picture, or the RGB one (converted after the reduction, as the scan does);
+    ``reduced``: ``fit_picture(grey)`` when the caller has it already; ``mask_pixels``: ``array_of(mask)``.
+    """
+    if grey.size != mask.size or min(grey.size) < MIN_FIT_SIDE:
+        return None
+    # The mask takes the picture's path: the same two steps land it on the same grid.
+    small = _mask_to_fit(mask, mask_pixels)
+    if small.shape != (mask.height, mask.width):
+        # After a box reduction the outline is where the mask is neither all in nor all out (17..238):
+        # one comparison on uint8, where values under 17 wrap round to 239 and above.
+        count, rows, cols = _even_points(small, 17, 222, MAX_POINTS)
+    else:
+        count, rows, cols = _even_points(_outline(small >= 128), 1, 1, MAX_POINTS)
+    if count < MIN_OUTLINE:
+        return None
+    pic = array_of(reduced if reduced is not None else fit_picture(grey))
+    h, w = pic.shape
+    grid = _grid(h, w)
+    sums = _placement_sums(pic, grid)
     shifted = sums(rows, cols, grid.dys, grid.dxs)  # every shift, in the grid's flat order
     own = float(shifted[grid.own])
     median = _median(shifted)  # the chance level: the outline moved about, not mirrored

@@ -13,11 +13,8 @@ converted only where the measures read it):
 * ``spread``: 99th minus 1st percentile: a near-flat (low-information) picture has almost none.
   The percentiles are read on the rows and columns the blur measure samples (nearest, not averaged).
 * ``sharpness``: the 99.9th percentile of the second derivative's magnitude over that of the first,
-  along every 16th row and column of the picture at up to ``SHARP_SIDE`` pixels on the long side.
-  A one-pixel step gives 2; an edge blurred over ``w`` pixels about ``2/w``, whatever its contrast.
-  A percentile looks at the sharpest edges wherever they are: a thin wire on a plain sky keeps it
-  high, where the variance of the Laplacian over the whole picture (the usual blur score) would
-  call it blurry; and every structure, however thin, crosses rows or columns of one direction.
+  along every 16th row and column of the picture at up to ``SHARP_SIDE`` pixels on the long side
+  (about 2 / edge width in pixels; ``dis_audit.sharpness`` defines it).
 * ``colour``: for an RGB picture, the 99.9th percentile of the largest difference between its
   channels (on a thumbnail): 0–3 for a grey picture stored as RGB.
 
@@ -27,14 +24,21 @@ Mask–image agreement (``MaskFit``, ``mask_fit``) lives in ``dis_audit.maskfit`
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from itertools import accumulate
 from typing import TYPE_CHECKING
 
+from . import pixels
 from ._lazy import lazy_module
-from .maskfit import CONTRAST_BELOW, REDUCE_SIDE, reduced_to
+from .maskfit import CONTRAST_BELOW
 from .maskfit import MaskFit as MaskFit
 from .maskfit import mask_fit as mask_fit
+from .pixels import array_of
+from .sharpness import NATIVE_STRIDE, _kth_largest, line_arrays, line_measures, sampled_lines
+from .sharpness import SHARP_SIDE as SHARP_SIDE
+from .sharpness import sharpness_of as sharpness_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,13 +48,6 @@ else:  # imported on first use: see dis_audit._lazy
 if TYPE_CHECKING:
     from PIL import Image as PILImage
 
-#: Long side (pixels) of the picture the blur measure uses: large enough to keep 1–2 px structures. The first
-#: picture of the reduction chain ``maskfit.fit_picture`` describes, so the scan reduces a large picture once.
-SHARP_SIDE = REDUCE_SIDE
-#: Share of the strongest edge pixels the blur measure looks at.
-SHARP_SHARE = 0.001
-#: The blur measure reads every SHARP_STRIDE-th row and column.
-SHARP_STRIDE = 16
 #: Long side of the thumbnail the colour measure uses.
 COLOUR_SIDE = 96
 #: ``low``/``high`` are these shares of the darkest / brightest pixels.
@@ -70,20 +67,29 @@ class ImageQuality:
     spread: float
     sharpness: float | None  # None when the picture has no edge to measure
     colour: float | None  # None for a picture that is not RGB
+    #: The same measure at the picture's own resolution, for a picture larger than the blur measure's (None for
+    #: the others; 0.0 where no edge is steeper than 4 levels a pixel): blur of a few pixels of a large picture
+    #: vanishes in the reduced one.
+    sharpness_native: float | None = None
 
 
 def _percentiles(hist: list[int] | np.ndarray, qs: tuple[float, ...]) -> list[float]:
-    """The values at shares ``qs`` of a histogram (bin index = value)."""
-    cum = np.cumsum(hist)
-    total = float(cum[-1]) if len(cum) else 0.0
+    """The values at shares ``qs`` of a histogram (bin index = value): for each, the first value whose cumulative
+    count reaches that share of the total (``np.searchsorted(cumsum, q * total)``; in plain Python, which costs
+    less than numpy's dispatch on 256 bins)."""
+    cum = list(accumulate(hist.tolist() if isinstance(hist, np.ndarray) else hist))
+    total = float(cum[-1]) if cum else 0.0
     if total <= 0:
         return [0.0 for _ in qs]
-    return np.searchsorted(cum, np.asarray(qs) * total, side="left").astype(float).tolist()
+    return [float(bisect_left(cum, q * total)) for q in qs]
 
 
 def _top(values: np.ndarray, share: float) -> float:
     """The value at the top ``share`` of non-negative integers ``values`` (e.g. 0.001: the 99.9th percentile)."""
-    return _kth_largest([values], max(1, int(values.size * share)))
+    k = max(1, int(values.size * share))
+    if pixels.kth_largest_u8 is not None and values.dtype == np.uint8 and values.size:
+        return float(pixels.kth_largest_u8(np.ascontiguousarray(values), k))
+    return _kth_largest([values], k)
 
 
 def grey_of(im: PILImage.Image) -> PILImage.Image:
@@ -102,82 +108,6 @@ def grey_of(im: PILImage.Image) -> PILImage.Image:
     return im.convert("L")
 
 
-def sharpness_of(grey: np.ndarray) -> float | None:
-    """Second over first derivative at their 99.9th percentiles (about 1 / edge width); None without edges.
-
-    Taken along every ``SHARP_STRIDE``-th row (derivatives along x) and column (along y): every
-    structure, however thin, crosses lines of one direction or the other, at a fraction of the cost
-    of the whole picture. First derivative: ``|next - previous| / 2``; second: ``|previous + next - 2 c|``.
-    A one-pixel step gives 2, an edge blurred over ``w`` pixels about ``2 / w``.
-    """
-    h, w = grey.shape
-    if h < 3 or w < 3:
-        return None
-    return _sharpness(grey[::SHARP_STRIDE], grey[:, ::SHARP_STRIDE].T)
-
-
-def _sharp_lines(grey: PILImage.Image) -> tuple[PILImage.Image, PILImage.Image] | None:
-    """Every ``SHARP_STRIDE``-th row and column of ``grey`` (L or RGB) at up to ``SHARP_SIDE`` px, as two L pictures
-    whose rows are those lines (the columns' picture is transposed).
-
-    None for a picture under 3 px. Pillow picks them (a nearest-neighbour resize in one direction), so the
-    whole picture is never copied into numpy.
-    """
-    from PIL import Image
-
-    pic = reduced_to(grey, SHARP_SIDE)  # no-op on a picture already reduced
-    w, h = pic.size
-    if h < 3 or w < 3:
-        return None
-    rows = pic.resize((w, -(-h // SHARP_STRIDE)), Image.Resampling.NEAREST)
-    cols = pic.resize((-(-w // SHARP_STRIDE), h), Image.Resampling.NEAREST).transpose(Image.Transpose.TRANSPOSE)
-    if pic.mode != "L":  # an RGB picture: only the sampled lines are converted to grey
-        rows, cols = rows.convert("L"), cols.convert("L")
-    return rows, cols
-
-
-def _sharpness(rows: np.ndarray, cols: np.ndarray) -> float | None:
-    """``sharpness_of`` from the rows and the columns (given as rows) it reads."""
-    # All lines end to end, in one array: the derivatives at a line's first and last pixel, which would
-    # straddle two lines, are set to 0 (below every value that can decide a 99.9th percentile but 0 itself).
-    x = np.concatenate((rows.ravel(), cols.ravel())).astype(np.int16)
-    # With d the step to the next pixel: |next - previous| = |d1 + d0|, |next + previous - 2c| = |d1 - d0|.
-    d = np.diff(x)
-    first = d[1:] + d[:-1]
-    second = d[1:] - d[:-1]
-    np.abs(first, out=first)
-    np.abs(second, out=second)
-    # Centre i (index i - 1 here) straddles two lines when it is a line's last pixel or the next one's first.
-    ends = np.concatenate((np.arange(1, rows.shape[0]) * rows.shape[1],
-                           rows.size + np.arange(cols.shape[0]) * cols.shape[1]))
-    ends = ends[(ends > 0) & (ends < x.size)]
-    cut = np.concatenate((ends - 2, ends - 1))
-    first[cut] = 0
-    second[cut] = 0
-    k = max(1, int((first.size - cut.size) * SHARP_SHARE))
-    top_first = _kth_largest([first], k)
-    if top_first / 2 < 4.0:  # no edge worth the name: flatness is another rule's business
-        return None
-    return _kth_largest([second], k) / (top_first / 2)
-
-
-def _kth_largest(parts: list[np.ndarray], k: int) -> float:
-    """The ``k``-th largest value of the non-negative integer arrays ``parts`` together.
-
-    By counting, not ``np.partition``: the values are small integers, and a partition slows down a
-    hundredfold on arrays with many equal values (an overexposed or flat picture's derivatives). Only the
-    values of at least a quarter of the largest are counted when there are ``k`` of them (the ``k``-th
-    largest is then among them): a small share of a picture's derivatives, so the counting is cheap.
-    """
-    values = np.concatenate([p.ravel() for p in parts]) if len(parts) > 1 else parts[0].ravel()
-    if values.size == 0:
-        return 0.0
-    top = values[values >= values.max() // 4]
-    counts = np.bincount(top if top.size >= k else values)
-    at_least = np.cumsum(counts[::-1])  # at_least[i]: how many values are >= len(counts) - 1 - i
-    return float(counts.size - 1 - int(np.searchsorted(at_least, k)))
-
-
 def image_quality(
     im: PILImage.Image, grey: PILImage.Image | None = None, blur_picture: PILImage.Image | None = None
 ) -> ImageQuality:
@@ -190,32 +120,51 @@ def image_quality(
 
     if grey is None:
         grey = im if im.mode == "RGB" else grey_of(im)
-    lines = _sharp_lines(blur_picture if blur_picture is not None else grey)
+    # Pillow's own bytes of an RGB picture, read once for the blur lines (where they come from it) and the colour.
+    raw = pixels.raw_of(im) if pixels.gather is not None and im.mode == "RGB" else None
+    pic = blur_picture if blur_picture is not None else grey
+    lines = line_arrays(pic, raw if pic is im else None)
     # The percentiles from the rows and columns the blur measure reads (an even sample, not averaged, so
     # the spread of the grey values is kept): 1/8 of the pixels gives the same levels at a fraction of the cost.
     sharp = None
+    hist: np.ndarray | list[int]
     if lines is not None:
-        rows, cols = lines
-        hist = np.add(rows.histogram(), cols.histogram())
-        sharp = _sharpness(np.asarray(rows), np.asarray(cols))
+        sharp, hist = line_measures(*lines)
     else:
         hist = np.asarray(grey_of(grey).histogram())
     low, p1, p99, high = _percentiles(hist, (LOW_SHARE, 0.01, 0.99, 1 - LOW_SHARE))
+    native = None
+    if max(grey.size) > SHARP_SIDE:
+        # As many lines of the picture itself, each as long as it is: a blur of a few of its pixels, which the
+        # reduced picture no longer shows, widens every edge here.
+        native_lines = sampled_lines(grey, NATIVE_STRIDE * -(-max(grey.size) // SHARP_SIDE), raw if grey is im else None)
+        if native_lines is not None:
+            native = line_measures(*native_lines)[0] or 0.0
     colour = None
     if im.mode == "RGB":
         # A nearest-neighbour sample is enough to see colour, and costs nothing.
         w, h = im.size
         factor = max(1, max(w, h) // COLOUR_SIDE)
-        rgb = np.asarray(im.resize((max(1, w // factor), max(1, h // factor)), Image.Resampling.NEAREST))
-        r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+        size = max(1, w // factor), max(1, h // factor)
         # The largest difference between two channels: the largest channel minus the smallest (uint8, no overflow).
-        colour = _top(np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b), 0.001)
-    return ImageQuality(grey.width, grey.height, low, high, p99 - p1, sharp, colour)
+        if raw is not None and pixels.gather is not None:  # the same sample, read from Pillow's memory in C
+            ys, xs = pixels.nearest(h, size[1]), pixels.nearest(w, size[0])
+            spread = np.empty((len(ys), len(xs)), np.uint8)
+            pixels.gather(raw[0], w, raw[1], ys, xs, 1, 0, spread)
+        else:
+            rgb = array_of(im.resize(size, Image.Resampling.NEAREST))
+            r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+            spread = np.maximum(np.maximum(r, g), b) - np.minimum(np.minimum(r, g), b)
+        colour = _top(spread, 0.001)
+    return ImageQuality(grey.width, grey.height, low, high, p99 - p1, sharp, colour, native)
 
 
 def hash_informative(thumb: np.ndarray) -> bool:
     """Whether a 32x32 grey hash thumbnail has enough structure for its pHash to mean anything."""
-    return float(np.std(thumb)) >= FLAT_HASH_STD
+    # np.std written out: its dispatch costs more than the arithmetic on 1,024 values.
+    flat = thumb.ravel()
+    centred = flat - np.add.reduce(flat) / flat.size  # the mean as np.mean takes it (the same pairwise sum)
+    return float(np.sqrt(centred @ centred / centred.size)) >= FLAT_HASH_STD
 
 
 # ----------------------------------------------------------------------------- thresholds
@@ -236,8 +185,11 @@ class QualityThresholds:
     overexposed_low: float = 180.0
     #: DA603 low-information-image: 99th minus 1st percentile of grey at or below this.
     flat_spread: float = 20.0
-    #: DA604 blurry-image: sharpness (about 2 / edge width in pixels) below this.
+    #: DA604 blurry-image: sharpness (about 2 / edge width in pixels) below this ...
     blur_sharpness: float = 0.8
+    #: ... or, for a picture larger than the blur measure's 1024 px, its sharpness at its own resolution
+    #: (``ImageQuality.sharpness_native``) below this (0 turns it off).
+    blur_native: float = 0.75
     #: DA605 odd-aspect-ratio: long side over short side above this.
     aspect_ratio: float = 3.0
     #: DA606 grayscale-as-rgb: largest channel difference (99.9th percentile) at or below this.

@@ -8,8 +8,9 @@ from deep_trees import quality_defects
 from PIL import Image
 
 from dis_audit.maskfit import BAND, PEAK_REACH, MaskFit, _bands, _grid, _placed, mask_fit
-from dis_audit.quality import QualityThresholds, _sharpness
+from dis_audit.quality import QualityThresholds
 from dis_audit.rules.quality import fit_findings
+from dis_audit.sharpness import _sharpness
 
 RNG = np.random.default_rng(20261202)
 

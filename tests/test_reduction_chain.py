@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from dis_audit.maskfit import FIT_SIDE, REDUCE_SIDE, fit_picture, fit_size, mask_fit, reduced_to
-from dis_audit.quality import _kth_largest
+from dis_audit.sharpness import _kth_largest
 
 
 def _scene(width: int, height: int, shift: tuple[int, int] = (0, 0)) -> tuple[Image.Image, Image.Image]:
@@ -71,7 +71,7 @@ def test_the_mask_in_one_pass_lands_where_the_picture_does(size):
 
     _, mask = _scene(*size)
     two_steps = np.asarray(fit_picture(reduced_to(mask, REDUCE_SIDE)), dtype=np.int16)
-    one_pass = np.asarray(_mask_to_fit(mask), dtype=np.int16)
+    one_pass = _mask_to_fit(mask).astype(np.int16)
     assert one_pass.shape == two_steps.shape
     # Box of a box is a box: equal but for rounding, and the ragged last row or column.
     assert np.mean(np.abs(one_pass - two_steps) > 1) < 0.02

@@ -38,8 +38,10 @@ BLURRY_IMAGE = Rule(
     "DA604", "blurry-image", Severity.WARNING,
     "The picture's sharpest edges are soft: second over first derivative at their 99.9th percentiles (about "
     "2 / edge width in pixels, along every 16th row and column at up to 1024 px on the long side) is below "
-    "`blur_sharpness` (0.8), or a picture with contrast has no edge at all. Thin structures on a plain "
-    "background keep it high.",
+    "`blur_sharpness` (0.8), or a picture with contrast has no edge at all; or, for a picture over 1024 px, the "
+    "same measure at its own resolution (as many lines, each as long as the picture) is below `blur_native` "
+    "(0.75), or finds no edge there: a blur of a few pixels that the 1024 px picture no longer shows. Thin "
+    "structures on a plain background keep both high.",
     "DIS masks are drawn to the pixel; a blurred picture teaches the model to draw sharp outlines where the "
     "picture has none.",
     "Look at it; replace it with a sharp copy or drop the pair.",
@@ -100,7 +102,8 @@ def judged_fit(q: ImageQuality | None, fit: MaskFit | None, t: QualityThresholds
     the manifest's ``mask_edge_score`` is given)."""
     if fit is None or q is None:
         return None
-    if any(rule.code in _NO_FIT for rule, _ in quality_findings(q, t)):
+    # A blur seen only at the picture's own resolution leaves the 192 px working picture's edges as they are.
+    if any(rule.code in _NO_FIT for rule, _ in quality_findings(q, t, native=False)):
         return None
     return fit
 
@@ -109,8 +112,32 @@ def _fmt(value: float) -> str:
     return f"{value:g}"
 
 
-def quality_findings(q: ImageQuality, t: QualityThresholds) -> list[tuple[Rule, str]]:
-    """The picture-quality rules ``q`` breaks under ``t``, each with its message."""
+def _blurry(q: ImageQuality, t: QualityThresholds) -> str | None:
+    """DA604's message where the picture (at up to 1024 px) is blurry under ``t``, else None."""
+    if q.sharpness is not None and q.sharpness < t.blur_sharpness:
+        return (f"blurry: sharpness {q.sharpness:.2f} (< {_fmt(t.blur_sharpness)}; edges about "
+                f"{2 / max(q.sharpness, 1e-3):.1f} px wide)")
+    if q.sharpness is None and q.spread >= BLUR_MIN_SPREAD:
+        return f"blurry: {q.spread:.0f} grey levels of contrast but no edge steeper than 4 levels per pixel"
+    return None
+
+
+def _blurry_native(q: ImageQuality, t: QualityThresholds) -> str | None:
+    """DA604's message where a picture over 1024 px is blurry at its own resolution under ``t``, else None."""
+    native = q.sharpness_native
+    if native is None or native >= t.blur_native or (native == 0 and q.spread < BLUR_MIN_SPREAD):
+        return None
+    reduced = f"; {q.sharpness:.2f} at 1024 px" if q.sharpness is not None else ""
+    if native == 0:
+        return (f"blurry at its own resolution ({q.width}x{q.height}): {q.spread:.0f} grey levels of contrast but no "
+                f"edge steeper than 4 levels per pixel{reduced}")
+    return (f"blurry at its own resolution: sharpness {native:.2f} (< {_fmt(t.blur_native)}; edges about "
+            f"{2 / native:.1f} px wide at {q.width}x{q.height}{reduced})")
+
+
+def quality_findings(q: ImageQuality, t: QualityThresholds, *, native: bool = True) -> list[tuple[Rule, str]]:
+    """The picture-quality rules ``q`` breaks under ``t``, each with its message; ``native``: DA604 also from the
+    sharpness at the picture's own resolution (a blur the reduced picture does not show)."""
     out: list[tuple[Rule, str]] = []
     if q.high <= t.dark_high:
         out.append((DARK_IMAGE, f"dark: the brightest 2 % of pixels reach grey {q.high:.0f} (<= {_fmt(t.dark_high)})"))
@@ -122,12 +149,11 @@ def quality_findings(q: ImageQuality, t: QualityThresholds) -> list[tuple[Rule, 
     if flat:
         out.append((LOW_INFORMATION_IMAGE,
                     f"nearly flat: 98 % of pixels lie within {q.spread:.0f} grey levels (<= {_fmt(t.flat_spread)})"))
-    if not flat and q.sharpness is not None and q.sharpness < t.blur_sharpness:
-        out.append((BLURRY_IMAGE,
-                    f"blurry: sharpness {q.sharpness:.2f} (< {_fmt(t.blur_sharpness)}; edges about "
-                    f"{2 / max(q.sharpness, 1e-3):.1f} px wide)"))
-    elif not flat and q.sharpness is None and q.spread >= BLUR_MIN_SPREAD:
-        out.append((BLURRY_IMAGE, f"blurry: {q.spread:.0f} grey levels of contrast but no edge steeper than 4 levels per pixel"))
+    blurry = None if flat else _blurry(q, t)
+    if blurry is None and not flat and native:
+        blurry = _blurry_native(q, t)
+    if blurry is not None:
+        out.append((BLURRY_IMAGE, blurry))
     long, short = max(q.width, q.height), min(q.width, q.height)
     if short and long / short > t.aspect_ratio:
         out.append((ODD_ASPECT_RATIO, f"{q.width}x{q.height}: aspect ratio {long / short:.1f}:1 (> {_fmt(t.aspect_ratio)})"))
