@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -407,11 +408,22 @@ def write_manifest(table: pa.Table, path: str | os.PathLike) -> Path:
     return Path(path)
 
 
+@contextmanager
+def _reading(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a failure to read the manifest at ``path`` into a ManifestError that names it."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise ManifestError(f"manifest not found: {path}") from exc
+    except (OSError, pa.ArrowException) as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
+
+
 def read_manifest_table(path: str | os.PathLike) -> tuple[pa.Table, ManifestMeta]:
     """Read a manifest as an Arrow table plus its metadata; checks the schema version."""
     import pyarrow.parquet as pq
 
-    try:
+    with _reading(path):
         # ParquetFile reads a single file as read_table does, without read_table's dataset layer
         # (which imports pandas, 0.3 s of every --incremental scan); a folder still goes the dataset way.
         if os.path.isfile(path):
@@ -419,10 +431,6 @@ def read_manifest_table(path: str | os.PathLike) -> tuple[pa.Table, ManifestMeta
                 table = parquet.read()
         else:
             table = pq.read_table(path)
-    except FileNotFoundError as exc:
-        raise ManifestError(f"manifest not found: {path}") from exc
-    except (OSError, pa.ArrowException) as exc:
-        raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
     meta = _meta_of((table.schema.metadata or {}).get(METADATA_KEY), path)
     if meta.schema_version != SCHEMA_VERSION:
         raise ManifestError(
@@ -445,12 +453,8 @@ def read_manifest_meta(path: str | os.PathLike) -> ManifestMeta:
     if raw is None:
         import pyarrow.parquet as pq
 
-        try:
+        with _reading(path):
             schema = pq.read_schema(path)
-        except FileNotFoundError as exc:
-            raise ManifestError(f"manifest not found: {path}") from exc
-        except (OSError, pa.ArrowException) as exc:
-            raise ManifestError(f"cannot read manifest {path}: {exc}") from exc
         raw = (schema.metadata or {}).get(METADATA_KEY)
     return _meta_of(raw, path)
 

@@ -8,25 +8,15 @@ with them switched off. Skipped where the extension is not built, unless DIS_AUD
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
+from c_extensions import optional_extension
 from deep_trees import quality_defects
 from PIL import Image
 
 from dis_audit import deep, maskfit, pixels, quality, sharpness
 
-try:
-    from dis_audit import _fastpixels
-except ImportError:  # pragma: no cover - depends on the build
-    _fastpixels = None  # type: ignore[assignment]
-    if os.environ.get("DIS_AUDIT_REQUIRE_FASTPROBE"):
-        raise
-
-pytestmark = pytest.mark.skipif(
-    _fastpixels is None, reason="the C extension dis_audit._fastpixels is not built (python setup.py build_ext --inplace)"
-)
+_fastpixels, pytestmark = optional_extension("_fastpixels")
 
 RNG = np.random.default_rng(20261202)
 KERNELS = (

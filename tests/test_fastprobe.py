@@ -15,6 +15,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from c_extensions import optional_extension
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -22,16 +23,7 @@ from PIL import Image
 from dis_audit import probe
 from dis_audit.testing import image_array, mask_array, write_image
 
-try:
-    from dis_audit import _fastprobe
-except ImportError:  # pragma: no cover - depends on the build
-    _fastprobe = None  # type: ignore[assignment]
-    if os.environ.get("DIS_AUDIT_REQUIRE_FASTPROBE"):
-        raise
-
-pytestmark = pytest.mark.skipif(
-    _fastprobe is None, reason="the C extension dis_audit._fastprobe is not built (python setup.py build_ext --inplace)"
-)
+_fastprobe, pytestmark = optional_extension("_fastprobe")
 
 
 def both(path: Path | str) -> tuple[probe.FileInfo | None, probe.FileInfo]:
