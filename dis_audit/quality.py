@@ -36,7 +36,7 @@ from .maskfit import CONTRAST_BELOW
 from .maskfit import MaskFit as MaskFit
 from .maskfit import mask_fit as mask_fit
 from .pixels import array_of
-from .sharpness import NATIVE_STRIDE, _kth_largest, line_arrays, line_measures, sampled_lines
+from .sharpness import NATIVE_STRIDE, kth_largest, line_arrays, line_measures, sampled_lines
 from .sharpness import SHARP_SIDE as SHARP_SIDE
 from .sharpness import sharpness_of as sharpness_of
 
@@ -86,10 +86,7 @@ def _percentiles(hist: list[int] | np.ndarray, qs: tuple[float, ...]) -> list[fl
 
 def _top(values: np.ndarray, share: float) -> float:
     """The value at the top ``share`` of non-negative integers ``values`` (e.g. 0.001: the 99.9th percentile)."""
-    k = max(1, int(values.size * share))
-    if pixels.kth_largest_u8 is not None and values.dtype == np.uint8 and values.size:
-        return float(pixels.kth_largest_u8(np.ascontiguousarray(values), k))
-    return _kth_largest([values], k)
+    return kth_largest(values, max(1, int(values.size * share)))
 
 
 def grey_of(im: PILImage.Image) -> PILImage.Image:
