@@ -15,6 +15,7 @@ away (what BiRefNet does with the rest of the data once the run-stopping files a
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import json
@@ -27,6 +28,7 @@ import tempfile
 
 def _load(codebase: str):
     work = tempfile.mkdtemp(prefix="birefnet-oracle-")
+    atexit.register(shutil.rmtree, work, True)  # one copy of the codebase per run: do not leave them in /tmp
     src = os.path.join(work, "code")
     shutil.copytree(codebase, src, ignore=shutil.ignore_patterns("*.pyc", "__pycache__"))
     os.chdir(src)

@@ -161,6 +161,7 @@ def test_ctrl_c_while_the_child_lists_exits_130_and_leaves_no_process(tmp_path):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert b"Traceback" not in err and out == b""
+    assert b"interrupted" in err
     for _ in range(100):  # the child went with the parent
         try:
             os.killpg(proc.pid, 0)

@@ -166,8 +166,8 @@ def parse(spec: CommandSpec, args: Sequence[str]) -> dict[str, Any] | None:
 def run_plain_scan(argv: Sequence[str]) -> bool:
     """Run ``dis-audit scan`` from ``argv`` (without the program name) when it is plain; False if not.
 
-    Exits as typer's standalone mode does: with the command's exit code, 130 on Ctrl-C, 1 on a
-    closed stdout.
+    Exits as typer's standalone mode does: with the command's exit code, 1 on a closed stdout.
+    Ctrl-C propagates to ``main``, which says so and exits 130, as for every other command.
     """
     if not argv or argv[0] != "scan" or any(key.endswith("_COMPLETE") for key in os.environ):
         return False
@@ -183,8 +183,6 @@ def run_plain_scan(argv: Sequence[str]) -> bool:
         scan(**kwargs)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.exit(130)
     except BrokenPipeError:
         sys.stdout = _Quiet(sys.stdout)
         sys.stderr = _Quiet(sys.stderr)
