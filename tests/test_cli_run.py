@@ -73,3 +73,24 @@ def test_run_ends_quietly_when_stdout_closes_early(tmp_path: Path) -> None:
         codes[entry] = (proc.wait(timeout=60), b"Traceback" in err)
     assert codes["run"] == codes["main"]
     assert codes["run"][1] is False
+
+
+INTERRUPTED = """
+import sys
+import dis_audit.findings
+def interrupted(*args, **kwargs):
+    raise KeyboardInterrupt
+dis_audit.findings.rules_markdown = interrupted
+from dis_audit.cli import main
+sys.argv = ["dis-audit", "rules", "--markdown"]
+main()
+"""
+
+
+def test_ctrl_c_in_a_typer_command_says_interrupted_and_exits_130() -> None:
+    # typer alone would exit 130 without a word; the scan's fast path and the other commands say the same
+    proc = subprocess.run([sys.executable, "-c", INTERRUPTED], capture_output=True, check=False,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 130
+    assert proc.stderr.strip() == b"dis-audit: interrupted"
+    assert proc.stdout == b""

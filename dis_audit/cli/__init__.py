@@ -31,8 +31,16 @@ def main() -> None:
         if not run_plain_scan(sys.argv[1:]):
             app()
     except KeyboardInterrupt:
-        typer.echo("dis-audit: interrupted", err=True)
-        sys.exit(130)
+        _interrupted()
+    except SystemExit as exc:
+        if exc.code == 130:  # typer turns Ctrl-C into a silent exit 130; say why the command stopped
+            _interrupted()
+        raise
+
+
+def _interrupted() -> None:
+    typer.echo("dis-audit: interrupted", err=True)
+    sys.exit(130)
 
 
 def run() -> None:
