@@ -230,3 +230,38 @@ def test_no_clobber_fallbacks_refuse_existing_target(tmp_path):
         b.unlink()
         r(str(a), str(b))
         assert b.read_bytes() == b"1" and not a.exists()
+
+
+CTRL_C = r"""
+import sys
+from dis_audit.rename import journal
+real, calls = journal.replay_move, [0]
+def interrupted(*args):
+    calls[0] += 1
+    if calls[0] == 100:  # as Ctrl-C lands: in the middle of the moves
+        raise KeyboardInterrupt
+    return real(*args)
+journal.replay_move = interrupted
+from dis_audit.cli import main
+sys.argv = ["dis-audit", *sys.argv[1:]]
+main()
+"""
+
+
+def test_ctrl_c_during_apply_says_how_to_resume_and_resume_finishes(base, tmp_path):
+    src, original, expected, _, _ = base
+    root = tmp_path / "data"
+    shutil.copytree(src, root)
+    env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="300")
+    cmd = ["rename", str(root), "--class-from", f"map:{root / 'classes.csv'}", "--apply"]
+    proc = subprocess.run([sys.executable, "-c", CTRL_C, *cmd], env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert f"dis-audit rename {root} --resume" in proc.stderr and "interrupted" in proc.stderr
+    part_way = tree_hash(root, one_per_inode=True)
+    assert part_way != expected and sorted(part_way.values()) == sorted(original.values())  # stopped, nothing lost
+    done = subprocess.run([sys.executable, "-m", "dis_audit", "rename", str(root), "--resume"], env=env,
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert tree_hash(root) == expected
+    check_manifest(root)

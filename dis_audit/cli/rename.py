@@ -60,6 +60,7 @@ def rename(
         fail(f"unexpected argument {journal!r} (a journal goes with --undo or --resume)")
     console = text_console(stderr=json_out)
     mf = "" if no_manifest else manifest
+    moving = resume or undo  # files may be half-way between names once this is true
     try:
         with progress_bar(not json_out) as progress:
             if resume or undo:
@@ -90,7 +91,15 @@ def rename(
                 the_plan.to_csv(plan_out)
             if not json_out:
                 render_plan(the_plan, console, max_rows=max_rows)
-            result = rn.apply_plan(the_plan, manifest=mf, progress=progress) if apply and not the_plan.problems else None
+            moving = apply and not the_plan.problems
+            result = rn.apply_plan(the_plan, manifest=mf, progress=progress) if moving else None
+    except KeyboardInterrupt:
+        if moving:  # the journal holds every move made so far: say how to finish or go back
+            typer.echo(f"dis-audit: the {'undo' if undo else 'rename'} stopped part-way; " + (
+                f"`dis-audit rename {root} --undo` again finishes restoring the old names" if undo else
+                f"`dis-audit rename {root} --resume` finishes it, `dis-audit rename {root} --undo` restores "
+                "the old names"), err=True)
+        raise
     except (rn.RenameError, ManifestError, OSError) as exc:
         fail(str(exc))
     except (JournalError, UnsafePathError) as exc:
