@@ -5,6 +5,7 @@ Runs in the scan's worker processes (see ``_pool``) or in the main process for s
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
@@ -13,10 +14,11 @@ from .findings import Emitter, Finding, RuleSelection
 from .layout import PairTask
 from .loaders import BIREFNET, LoaderProfile
 from .manifest import columns_to_table
-from .naming import parse_name, split_path
+from .naming import SEPARATOR, parse_name, split_path
 from .probe import FileInfo, probe_files
 from .quality import QualityThresholds
 from .rules import FAMILIES, CheckFamily, Sample
+from .rules.clean import CleanKey, clean_key, shortcut_applies
 from .rules.labels import label_row
 from .rules.quality import judged_fit
 from .vocab import Vocabulary
@@ -71,6 +73,25 @@ def _sample_checks() -> list[Callable[[Sample, Emitter], None]]:
     return [family.check_sample for family in FAMILIES if type(family).check_sample is not CheckFamily.check_sample]
 
 
+#: A clean verdict: the row's dataset, difficulty, class_name, class_id, label_status, class_field.
+_Verdict = tuple[str, str, "str | None", int, str, "str | None"]
+#: The verdicts of the scan whose context this process last evaluated a chunk of (its chunks share
+#: one context object): a key is judged once per worker process, not once per chunk.
+_VERDICTS: tuple[weakref.ref[ChunkContext] | None, dict[CleanKey, _Verdict]] = (None, {})
+
+
+def _verdicts(ctx: ChunkContext) -> dict[CleanKey, _Verdict] | None:
+    """The clean verdicts so far for ``ctx``'s scan, or None where the shortcut does not apply."""
+    global _VERDICTS
+    if not shortcut_applies(FAMILIES, ctx.deep):
+        return None
+    ref, verdicts = _VERDICTS
+    if ref is None or ref() is not ctx:
+        verdicts = {}
+        _VERDICTS = (weakref.ref(ctx), verdicts)
+    return verdicts
+
+
 def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, list], list[Finding]]:
     """Probe (unless prior info is given) and check each pair; return manifest columns and findings.
 
@@ -97,9 +118,29 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
     prefix = f"{root}/"
     probed_images = probe_files(prefix, [None if prior else pair[1] for pair, prior, _ in tasks])
     probed_masks = probe_files(prefix, [None if prior else pair[2] for pair, _, prior in tasks])
+    # Verdicts of the checks by ``rules.clean`` key: a well-formed pair whose key was judged clean
+    # before gets that row's label without running the checks again (same row, no findings).
+    clean = _verdicts(ctx)
     for ((dataset, image_path, mask_path, nested), prior_image, prior_mask), probed_image, probed_mask in zip(
         tasks, probed_images, probed_masks, strict=True
     ):
+        image = cast(FileInfo, prior_image or probed_image)
+        mask = None if mask_path is None else prior_mask or probed_mask
+        stem, image_ext = split_path(image_path)
+        fields = stem.split(SEPARATOR)  # parse_name's fields; the ParsedName is made only for the checks
+        key = None
+        if clean is not None:
+            key = clean_key(dataset, nested, image_path, image_ext, mask_path, fields, image, mask, loader)
+            known = clean.get(key) if key is not None else None
+            if known is not None:
+                # The checks passed a pair of this key: a well-formed pair, so both sizes are the image's.
+                assert mask is not None
+                rows.append((
+                    image_path, mask_path, *known, [],
+                    image.width, image.height, image.size, image.mtime_ns, image.format, image.mode,
+                    mask.width, mask.height, mask.format, mask.mode, mask.size, mask.mtime_ns,
+                ))
+                continue
         shared = per_dataset.get(dataset)
         if shared is None:
             shared = per_dataset[dataset] = (
@@ -107,14 +148,8 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
                 *folders.get(dataset, ("", None)),
             )
         has_mask_dir, difficulty, image_dir, mask_dir = shared
-        image = cast(FileInfo, prior_image or probed_image)
-        stem, image_ext = split_path(image_path)
         name = parse_name(stem)
-        if mask_path is None:
-            mask, mask_ext = None, ""
-        else:
-            mask = prior_mask or probed_mask
-            mask_ext = split_path(mask_path)[1]
+        mask_ext = "" if mask_path is None else split_path(mask_path)[1]
         if deep_scan:
             deep = decode_pair(root, image_path, mask_path, image, mask, ctx.max_pixels)
         sample = Sample(
@@ -130,11 +165,13 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
 
         # The label: the class the name gives, unless a naming check refused it (then class -1).
         class_field = name.class_field
-        key = (class_field, emitter.label_status)
-        label = labels.get(key)
+        key_label = (class_field, emitter.label_status)
+        label = labels.get(key_label)
         if label is None:
-            label = labels[key] = label_row(class_field, vocab, emitter.label_status)
+            label = labels[key_label] = label_row(class_field, vocab, emitter.label_status)
         codes = emitter.codes
+        if key is not None and clean is not None and not codes and emitter.label_status is None:
+            clean[key] = (dataset, difficulty, *label, class_field)
         rows.append((
             image_path, mask_path, dataset, difficulty, *label, class_field,
             sorted(set(codes)) if codes else [],

@@ -60,6 +60,9 @@ class Vocabulary:
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
     _folded: dict[str, list[str]] = field(init=False, repr=False, compare=False)
     _nfc: dict[str, list[str]] = field(init=False, repr=False, compare=False)
+    #: ``suggest``'s answers so far: the names are fixed, so an answer never changes, and a scan
+    #: asks again for every sample of an unknown class (a difflib search, ~1.5 ms each).
+    _suggested: dict[str, str | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         index: dict[str, int] = {}
@@ -76,6 +79,7 @@ class Vocabulary:
         for name in self.names:
             by_nfc.setdefault(nfc(name), []).append(name)
         object.__setattr__(self, "_nfc", by_nfc)
+        object.__setattr__(self, "_suggested", {})
 
     def normalization_twins(self, name: str) -> list[str]:
         """Other names of the vocabulary equal to ``name`` after NFC normalization (usually none)."""
@@ -101,6 +105,13 @@ class Vocabulary:
         """
         if name in self._index:
             return None
+        try:
+            return self._suggested[name]
+        except KeyError:
+            found = self._suggested[name] = self._suggest(name)
+            return found
+
+    def _suggest(self, name: str) -> str | None:
         twins = self._nfc.get(nfc(name), [])
         if len(twins) == 1:
             return twins[0]  # differs only in Unicode normalization: the surest suggestion of all
