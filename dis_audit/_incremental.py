@@ -8,6 +8,8 @@ passed to the evaluation so only the checks run again. The stat calls run in thr
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from array import array
 from collections.abc import Sequence
 from itertools import repeat
@@ -46,12 +48,21 @@ def clean_rows(old: pa.Table) -> list[bool]:
 
 
 def match_unchanged(
-    root: str, pairs: Sequence[PairTask], index: dict[str, int], old: pa.Table, workers: int,
+    root: str, pairs: Sequence[PairTask], index: dict[str, int] | ReuseIndex, old: pa.Table, workers: int,
     stats: tuple[array, array] | None = None,
 ) -> list[int]:
+    """``match_rows`` as a list."""
+    return match_rows(root, pairs, index, old, workers, stats).tolist()
+
+
+def match_rows(
+    root: str, pairs: Sequence[PairTask], index: dict[str, int] | ReuseIndex, old: pa.Table, workers: int,
+    stats: tuple[array, array] | None = None,
+) -> np.ndarray:
     """For each pair: the old row index when image and mask are unchanged on disk, else -1.
 
-    ``index`` maps an old row's image path to its row (-1 for a row that may not be reused). A row
+    ``index`` maps an old row's image path to its row (negative for a row that may not be reused; or
+    a ``ReuseIndex``). A row
     matches when the mask path is the same and both files have the old size and mtime. Two stat
     calls a pair are the floor; everything else is done for all pairs at once (C-level maps and
     numpy), and the stat calls run in ``workers`` threads (``probe.stat_many``). ``stats``, when given,
@@ -59,13 +70,21 @@ def match_unchanged(
     """
     n = len(pairs)
     if n == 0 or old.num_rows == 0:
-        return [-1] * n
+        return np.full(n, -1, dtype=np.int64)
     image_paths = list(map(itemgetter(1), pairs))
     mask_paths = list(map(itemgetter(2), pairs))
-    rows = np.fromiter(map(index.get, image_paths, repeat(-1, n)), dtype=np.int64, count=n)
     old_masks = to_list(old.column("mask_path"))
-    # rows of -1 pick the last old row here; they are dropped below whatever it holds.
-    same_mask = np.fromiter(map(eq, map(old_masks.__getitem__, rows.tolist()), mask_paths), dtype=bool, count=n)
+    if isinstance(index, ReuseIndex) and image_paths == index.paths:
+        # The same images as before, in the same order (an unchanged tree): no lookup by path.
+        rows = np.maximum(index.rows, -1)
+        same_mask = np.ones(n, dtype=bool) if mask_paths == old_masks else np.fromiter(
+            map(eq, old_masks, mask_paths), dtype=bool, count=n)
+    else:
+        by_path = index.by_path if isinstance(index, ReuseIndex) else index
+        # Negative: no reusable row (-1 a new file, -2 - row a row with findings).
+        rows = np.maximum(np.fromiter(map(by_path.get, image_paths, repeat(-1, n)), dtype=np.int64, count=n), -1)
+        # rows of -1 pick the last old row here; they are dropped below whatever it holds.
+        same_mask = np.fromiter(map(eq, map(old_masks.__getitem__, rows.tolist()), mask_paths), dtype=bool, count=n)
     candidates = np.flatnonzero((rows >= 0) & same_mask)
     picked = candidates.tolist()
     if stats is not None:
@@ -89,23 +108,58 @@ def match_unchanged(
     )
     matched = np.full(n, -1, dtype=np.int64)
     matched[candidates[unchanged]] = at[unchanged]
-    return matched.tolist()
+    return matched
 
 
-def reuse_index(old: pa.Table) -> dict[str, int]:
-    """Image path -> row of ``old``, or -1 for a row that may not be reused (it has findings).
+class ReuseIndex:
+    """The rows of an old manifest by image path: ``rows[i]`` is ``i``, or ``-2 - i`` for a row that
+    may not be reused (it has findings).
 
     Cross-file codes (duplicates, class-area outliers) are recomputed on the whole table anyway,
     so they do not make a row dirty. Needs only the old manifest: the scan builds it while the
-    folders are listed (``_prelist``).
+    folders are listed (``_prelist``). The dict by path is built only when the listing differs from
+    the old rows' paths (an unchanged tree is matched row by row).
     """
-    clean = clean_rows(old)
-    return {p: i if ok else -1 for i, (p, ok) in enumerate(zip(to_list(old.column("image_path")), clean))}
+
+    def __init__(self, old: pa.Table) -> None:
+        self.paths: list[str] = to_list(old.column("image_path"))
+        rows = np.arange(old.num_rows, dtype=np.int64)
+        self.rows: np.ndarray = np.where(clean_rows(old), rows, -2 - rows)
+        self._by_path: dict[str, int] | None = None
+        # Strictly increasing, as a scan writes them: a few paths are then found by bisection.
+        self._sorted = all(a < b for a, b in zip(self.paths, itertools.islice(self.paths, 1, None)))
+
+    @property
+    def by_path(self) -> dict[str, int]:
+        """Image path -> ``rows`` value."""
+        if self._by_path is None:
+            # Built by dict(zip()) from numpy's values: no Python loop over the rows.
+            self._by_path = dict(zip(self.paths, self.rows.tolist()))
+        return self._by_path
+
+    def row_of(self, paths: list[str]) -> np.ndarray:
+        """The old row of each path, -1 where there is none (rows with findings included)."""
+        if paths == self.paths:
+            return np.arange(len(paths), dtype=np.int64)
+        if self._sorted and len(paths) * 64 < len(self.paths):
+            out = np.full(len(paths), -1, dtype=np.int64)
+            for k, path in enumerate(paths):
+                at = bisect.bisect_left(self.paths, path)
+                if at < len(self.paths) and self.paths[at] == path:
+                    out[k] = at
+            return out
+        found = map(self.by_path.get, paths, repeat(-1))
+        return np.fromiter((row if row >= -1 else -2 - row for row in found), dtype=np.int64, count=len(paths))
+
+
+def reuse_index(old: pa.Table) -> ReuseIndex:
+    """The ``ReuseIndex`` of ``old``."""
+    return ReuseIndex(old)
 
 
 def plan_reuse(
     root: Path, pairs: list[PairTask], old: pa.Table, same_fingerprint: bool, workers: int,
-    stats: tuple[array, array] | None = None, index: dict[str, int] | None = None,
+    stats: tuple[array, array] | None = None, index: ReuseIndex | None = None,
 ) -> tuple[list[int], list[Task]]:
     """Split pairs into old rows to keep as they are and tasks to evaluate (with prior header info).
 
@@ -118,16 +172,12 @@ def plan_reuse(
 
     if index is None:
         index = reuse_index(old)
-    matched = match_unchanged(str(root), pairs, index, old, workers, stats)
+    rows = match_rows(str(root), pairs, index, old, workers, stats)
+    if same_fingerprint:
+        return rows[rows >= 0].tolist(), [(pairs[k], None, None) for k in np.flatnonzero(rows < 0).tolist()]
+    matched = rows.tolist()
     keep: list[int] = []
     tasks: list[Task] = []
-    if same_fingerprint:
-        for pair, i in zip(pairs, matched):
-            if i < 0:
-                tasks.append((pair, None, None))
-            else:
-                keep.append(i)
-        return keep, tasks
     sizes, mtimes, mask_sizes, mask_mtimes = col("file_size"), col("mtime_ns"), col("mask_file_size"), col("mask_mtime_ns")
     fmt, mode, w, h = col("image_format"), col("image_mode"), col("width"), col("height")
     mfmt, mmode, mw, mh = col("mask_format"), col("mask_mode"), col("mask_width"), col("mask_height")
@@ -139,3 +189,39 @@ def plan_reuse(
         mask = FileInfo(mask_sizes[i], mask_mtimes[i], mfmt[i], mmode[i], mw[i], mh[i]) if pair.mask_path else None
         tasks.append((pair, image, mask))
     return keep, tasks
+
+
+def fold_rereads(
+    old: pa.Table, index: ReuseIndex, keep: list[int], parts: list[pa.Table]
+) -> tuple[list[int], list[pa.Table]]:
+    """Old rows that the re-read rows (``parts``) repeat value for value, moved from ``parts`` to ``keep``.
+
+    A row with findings is re-read on every incremental scan to report its findings in full, and
+    usually comes back as it was. Keeping the old row instead gives the same table (the scan sorts
+    rows by image path afterwards) without copying every kept row into a new one: when each old
+    row is kept, the old table is the new one (``keep`` is then every row, in order). ``index`` is
+    ``reuse_index(old)``.
+    """
+    import pyarrow as pa
+
+    new = pa.concat_tables(parts) if parts else None
+    if new is None or new.num_rows == 0 or old.num_rows == 0:
+        return keep, parts
+    # The old row of each new one by image path (-1: a new file); image paths are unique in both.
+    at = index.row_of(to_list(new.column("image_path")))
+    candidates = np.flatnonzero(at >= 0)
+    if len(candidates) == 0:
+        return keep, parts
+    positions = at[candidates]
+    # Row by row as Python values: few rows (those with findings); NaN never equals itself, so a
+    # float NaN keeps its row as re-read, which is only slower.
+    olds = old.take(to_arrow(positions, pa.int64())).select(new.column_names).to_pylist()
+    news = new.take(to_arrow(candidates, pa.int64())).to_pylist()
+    same = [i for i, (a, b) in enumerate(zip(news, olds, strict=True)) if a == b]
+    if not same:
+        return keep, parts
+    folded = np.zeros(new.num_rows, dtype=bool)
+    folded[candidates[same]] = True
+    keep = sorted(keep + positions[same].tolist())
+    rest = new.filter(to_arrow(~folded, pa.bool_()))
+    return keep, [rest] if rest.num_rows else []

@@ -22,8 +22,13 @@ def strip_cross_file(table: pa.Table) -> pa.Table:
     """Drop cross-file codes from ``issues`` and clear ``dup_group``: both are recomputed on the whole."""
     import pyarrow as pa
 
-    issues = table.column("issues").to_pylist()
-    if any(code in CROSS_FILE_CODES for codes in issues for code in codes):
+    import pyarrow.compute as pc
+
+    column = table.column("issues")
+    # Looked for in Arrow first: nearly always there is none, and a million rows never become lists.
+    cross = pc.is_in(pc.list_flatten(column), value_set=to_arrow(sorted(CROSS_FILE_CODES), pa.string()))
+    if pc.any(cross).as_py():
+        issues = column.to_pylist()
         cleaned = [[c for c in codes if c not in CROSS_FILE_CODES] for codes in issues]
         i = table.column_names.index("issues")
         table = table.set_column(i, table.schema.field("issues"), to_arrow(cleaned, pa.list_(pa.string())))

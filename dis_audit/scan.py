@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._evaluate import ChunkContext
-from ._incremental import plan_reuse, reuse_index
+from ._incremental import ReuseIndex, fold_rereads, plan_reuse, reuse_index
 from ._pool import ProgressCallback, WorkerDied, cap_workers, run_tasks
 from ._prelist import ListingJob, import_table_modules
 from ._version import __version__
@@ -102,7 +102,7 @@ def _difficulty_of(dataset: DatasetDir, mapping: dict[str, str]) -> str:
     return dataset.name
 
 
-def _read_previous(path: Path | None) -> tuple[tuple[pa.Table, ManifestMeta, dict[str, int]] | None, str | None]:
+def _read_previous(path: Path | None) -> tuple[tuple[pa.Table, ManifestMeta, ReuseIndex] | None, str | None]:
     """The manifest ``--incremental`` reuses rows of (None if there is none), and a note when it cannot be read.
 
     The table comes conformed (by name, with nulls for columns an older manifest lacks), with its
@@ -300,6 +300,9 @@ def scan(
         parts, sample_findings = run_tasks(tasks, ctx, workers, progress, remote)
     except (WorkerDied, ExecutorError) as exc:
         raise ScanError(str(exc)) from exc
+    reused = len(keep)
+    if old_table is not None:
+        keep, parts = fold_rereads(old_table, old_index, keep, parts)
 
     options = ScanOptions(
         image_dir=image_dir, mask_dir=mask_dir,
@@ -325,8 +328,13 @@ def scan(
     if keep and old_table is not None:
         # A re-scan of an unchanged tree keeps every old row in its order: no copy then.
         every_row = len(keep) == old_table.num_rows and keep == list(range(len(keep)))
-        kept = old_table if every_row else old_table.take(to_arrow(keep, pa.int64()))
-        table = pa.concat_tables([kept.replace_schema_metadata(table.schema.metadata), table])
+        if every_row and len(keep) > reused and not parts:
+            # Every re-read row came back as it was (``fold_rereads``): the old table, in the layout
+            # (one chunk a column) the take and sort it replaces give, so the manifest's bytes agree.
+            table = old_table.combine_chunks().replace_schema_metadata(table.schema.metadata)
+        else:
+            kept = old_table if every_row else old_table.take(to_arrow(keep, pa.int64()))
+            table = pa.concat_tables([kept.replace_schema_metadata(table.schema.metadata), table])
     table = strip_cross_file(_by_image_path(table))
     cross_findings: list[Finding] = []
     if shard_spec is None:  # a shard sees part of the data: cross-file checks wait for `merge`
@@ -339,7 +347,7 @@ def scan(
         summary["deep"] = deep_summary(table)
     if shard_spec is not None:
         summary["shard"] = options.shard
-    summary["reused_rows"] = len(keep)
+    summary["reused_rows"] = reused
     summary["probed_samples"] = sum(1 for _, prior, _ in tasks if prior is None)
     notes = [note for note in (workers_note, reuse_note) if note]
     if notes:
