@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 def strip_cross_file(table: pa.Table) -> pa.Table:
     """Drop cross-file codes from ``issues`` and clear ``dup_group``: both are recomputed on the whole."""
     import pyarrow as pa
-
     import pyarrow.compute as pc
 
     column = table.column("issues")

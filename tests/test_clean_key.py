@@ -170,8 +170,8 @@ def test_reuse_index_finds_rows_three_ways(tmp_path):
     few = [paths[3], "DIS-TR/im/none.jpg", paths[-1]]
     expected = [3, -1, len(paths) - 1]
     assert index.row_of(few).tolist() == expected  # bisection (a few paths of a sorted index)
-    many = list(reversed(paths)) + ["DIS-TR/im/none.jpg"]
-    assert index.row_of(many).tolist() == list(reversed(range(len(paths)))) + [-1]  # the dict
+    many = [*reversed(paths), "DIS-TR/im/none.jpg"]
+    assert index.row_of(many).tolist() == [*reversed(range(len(paths))), -1]  # the dict
     unsorted = ReuseIndex(table.take(pa.array(list(reversed(range(table.num_rows))))))
     assert unsorted.row_of(few).tolist() == [len(paths) - 1 - 3, -1, 0]
 
