@@ -66,7 +66,7 @@ def clean_key(
     if image[7] is not None or mask[7] is not None or not image[0] or not mask[0]:
         return None
     width, height = image[4], image[5]
-    # Same size (DA401), both under the decoder limit (DA310): width * height is the mask's too.
+    # Same size (DA403), both under the decoder limit (DA310): width * height is the mask's too.
     if not width or not height or width != mask[4] or height != mask[5] or width * height > loader.max_pixels:
         return None
     slash = mask_path.rfind("/") + 1
