@@ -73,6 +73,9 @@ def _sample_checks() -> list[Callable[[Sample, Emitter], None]]:
     return [family.check_sample for family in FAMILIES if type(family).check_sample is not CheckFamily.check_sample]
 
 
+#: Keys a worker remembers at most: a dataset has a few per class (DIS5K: ~700 in all), but names
+#: whose first fields differ for every file (a counter as the group index) would make one a pair.
+MAX_VERDICTS = 8192
 #: A clean verdict: the row's dataset, difficulty, class_name, class_id, label_status, class_field.
 _Verdict = tuple[str, str, "str | None", int, str, "str | None"]
 #: The verdicts of the scan whose context this process last evaluated a chunk of (its chunks share
@@ -170,7 +173,9 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
         if label is None:
             label = labels[key_label] = label_row(class_field, vocab, emitter.label_status)
         codes = emitter.codes
-        if key is not None and clean is not None and not codes and emitter.label_status is None:
+        if key is not None and clean is not None and not codes and emitter.label_status is None and (
+            len(clean) < MAX_VERDICTS
+        ):
             clean[key] = (dataset, difficulty, *label, class_field)
         rows.append((
             image_path, mask_path, dataset, difficulty, *label, class_field,

@@ -188,3 +188,16 @@ def test_fold_keeps_the_manifest_of_an_unchanged_tree(tmp_path):
     assert again.summary["probed_samples"] == 5 and again.summary["reused_rows"] == first.table.num_rows - 5
     assert all(column.num_chunks == 1 for column in again.table.columns)
     assert again.table.equals(first.table)
+
+
+def test_verdicts_are_capped(tmp_path, monkeypatch):
+    """Names whose first fields differ for every file make a key a pair: the worker stops remembering."""
+    root = tmp_path / "tree"
+    for i in range(12):
+        make_pair(root, "DIS-TR", f"{i}#Accessories#1#Bag#x")
+    monkeypatch.setattr(evaluate, "MAX_VERDICTS", 5)
+    fast = _result(root)
+    assert len(evaluate._VERDICTS[1]) == 5
+    _plain(monkeypatch)
+    plain = _result(root)
+    assert fast[0].equals(plain[0]) and fast[1:] == plain[1:]
