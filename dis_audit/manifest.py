@@ -236,11 +236,13 @@ def atomic_write_bytes(path: str | os.PathLike, writer: Callable[[str], object])
 def _write_parquet(table: pa.Table, where: Any) -> None:
     import pyarrow.parquet as pq
 
-    pq.write_table(table, where, compression="zstd")
+    # Parquet pages follow the table's chunks: one chunk per column makes the bytes a function of the
+    # content alone (a scan's parts arrive in the order the workers finish).
+    pq.write_table(table.combine_chunks(), where, compression="zstd")
 
 
 def manifest_bytes(table: pa.Table) -> bytes:
-    """The bytes ``write_manifest`` writes for ``table`` (the encoding is deterministic)."""
+    """The bytes ``write_manifest`` writes for ``table``: the same for the same content, however it is chunked."""
     sink = pa.BufferOutputStream()
     _write_parquet(table, sink)
     return sink.getvalue().to_pybytes()

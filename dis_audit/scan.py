@@ -329,9 +329,8 @@ def scan(
         # A re-scan of an unchanged tree keeps every old row in its order: no copy then.
         every_row = len(keep) == old_table.num_rows and keep == list(range(len(keep)))
         if every_row and len(keep) > reused and not parts:
-            # Every re-read row came back as it was (``fold_rereads``): the old table, in the layout
-            # (one chunk a column) the take and sort it replaces give, so the manifest's bytes agree.
-            table = old_table.combine_chunks().replace_schema_metadata(table.schema.metadata)
+            # Every re-read row came back as it was (``fold_rereads``): the old table as it is.
+            table = old_table.replace_schema_metadata(table.schema.metadata)
         else:
             kept = old_table if every_row else old_table.take(to_arrow(keep, pa.int64()))
             table = pa.concat_tables([kept.replace_schema_metadata(table.schema.metadata), table])

@@ -95,3 +95,17 @@ def test_conform_table_orders_casts_and_fills_by_name():
     assert table.schema.equals(manifest.MANIFEST_SCHEMA)
     assert table.column("width").to_pylist() == [3] and table.column("image_path").to_pylist() == ["a.jpg"]
     assert table.column("height").to_pylist() == [None]
+
+
+def test_manifest_bytes_depend_on_the_content_not_on_how_the_table_is_chunked(planted, tmp_path):
+    # A scan's parts arrive in the order its workers finish; the file must not show it. Parquet's
+    # encoding follows the chunks once a column's dictionary outgrows its page (~20,000 distinct paths).
+    one = scan(planted).table
+    table = pa.concat_tables([one] * (20_000 // one.num_rows + 1)).combine_chunks()
+    paths = pa.array([f"DS/im/1#Accessories#6#Bag#{i:07d}_f722d1ef0b_o.jpg" for i in range(table.num_rows)])
+    table = table.set_column(table.schema.get_field_index("image_path"), "image_path", paths)
+    thirds = pa.concat_tables([table.slice(0, table.num_rows // 3), table.slice(table.num_rows // 3)])
+    assert thirds.column(0).num_chunks == 2 and table.column(0).num_chunks == 1
+    assert manifest.manifest_bytes(thirds) == manifest.manifest_bytes(table)
+    written = manifest.write_manifest(thirds, tmp_path / "m.parquet")
+    assert written.read_bytes() == manifest.manifest_bytes(table)
