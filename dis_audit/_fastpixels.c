@@ -1,5 +1,5 @@
 /* The deep scan's pixel kernels in C (dis_audit._fastpixels; this file: the picture's, and the module table;
- * _fastpixels_mask.c: the mask–image agreement's).
+ * _fastpixels_mask.c: the mask–image agreement's; _fastpixels_reduce.c: Pillow's box reduction).
  *
  * Each computes exactly what its numpy or Pillow definition gives (dis_audit.sharpness, dis_audit.maskfit,
  * dis_audit.deep, dis_audit.pixels; tests/test_fastpixels.py compares them on random and generated pictures,
@@ -259,6 +259,9 @@ static PyMethodDef methods[] = {
      "even_points(values, width, lo, span, n, rows, cols) -> count: an even sample of the pixels in a value range."},
     {"box_reduce", fp_box_reduce, METH_VARARGS,
      "box_reduce(pixels, width, factor, table, out): Pillow's reduce over the whole boxes of an L picture."},
+    {"box_reduce_rgb", fp_box_reduce_rgb, METH_VARARGS,
+     "box_reduce_rgb(pixels, width, factor, table, grey, out): Pillow's reduce over the whole boxes of an RGB "
+     "picture, or its grey levels."},
     {NULL, NULL, 0, NULL},
 };
 

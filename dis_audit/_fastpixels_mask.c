@@ -1,5 +1,5 @@
 /* The mask–image agreement's kernels of dis_audit._fastpixels (see _fastpixels.c): the edge map and its sums over
- * an outline at every placement, even samples of a value range, a mask's counts, and Pillow's box reduction. */
+ * an outline at every placement, even samples of a value range, and a mask's counts. */
 #include "_fastpixels.h"
 
 #if defined(__SSE2__)
@@ -279,66 +279,5 @@ done:
     PyBuffer_Release(&v);
     PyBuffer_Release(&rows);
     PyBuffer_Release(&cols);
-    return result;
-}
-
-/* box_reduce(pixels, width, factor, table, out): Pillow's reduce(factor) of an "L" picture (uint8, rows of `width`)
- * over its whole factor x factor boxes, into out (uint8, (height // factor) x (width // factor)): each box's sum
- * mapped through `table` (uint8, 255 x factor² + 1 entries: what Pillow makes of a box of that sum). The ragged
- * boxes of a last column or row, if any, are left to the caller. */
-PyObject *fp_box_reduce(PyObject *self, PyObject *args) {
-    PyObject *pix_obj, *table_obj, *out_obj;
-    Py_ssize_t w, f;
-    if (!PyArg_ParseTuple(args, "OnnOO", &pix_obj, &w, &f, &table_obj, &out_obj)) return NULL;
-    Py_buffer pix, table, out;
-    if (get_buffer(pix_obj, &pix, 0) < 0) return NULL;
-    if (get_buffer(table_obj, &table, 0) < 0) {
-        PyBuffer_Release(&pix);
-        return NULL;
-    }
-    if (get_buffer(out_obj, &out, 1) < 0) {
-        PyBuffer_Release(&pix);
-        PyBuffer_Release(&table);
-        return NULL;
-    }
-    PyObject *result = NULL;
-    Py_ssize_t h = w > 0 ? pix.len / w : 0, fw = f > 0 ? w / f : 0, fh = f > 0 ? h / f : 0;
-    if (w < 1 || f < 1 || f > 16 || pix.itemsize != 1 || pix.len % w != 0 || table.itemsize != 1 ||
-        table.len != 255 * f * f + 1 || out.itemsize != 1 || out.len != fw * fh) {
-        PyErr_SetString(PyExc_ValueError, "box_reduce: pixels uint8 rows of `width`, 1 <= factor <= 16, table "
-                                          "uint8[255 factor^2 + 1], out uint8[height // factor, width // factor]");
-        goto done;
-    }
-    uint16_t *col = PyMem_RawMalloc(sizeof(uint16_t) * (size_t)(w ? w : 1)); /* a band of rows summed down */
-    if (!col) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    const uint8_t *p = pix.buf, *lut = table.buf;
-    uint8_t *o = out.buf;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t by = 0; by < fh; by++) {
-        const uint8_t *row = p + by * f * w;
-        for (Py_ssize_t x = 0; x < w; x++) col[x] = row[x];
-        for (Py_ssize_t i = 1; i < f; i++) {
-            row += w;
-            for (Py_ssize_t x = 0; x < w; x++) col[x] = (uint16_t)(col[x] + row[x]); /* at most 255 x 16: fits */
-        }
-        uint8_t *line = o + by * fw;
-        for (Py_ssize_t bx = 0; bx < fw; bx++) {
-            const uint16_t *q = col + bx * f;
-            uint32_t sum = 0;
-            for (Py_ssize_t i = 0; i < f; i++) sum += q[i];
-            line[bx] = lut[sum];
-        }
-    }
-    Py_END_ALLOW_THREADS
-    PyMem_RawFree(col);
-    result = Py_None;
-    Py_INCREF(result);
-done:
-    PyBuffer_Release(&pix);
-    PyBuffer_Release(&table);
-    PyBuffer_Release(&out);
     return result;
 }

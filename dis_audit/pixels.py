@@ -49,9 +49,12 @@ kth_largest_u8: Callable[[np.ndarray, int], int] | None
 even_points: Callable[[np.ndarray, int, int, int, int, np.ndarray, np.ndarray], int] | None
 #: ``box_reduce(pixels, width, factor, table, out)``: ``reduce_l``'s whole boxes.
 box_reduce: Callable[[np.ndarray, int, int, np.ndarray, np.ndarray], None] | None
+#: ``box_reduce_rgb(pixels, width, factor, table, grey, out)``: ``reduce_rgb``'s whole boxes, from ``raw_of``'s array.
+box_reduce_rgb: Callable[[np.ndarray, int, int, np.ndarray, int, np.ndarray], None] | None
 try:
     from ._fastpixels import (
         box_reduce,
+        box_reduce_rgb,
         edge_map,
         even_points,
         gather,
@@ -61,7 +64,8 @@ try:
         placement_sums,
     )
 except ImportError:
-    line_stats = edge_map = placement_sums = mask_counts = gather = kth_largest_u8 = even_points = box_reduce = None
+    line_stats = edge_map = placement_sums = mask_counts = gather = kth_largest_u8 = even_points = None
+    box_reduce = box_reduce_rgb = None
 
 
 #: Pictures of at least this many pixels are read through Arrow; for smaller ones ``np.asarray`` costs no more.
@@ -147,10 +151,44 @@ def reduce_l(im: PILImage.Image, factor: int, pixels_of_im: np.ndarray | None = 
     return out
 
 
+def reduce_rgb(im: PILImage.Image, factor: int, grey: bool = False) -> np.ndarray | None:
+    """``np.asarray(im.reduce(factor))`` of an "RGB" picture, or with ``grey`` ``np.asarray(im.reduce(factor)
+    .convert("L"))``: the same pixels, the whole boxes summed in C straight from Pillow's memory (``raw_of``) and
+    mapped through Pillow's own rounding (``_reduce_table``), then converted to grey by Pillow's formula in the same
+    pass; a ragged last column and row, if any, left to Pillow. None where the kernel is not built, Pillow's memory
+    cannot be read, or the factor is outside 2 .. 16: the caller takes Pillow's path."""
+    w, h = im.size
+    fw, fh = w // factor, h // factor
+    if box_reduce_rgb is None or im.mode != "RGB" or factor < 2 or factor > 16 or fw == 0 or fh == 0:
+        return None
+    raw = raw_of(im)
+    if raw is None:
+        return None
+    depth: tuple[int, ...] = () if grey else (3,)
+    out = np.empty((-(-h // factor), -(-w // factor), *depth), np.uint8)
+    ragged = fw * factor < w or fh * factor < h
+    whole = np.empty((fh, fw, *depth), np.uint8) if ragged else out  # written in place when there is no ragged edge
+    box_reduce_rgb(raw[0], w, factor, _reduce_table(factor, "RGB"), int(grey), whole)
+    if not ragged:
+        return out
+    out[:fh, :fw] = whole
+
+    def pillow(box: tuple[int, int, int, int]) -> np.ndarray:
+        part = im.crop(box).reduce(factor)  # the same boxes as the whole picture's last column or row
+        return np.asarray(part.convert("L") if grey else part)
+
+    if fw * factor < w:  # the ragged last column (and corner)
+        out[:, fw:] = pillow((fw * factor, 0, w, h))
+    if fh * factor < h:
+        out[fh:, :fw] = pillow((0, fh * factor, fw * factor, h))
+    return out
+
+
 @lru_cache(maxsize=16)
-def _reduce_table(factor: int) -> np.ndarray:
-    """What Pillow's ``reduce(factor)`` makes of a whole box of each sum 0 .. 255 x factor²: asked of Pillow, by
-    reducing a strip of boxes that have every sum (so the table is Pillow's rounding, whatever its version)."""
+def _reduce_table(factor: int, mode: str = "L") -> np.ndarray:
+    """What Pillow's ``reduce(factor)`` makes of a whole box of each sum 0 .. 255 x factor² in a picture of
+    ``mode`` ("L", or "RGB": each channel): asked of Pillow, by reducing a strip of boxes that have every sum (so the
+    table is Pillow's rounding, whatever its version)."""
     from PIL import Image
 
     area = factor * factor
@@ -158,6 +196,10 @@ def _reduce_table(factor: int) -> np.ndarray:
     q, r = np.divmod(np.arange(n), area)
     boxes = (q[:, None] + (np.arange(area)[None, :] < r[:, None])).astype(np.uint8)  # box s: r pixels q + 1, the rest q
     strip = boxes.reshape(n, factor, factor).transpose(1, 0, 2).reshape(factor, n * factor)
-    table = np.ascontiguousarray(np.asarray(Image.fromarray(strip, "L").reduce(factor))[0])
+    if mode == "L":
+        table = np.asarray(Image.fromarray(strip).reduce(factor))[0]
+    else:  # every channel the same strip: Pillow's rounding is the same for each (tests check it), read the first
+        table = np.asarray(Image.fromarray(np.repeat(strip[..., None], 3, axis=2)).reduce(factor))[0, :, 0]
+    table = np.ascontiguousarray(table)
     table.setflags(write=False)
     return table

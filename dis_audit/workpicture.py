@@ -105,5 +105,27 @@ def fit_picture(grey: PILImage.Image) -> PILImage.Image:
     converted to grey after. It may also be the chain's first picture (``reduced_to(grey, REDUCE_SIDE)``):
     the result is the same, without reading ``grey`` again.
     """
-    small = _to_fit(reduced_to(grey, REDUCE_SIDE))
+    first = reduced_to(grey, REDUCE_SIDE)
+    if first.mode == "RGB":
+        fast = _rgb_to_fit(first)
+        if fast is not None:
+            return fast
+    small = _to_fit(first)
     return small if small.mode == "L" else small.convert("L")
+
+
+def _rgb_to_fit(first: PILImage.Image) -> PILImage.Image | None:
+    """``_to_fit(first).convert("L")`` of an RGB first picture, the same pixels, with the integer reduction in C
+    (``pixels.reduce_rgb``): converted to grey in the same pass where it lands on the fit size (768 px), reduced in
+    colour and finished by Pillow where it does not. None where the C kernel cannot run: Pillow's path then."""
+    from PIL import Image
+
+    k, size = _steps(first.size)
+    if k == 1:
+        return None
+    w, h = first.size
+    if (-(-w // k), -(-h // k)) == size:
+        small = pixels.reduce_rgb(first, k, grey=True)
+        return None if small is None else Image.fromarray(small)
+    rgb = pixels.reduce_rgb(first, k)
+    return None if rgb is None else _finish(Image.fromarray(rgb), size).convert("L")
