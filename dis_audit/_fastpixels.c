@@ -257,6 +257,8 @@ static PyMethodDef methods[] = {
     {"kth_largest_u8", kth_largest_u8, METH_VARARGS, "kth_largest_u8(values, k) -> the k-th largest uint8 value."},
     {"even_points", fp_even_points, METH_VARARGS,
      "even_points(values, width, lo, span, n, rows, cols) -> count: an even sample of the pixels in a value range."},
+    {"band_masks", fp_band_masks, METH_VARARGS,
+     "band_masks(fg, width, band, inner, outer): the foreground and background pixels within `band` of the other."},
     {"box_reduce", fp_box_reduce, METH_VARARGS,
      "box_reduce(pixels, width, factor, table, out): Pillow's reduce over the whole boxes of an L picture."},
     {"box_reduce_rgb", fp_box_reduce_rgb, METH_VARARGS,

@@ -17,6 +17,7 @@ PyObject *fp_edge_map(PyObject *self, PyObject *args);
 PyObject *fp_placement_sums(PyObject *self, PyObject *args);
 PyObject *fp_mask_counts(PyObject *self, PyObject *args);
 PyObject *fp_even_points(PyObject *self, PyObject *args);
+PyObject *fp_band_masks(PyObject *self, PyObject *args);
 PyObject *fp_box_reduce(PyObject *self, PyObject *args);
 PyObject *fp_box_reduce_rgb(PyObject *self, PyObject *args);
 

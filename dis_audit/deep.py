@@ -315,13 +315,13 @@ def decode_pair(
     picture gets no perceptual hash (``quality.hash_informative``): every such picture hashes alike,
     and a match on it says nothing.
     """
-    from .maskfit import fit_picture, mask_fit, reduced_to
+    from .maskfit import fit_picture_pixels, mask_fit, reduced_to
     from .quality import SHARP_SIDE, grey_of, hash_informative, image_quality
 
     image = mask = None
     phash = fg_ratio = kind = top = None
     quality = fit = None
-    grey = reduced = blur_picture = None
+    grey = reduced = reduced_pixels = blur_picture = None
     if _usable(image_info):
         image, im = decode_file(os.path.join(root, image_path), image_info, max_pixels, want_sha1=True)
         if im is not None:
@@ -331,7 +331,7 @@ def decode_pair(
                 # One reduction chain: the blur measure's picture, and from it the grey picture that
                 # serves the hash thumbnail and the mask–image agreement.
                 blur_picture = reduced_to(grey, SHARP_SIDE)
-                reduced = fit_picture(blur_picture)
+                reduced, reduced_pixels = fit_picture_pixels(blur_picture)
                 thumb = hash_thumbnail(reduced)
                 phash = phash_array(thumb) if hash_informative(thumb) else None
             except Exception as exc:  # a mode Pillow cannot resize: report, do not crash
@@ -355,7 +355,7 @@ def decode_pair(
             else:
                 if grey is not None and kind in ("binary", "antialiased", "soft"):
                     try:
-                        fit = mask_fit(grey, mgrey, reduced, mask_pixels)
+                        fit = mask_fit(grey, mgrey, reduced, mask_pixels, reduced_pixels)
                     except Exception:  # as above: a measure that fails is no finding about the files
                         fit = None
             mim.close()

@@ -47,6 +47,7 @@ from .workpicture import FIT_SIDE as FIT_SIDE
 from .workpicture import REDUCE_SIDE as REDUCE_SIDE
 from .workpicture import _mask_to_fit as _mask_to_fit
 from .workpicture import fit_picture as fit_picture
+from .workpicture import fit_picture_pixels as fit_picture_pixels
 from .workpicture import fit_size as fit_size
 from .workpicture import reduced_to as reduced_to
 from .workpicture import reduced_to_size as reduced_to_size
@@ -299,7 +300,13 @@ def _near(a: np.ndarray) -> np.ndarray:
 
 
 def _bands(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(inner, outer): foreground pixels with background within ``BAND``, and background ones with foreground."""
+    """(inner, outer): foreground pixels with background within ``BAND``, and background ones with foreground. In C
+    where ``dis_audit._fastpixels`` is built (one call for the dozen array operations of ``_near``)."""
+    if pixels.band_masks is not None:
+        h, w = fg.shape
+        inner, outer = np.empty((h, w), bool), np.empty((h, w), bool)
+        pixels.band_masks(np.ascontiguousarray(fg), w, BAND, inner, outer)
+        return inner, outer
     return fg & _near(~fg), ~fg & _near(fg)
 
 
@@ -368,12 +375,14 @@ def _placement_sums(pic: np.ndarray, grid: _Grid) -> Callable[[np.ndarray, np.nd
 
 
 def mask_fit(
-    grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image | None = None, mask_pixels: np.ndarray | None = None
+    grey: PILImage.Image, mask: PILImage.Image, reduced: PILImage.Image | None = None, mask_pixels: np.ndarray | None = None,
+    reduced_pixels: np.ndarray | None = None,
 ) -> MaskFit | None:
     """The agreement of ``mask`` (L) with the image ``grey`` (same size); None when it cannot be judged.
 
     ``grey`` is the grey picture, or the RGB one (converted after the reduction, as the scan does);
-    ``reduced``: ``fit_picture(grey)`` when the caller has it already; ``mask_pixels``: ``array_of(mask)``.
+    ``reduced``: ``fit_picture(grey)`` when the caller has it already; ``mask_pixels``: ``array_of(mask)``;
+    ``reduced_pixels``: ``array_of(reduced)`` (``workpicture.fit_picture_pixels`` gives both).
     """
     if grey.size != mask.size or min(grey.size) < MIN_FIT_SIDE:
         return None
@@ -387,7 +396,10 @@ def mask_fit(
         count, rows, cols = _even_points(_outline(small >= 128), 1, 1, MAX_POINTS)
     if count < MIN_OUTLINE:
         return None
-    pic = array_of(reduced if reduced is not None else fit_picture(grey))
+    if reduced_pixels is not None:
+        pic = reduced_pixels
+    else:
+        pic = array_of(reduced if reduced is not None else fit_picture(grey))
     h, w = pic.shape
     grid = _grid(h, w)
     sums = _placement_sums(pic, grid)

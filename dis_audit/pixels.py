@@ -47,12 +47,15 @@ kth_largest_u8: Callable[[np.ndarray, int], int] | None
 #: ``even_points(values, width, lo, span, n, rows, cols) -> count``: ``maskfit._even_flat`` of the pixels whose
 #: value v has ``(v - lo) % 256 < span``.
 even_points: Callable[[np.ndarray, int, int, int, int, np.ndarray, np.ndarray], int] | None
+#: ``band_masks(fg, width, band, inner, outer)``: ``maskfit._bands`` of a bool array, into two bool arrays.
+band_masks: Callable[[np.ndarray, int, int, np.ndarray, np.ndarray], None] | None
 #: ``box_reduce(pixels, width, factor, table, out)``: ``reduce_l``'s whole boxes.
 box_reduce: Callable[[np.ndarray, int, int, np.ndarray, np.ndarray], None] | None
 #: ``box_reduce_rgb(pixels, width, factor, table, grey, out)``: ``reduce_rgb``'s whole boxes, from ``raw_of``'s array.
 box_reduce_rgb: Callable[[np.ndarray, int, int, np.ndarray, int, np.ndarray], None] | None
 try:
     from ._fastpixels import (
+        band_masks,
         box_reduce,
         box_reduce_rgb,
         edge_map,
@@ -65,7 +68,7 @@ try:
     )
 except ImportError:
     line_stats = edge_map = placement_sums = mask_counts = gather = kth_largest_u8 = even_points = None
-    box_reduce = box_reduce_rgb = None
+    band_masks = box_reduce = box_reduce_rgb = None
 
 
 #: Pictures of at least this many pixels are read through Arrow; for smaller ones ``np.asarray`` costs no more.
@@ -141,8 +144,11 @@ def reduce_l(im: PILImage.Image, factor: int, pixels_of_im: np.ndarray | None = 
         return array_of(im.reduce(factor) if factor > 1 else im)
     data = np.ascontiguousarray(pixels_of_im if pixels_of_im is not None else array_of(im))
     out = np.empty((-(-h // factor), -(-w // factor)), np.uint8)
-    whole = np.empty((fh, fw), np.uint8)
+    ragged = fw * factor < w or fh * factor < h
+    whole = np.empty((fh, fw), np.uint8) if ragged else out  # written in place when there is no ragged edge
     box_reduce(data, w, factor, _reduce_table(factor), whole)
+    if not ragged:
+        return out
     out[:fh, :fw] = whole
     if fw * factor < w:  # the ragged last column (and corner): Pillow, on the strip, with the same boxes
         out[:, fw:] = np.asarray(im.crop((fw * factor, 0, w, h)).reduce(factor))

@@ -105,19 +105,31 @@ def fit_picture(grey: PILImage.Image) -> PILImage.Image:
     converted to grey after. It may also be the chain's first picture (``reduced_to(grey, REDUCE_SIDE)``):
     the result is the same, without reading ``grey`` again.
     """
+    return _fit(grey)[0]
+
+
+def fit_picture_pixels(grey: PILImage.Image) -> tuple[PILImage.Image, np.ndarray]:
+    """``fit_picture(grey)`` and its pixels (``array_of`` of it), which the C reduction gives without reading them
+    back from Pillow (the scan's hash thumbnail takes the picture, the agreement its pixels)."""
+    small, pixels_of_small = _fit(grey)
+    return small, pixels_of_small if pixels_of_small is not None else array_of(small)
+
+
+def _fit(grey: PILImage.Image) -> tuple[PILImage.Image, np.ndarray | None]:
     first = reduced_to(grey, REDUCE_SIDE)
     if first.mode == "RGB":
         fast = _rgb_to_fit(first)
         if fast is not None:
             return fast
     small = _to_fit(first)
-    return small if small.mode == "L" else small.convert("L")
+    return (small if small.mode == "L" else small.convert("L")), None
 
 
-def _rgb_to_fit(first: PILImage.Image) -> PILImage.Image | None:
+def _rgb_to_fit(first: PILImage.Image) -> tuple[PILImage.Image, np.ndarray | None] | None:
     """``_to_fit(first).convert("L")`` of an RGB first picture, the same pixels, with the integer reduction in C
-    (``pixels.reduce_rgb``): converted to grey in the same pass where it lands on the fit size (768 px), reduced in
-    colour and finished by Pillow where it does not. None where the C kernel cannot run: Pillow's path then."""
+    (``pixels.reduce_rgb``): converted to grey in the same pass where it lands on the fit size (768 px; the grey
+    pixels are returned with the picture, which is a view of them), reduced in colour and finished by Pillow where
+    it does not. None where the C kernel cannot run: Pillow's path then."""
     from PIL import Image
 
     k, size = _steps(first.size)
@@ -126,6 +138,9 @@ def _rgb_to_fit(first: PILImage.Image) -> PILImage.Image | None:
     w, h = first.size
     if (-(-w // k), -(-h // k)) == size:
         small = pixels.reduce_rgb(first, k, grey=True)
-        return None if small is None else Image.fromarray(small)
+        if small is None:
+            return None
+        small.setflags(write=False)  # Pillow's picture below reads this memory
+        return Image.fromarray(small), small
     rgb = pixels.reduce_rgb(first, k)
-    return None if rgb is None else _finish(Image.fromarray(rgb), size).convert("L")
+    return None if rgb is None else (_finish(Image.fromarray(rgb), size).convert("L"), None)
