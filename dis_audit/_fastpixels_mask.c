@@ -310,32 +310,44 @@ PyObject *fp_band_masks(PyObject *self, PyObject *args) {
         goto done;
     }
     Py_ssize_t h = fg.len / w;
-    uint8_t *across = PyMem_RawMalloc((size_t)(fg.len > 0 ? fg.len : 1)); /* bit 0: a foreground pixel in the row's
-                                                                          * window, bit 1: a background one */
+    /* across: bit 0 set where the row's window holds a foreground pixel, bit 1 a background one; pad: a row's bits
+     * with `band` empty bytes at each end. Each window is the OR of 2 band + 1 shifted copies: loops over whole rows
+     * that the compiler vectorises. */
+    uint8_t *across = PyMem_RawMalloc((size_t)(fg.len + w + 2 * band + 1));
     if (!across) {
         PyErr_NoMemory();
         goto done;
     }
+    uint8_t *pad = across + fg.len, *acc = pad; /* pad serves the rows, then acc (w bytes) the columns */
     const uint8_t *f = fg.buf;
     uint8_t *in = inner.buf, *out = outer.buf;
     Py_BEGIN_ALLOW_THREADS
+    size_t n = (size_t)w, reach = (size_t)(2 * band);
+    memset(pad, 0, n + reach);
     for (Py_ssize_t y = 0; y < h; y++) {
-        const uint8_t *row = f + y * w;
-        for (Py_ssize_t x = 0; x < w; x++) {
-            Py_ssize_t lo = x - band > 0 ? x - band : 0, hi = x + band < w - 1 ? x + band : w - 1;
-            uint8_t bits = 0;
-            for (Py_ssize_t i = lo; i <= hi; i++) bits |= row[i] ? 1 : 2;
-            across[y * w + x] = bits;
+        const uint8_t *restrict row = f + y * w;
+        uint8_t *restrict a = across + y * w, *restrict p = pad + band;
+        for (size_t x = 0; x < n; x++) p[x] = (uint8_t)(2 - (row[x] != 0));
+        memset(a, 0, n);
+        for (size_t d = 0; d <= reach; d++) {
+            const uint8_t *restrict src = pad + d;
+            for (size_t x = 0; x < n; x++) a[x] |= src[x];
         }
     }
     for (Py_ssize_t y = 0; y < h; y++) {
         Py_ssize_t lo = y - band > 0 ? y - band : 0, hi = y + band < h - 1 ? y + band : h - 1;
-        for (Py_ssize_t x = 0; x < w; x++) {
-            uint8_t bits = 0;
-            for (Py_ssize_t i = lo; i <= hi; i++) bits |= across[i * w + x];
-            int is_fg = f[y * w + x] != 0;
-            in[y * w + x] = (uint8_t)(is_fg && (bits & 2));
-            out[y * w + x] = (uint8_t)(!is_fg && (bits & 1));
+        uint8_t *restrict bits = acc;
+        memset(bits, 0, n);
+        for (Py_ssize_t i = lo; i <= hi; i++) {
+            const uint8_t *restrict src = across + i * w;
+            for (size_t x = 0; x < n; x++) bits[x] |= src[x];
+        }
+        const uint8_t *restrict row = f + y * w;
+        uint8_t *restrict ri = in + y * w, *restrict ro = out + y * w;
+        for (size_t x = 0; x < n; x++) {
+            uint8_t is_fg = (uint8_t)(row[x] != 0);
+            ri[x] = (uint8_t)(is_fg & (bits[x] >> 1));
+            ro[x] = (uint8_t)((is_fg ^ 1) & bits[x] & 1);
         }
     }
     Py_END_ALLOW_THREADS
