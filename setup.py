@@ -13,7 +13,8 @@ setup(ext_modules=[
     Extension("dis_audit._fastprobe", ["dis_audit/_fastprobe.c"], optional=True),
     Extension(
         "dis_audit._fastpixels",
-        ["dis_audit/_fastpixels.c", "dis_audit/_fastpixels_mask.c", "dis_audit/_fastpixels_reduce.c"],
+        ["dis_audit/_fastpixels.c", "dis_audit/_fastpixels_mask.c", "dis_audit/_fastpixels_contrast.c",
+         "dis_audit/_fastpixels_reduce.c"],
         depends=["dis_audit/_fastpixels.h"], optional=True,
     ),
 ])

@@ -1,5 +1,6 @@
 /* The deep scan's pixel kernels in C (dis_audit._fastpixels; this file: the picture's, and the module table;
- * _fastpixels_mask.c: the mask–image agreement's; _fastpixels_reduce.c: Pillow's box reduction).
+ * _fastpixels_mask.c: the mask–image agreement's; _fastpixels_contrast.c: its contrast's; _fastpixels_reduce.c:
+ * Pillow's box reduction).
  *
  * Each computes exactly what its numpy or Pillow definition gives (dis_audit.sharpness, dis_audit.maskfit,
  * dis_audit.deep, dis_audit.pixels; tests/test_fastpixels.py compares them on random and generated pictures,
@@ -259,6 +260,9 @@ static PyMethodDef methods[] = {
      "even_points(values, width, lo, span, n, rows, cols) -> count: an even sample of the pixels in a value range."},
     {"band_masks", fp_band_masks, METH_VARARGS,
      "band_masks(fg, width, band, inner, outer): the foreground and background pixels within `band` of the other."},
+    {"tile_means", fp_tile_means, METH_VARARGS,
+     "tile_means(pic, width, rows_in, cols_in, rows_out, cols_out, tile, dy0, ny, step_y, dx0, nx, step_x, "
+     "means_in, means_out, weight) -> n: the bands' mean grey per tile at every placement."},
     {"box_reduce", fp_box_reduce, METH_VARARGS,
      "box_reduce(pixels, width, factor, table, out): Pillow's reduce over the whole boxes of an L picture."},
     {"box_reduce_rgb", fp_box_reduce_rgb, METH_VARARGS,

@@ -1,5 +1,6 @@
 /* What the source files of dis_audit._fastpixels share: the buffer helper and the entry points of the kernels
- * defined in _fastpixels_mask.c and _fastpixels_reduce.c (listed in the module table of _fastpixels.c). */
+ * defined in _fastpixels_mask.c, _fastpixels_contrast.c and _fastpixels_reduce.c (listed in the module table of
+ * _fastpixels.c). */
 #ifndef DIS_AUDIT_FASTPIXELS_H
 #define DIS_AUDIT_FASTPIXELS_H
 #define PY_SSIZE_T_CLEAN
@@ -18,6 +19,7 @@ PyObject *fp_placement_sums(PyObject *self, PyObject *args);
 PyObject *fp_mask_counts(PyObject *self, PyObject *args);
 PyObject *fp_even_points(PyObject *self, PyObject *args);
 PyObject *fp_band_masks(PyObject *self, PyObject *args);
+PyObject *fp_tile_means(PyObject *self, PyObject *args);
 PyObject *fp_box_reduce(PyObject *self, PyObject *args);
 PyObject *fp_box_reduce_rgb(PyObject *self, PyObject *args);
 

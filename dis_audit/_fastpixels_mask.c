@@ -1,5 +1,5 @@
 /* The mask–image agreement's kernels of dis_audit._fastpixels (see _fastpixels.c): the edge map and its sums over
- * an outline at every placement, even samples of a value range, a mask's counts, and the contrast's bands. */
+ * an outline at every placement, even samples of a value range, and a mask's counts. */
 #include "_fastpixels.h"
 
 #if defined(__SSE2__)
@@ -279,84 +279,5 @@ done:
     PyBuffer_Release(&v);
     PyBuffer_Release(&rows);
     PyBuffer_Release(&cols);
-    return result;
-}
-
-/* band_masks(fg, width, band, inner, outer): the contrast's bands (maskfit._bands) of the foreground `fg` (1 byte a
- * pixel, 0 or 1: a bool array; rows of `width`): into inner, the foreground pixels with a background pixel within
- * `band` in each direction (a (2 band + 1)² box cut at the picture's border); into outer, the background pixels with
- * a foreground one; 1 or 0 each (1 byte a pixel, fg's shape). By rows, then columns: a box holds a foreground
- * (background) pixel when one of its rows' windows does. */
-PyObject *fp_band_masks(PyObject *self, PyObject *args) {
-    PyObject *fg_obj, *inner_obj, *outer_obj;
-    Py_ssize_t w, band;
-    if (!PyArg_ParseTuple(args, "OnnOO", &fg_obj, &w, &band, &inner_obj, &outer_obj)) return NULL;
-    Py_buffer fg, inner, outer;
-    if (get_buffer(fg_obj, &fg, 0) < 0) return NULL;
-    if (get_buffer(inner_obj, &inner, 1) < 0) {
-        PyBuffer_Release(&fg);
-        return NULL;
-    }
-    if (get_buffer(outer_obj, &outer, 1) < 0) {
-        PyBuffer_Release(&fg);
-        PyBuffer_Release(&inner);
-        return NULL;
-    }
-    PyObject *result = NULL;
-    if (w < 1 || band < 0 || fg.itemsize != 1 || fg.len % w != 0 || inner.itemsize != 1 || outer.itemsize != 1 ||
-        inner.len != fg.len || outer.len != fg.len) {
-        PyErr_SetString(PyExc_ValueError, "band_masks: fg 1-byte rows of `width`, band >= 0, inner and outer 1-byte "
-                                          "arrays of fg's shape");
-        goto done;
-    }
-    Py_ssize_t h = fg.len / w;
-    /* across: bit 0 set where the row's window holds a foreground pixel, bit 1 a background one; pad: a row's bits
-     * with `band` empty bytes at each end. Each window is the OR of 2 band + 1 shifted copies: loops over whole rows
-     * that the compiler vectorises. */
-    uint8_t *across = PyMem_RawMalloc((size_t)(fg.len + w + 2 * band + 1));
-    if (!across) {
-        PyErr_NoMemory();
-        goto done;
-    }
-    uint8_t *pad = across + fg.len, *acc = pad; /* pad serves the rows, then acc (w bytes) the columns */
-    const uint8_t *f = fg.buf;
-    uint8_t *in = inner.buf, *out = outer.buf;
-    Py_BEGIN_ALLOW_THREADS
-    size_t n = (size_t)w, reach = (size_t)(2 * band);
-    memset(pad, 0, n + reach);
-    for (Py_ssize_t y = 0; y < h; y++) {
-        const uint8_t *restrict row = f + y * w;
-        uint8_t *restrict a = across + y * w, *restrict p = pad + band;
-        for (size_t x = 0; x < n; x++) p[x] = (uint8_t)(2 - (row[x] != 0));
-        memset(a, 0, n);
-        for (size_t d = 0; d <= reach; d++) {
-            const uint8_t *restrict src = pad + d;
-            for (size_t x = 0; x < n; x++) a[x] |= src[x];
-        }
-    }
-    for (Py_ssize_t y = 0; y < h; y++) {
-        Py_ssize_t lo = y - band > 0 ? y - band : 0, hi = y + band < h - 1 ? y + band : h - 1;
-        uint8_t *restrict bits = acc;
-        memset(bits, 0, n);
-        for (Py_ssize_t i = lo; i <= hi; i++) {
-            const uint8_t *restrict src = across + i * w;
-            for (size_t x = 0; x < n; x++) bits[x] |= src[x];
-        }
-        const uint8_t *restrict row = f + y * w;
-        uint8_t *restrict ri = in + y * w, *restrict ro = out + y * w;
-        for (size_t x = 0; x < n; x++) {
-            uint8_t is_fg = (uint8_t)(row[x] != 0);
-            ri[x] = (uint8_t)(is_fg & (bits[x] >> 1));
-            ro[x] = (uint8_t)((is_fg ^ 1) & bits[x] & 1);
-        }
-    }
-    Py_END_ALLOW_THREADS
-    PyMem_RawFree(across);
-    result = Py_None;
-    Py_INCREF(result);
-done:
-    PyBuffer_Release(&fg);
-    PyBuffer_Release(&inner);
-    PyBuffer_Release(&outer);
     return result;
 }

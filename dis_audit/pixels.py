@@ -49,6 +49,9 @@ kth_largest_u8: Callable[[np.ndarray, int], int] | None
 even_points: Callable[[np.ndarray, int, int, int, int, np.ndarray, np.ndarray], int] | None
 #: ``band_masks(fg, width, band, inner, outer)``: ``maskfit._bands`` of a bool array, into two bool arrays.
 band_masks: Callable[[np.ndarray, int, int, np.ndarray, np.ndarray], None] | None
+#: ``tile_means(pic, width, rows_in, cols_in, rows_out, cols_out, tile, dy0, ny, step_y, dx0, nx, step_x, means_in,
+#: means_out, weight) -> n``: ``maskfit._common_tiles``.
+tile_means: Callable[..., int] | None
 #: ``box_reduce(pixels, width, factor, table, out)``: ``reduce_l``'s whole boxes.
 box_reduce: Callable[[np.ndarray, int, int, np.ndarray, np.ndarray], None] | None
 #: ``box_reduce_rgb(pixels, width, factor, table, grey, out)``: ``reduce_rgb``'s whole boxes, from ``raw_of``'s array.
@@ -65,10 +68,11 @@ try:
         line_stats,
         mask_counts,
         placement_sums,
+        tile_means,
     )
 except ImportError:
     line_stats = edge_map = placement_sums = mask_counts = gather = kth_largest_u8 = even_points = None
-    band_masks = box_reduce = box_reduce_rgb = None
+    band_masks = box_reduce = box_reduce_rgb = tile_means = None
 
 
 #: Pictures of at least this many pixels are read through Arrow; for smaller ones ``np.asarray`` costs no more.

@@ -14,13 +14,14 @@ from c_extensions import optional_extension
 from deep_trees import quality_defects
 from PIL import Image
 
-from dis_audit import deep, maskfit, pixels, quality, sharpness
+from dis_audit import deep, maskfit, pixels, quality, sharpness, workpicture
 
 _fastpixels, pytestmark = optional_extension("_fastpixels")
 
 RNG = np.random.default_rng(20261202)
 KERNELS = (
     "line_stats", "edge_map", "placement_sums", "mask_counts", "gather", "kth_largest_u8", "even_points", "box_reduce",
+    "box_reduce_rgb", "band_masks",
 )
 
 
@@ -135,14 +136,93 @@ def test_box_reduce_equals_pillows_reduce():
         assert np.array_equal(pixels.reduce_l(im, factor), want), (h, w, factor)
 
 
+def _rgb(h: int, w: int, t: int) -> Image.Image:
+    """A random RGB picture: noise (channels apart), a two-level one (the largest box sums), or a flat one."""
+    if t % 3 == 0:
+        a = RNG.integers(0, 256, (h, w, 3))
+    elif t % 3 == 1:
+        a = (RNG.random((h, w, 3)) < 0.5) * 255
+    else:
+        a = np.broadcast_to(RNG.integers(0, 256, 3), (h, w, 3))
+    return Image.fromarray(a.astype(np.uint8))
+
+
+def test_box_reduce_rgb_equals_pillows_reduce_and_grey_conversion():
+    # Every factor; sides from 1 px, not divisible by the factor (a ragged last column and row), and exact.
+    for t in range(400):
+        factor = int(RNG.integers(1, 17))
+        h, w = (int(RNG.integers(1, 130)), int(RNG.integers(1, 130))) if t % 4 else (factor * 7, factor * 5)
+        im = _rgb(h, w, t)
+        got, got_grey = pixels.reduce_rgb(im, factor), pixels.reduce_rgb(im, factor, grey=True)
+        if factor == 1 or w < factor or h < factor:  # nothing for the kernel: the caller takes Pillow's path
+            assert got is None and got_grey is None
+            continue
+        assert np.array_equal(got, np.asarray(im.reduce(factor))), (h, w, factor)
+        assert np.array_equal(got_grey, np.asarray(im.reduce(factor).convert("L"))), (h, w, factor)
+    for mode in ("L", "RGBA", "P", "I"):  # the kernel takes RGB only
+        assert pixels.reduce_rgb(_rgb(40, 40, 0).convert(mode), 4) is None
+
+
+def test_the_fit_picture_from_the_c_reduction_equals_pillows_chain():
+    # The chain of workpicture without the C reduction: Pillow's reduce (and resize), then its grey conversion.
+    for w, h in ((768, 576), (767, 575), (771, 577), (1024, 683), (2048, 1536), (600, 451), (389, 97), (193, 1),
+                 (1, 300), (190, 150)):
+        for t in range(3):
+            im = _rgb(h, w, t)
+            first = maskfit.reduced_to(im, maskfit.REDUCE_SIDE)
+            want = np.asarray(workpicture._to_fit(first).convert("L"))
+            for source in (im, first):
+                small, small_pixels = maskfit.fit_picture_pixels(source)
+                assert small.mode == "L" and np.array_equal(np.asarray(small), want), (w, h, t)
+                assert np.array_equal(small_pixels, want) and np.array_equal(np.asarray(maskfit.fit_picture(source)), want)
+            grey = im.convert("L")  # an L picture takes Pillow's path: the same function of its pixels
+            assert np.array_equal(maskfit.fit_picture_pixels(grey)[1], np.asarray(workpicture._to_fit(
+                maskfit.reduced_to(grey, maskfit.REDUCE_SIDE))))
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_band_masks_equal_the_box_definition(kernel, numpy_only):
+    if not kernel:
+        numpy_only()
+    for t in range(60):
+        h, w = ((1, 1), (1, 9), (9, 1), (2, 2), (7, 7))[t] if t < 5 else (int(RNG.integers(1, 60)), int(RNG.integers(1, 60)))
+        fg = RNG.random((h, w)) < (0.5 if t % 2 else RNG.random())
+        inner, outer = maskfit._bands(fg)
+        assert inner.dtype == bool and outer.dtype == bool
+        want_in, want_out = np.zeros((h, w), bool), np.zeros((h, w), bool)
+        b = maskfit.BAND
+        for y in range(h):
+            for x in range(w):
+                box = fg[max(0, y - b) : y + b + 1, max(0, x - b) : x + b + 1]
+                want_in[y, x] = fg[y, x] and not box.all()
+                want_out[y, x] = not fg[y, x] and box.any()
+        assert np.array_equal(inner, want_in) and np.array_equal(outer, want_out), (h, w)
+
+
+def test_the_reduction_kernels_refuse_bad_arguments():
+    table = pixels._reduce_table(4, "RGB")
+    with pytest.raises(ValueError):
+        pixels.box_reduce_rgb(np.zeros(4 * 8 * 8, np.uint8), 8, 4, table, 1, np.empty((2, 3), np.uint8))  # out's size
+    with pytest.raises(ValueError):
+        pixels.box_reduce_rgb(np.zeros(4 * 8 * 8, np.uint8), 8, 4, table[:-1], 1, np.empty((2, 2), np.uint8))
+    with pytest.raises(ValueError):
+        pixels.box_reduce_rgb(np.zeros(4 * 8 * 8, np.uint8), 8, 17, table, 1, np.empty((0, 0), np.uint8))
+    with pytest.raises(ValueError):
+        pixels.band_masks(np.zeros((4, 4), bool), 4, 3, np.empty((4, 3), bool), np.empty((4, 4), bool))
+
+
 def _measures(image: np.ndarray, mask: np.ndarray):
+    """What ``deep.decode_pair`` computes of a pair, taken as it takes them (the fit picture and its pixels from one
+    reduction, the hash from the fit picture)."""
     im, m = Image.fromarray(image), Image.fromarray(mask)
     grey = im if im.mode == "RGB" else quality.grey_of(im)
     blur = maskfit.reduced_to(grey, sharpness.SHARP_SIDE)
-    reduced = maskfit.fit_picture(blur)
+    reduced, reduced_pixels = maskfit.fit_picture_pixels(blur)
     return (
+        np.asarray(reduced).tobytes(), reduced_pixels.tobytes(), deep.phash_image(reduced),
         quality.image_quality(im, None if grey is im else grey, blur),
-        maskfit.mask_fit(grey, m, reduced),
+        maskfit.mask_fit(grey, m, reduced, pixels.array_of(m), reduced_pixels),
+        maskfit.mask_fit(grey, m),
         deep.mask_stats(pixels.array_of(m)),
     )
 
@@ -155,6 +235,9 @@ def test_the_measures_of_generated_pairs_are_the_same_with_and_without_the_kerne
         pairs.append((image, mask))
         pairs.append((np.asarray(Image.fromarray(image).convert("L")), mask))
         pairs.append(quality_defects.plant("swapped", image, mask, 900 + k, quality_defects.scene(style, 77 + k, size)[1]))
+    for k, size in enumerate(((771, 577), (600, 451), (389, 97))):  # sides not divisible by the reduction factor
+        image, mask = quality_defects.scene(quality_defects.STYLES[k], 700 + k, size)
+        pairs.append((image, mask))
     fast = [_measures(*pair) for pair in pairs]
     numpy_only()
     assert fast == [_measures(*pair) for pair in pairs]
