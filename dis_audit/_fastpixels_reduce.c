@@ -103,10 +103,34 @@ ALWAYS_INLINE void rgb_box_sums(const uint8_t *box, Py_ssize_t stride, Py_ssize_
 #endif
 }
 
+/* The lines a picture's sampling asks for, and where they go (see box_reduce_rgb). */
+typedef struct {
+    const int64_t *ys, *xs; /* the rows (ascending) and the columns sampled */
+    Py_ssize_t nys, nxs, next; /* next: the first of ys not yet passed */
+    uint8_t *rows, *cols;
+} Lines;
+
+/* Pillow's grey level of an RGB pixel (convert("L")). */
+ALWAYS_INLINE uint8_t grey_of(const uint8_t *q) {
+    return (uint8_t)((q[0] * 19595u + q[1] * 38470u + q[2] * 7471u + 0x8000u) >> 16);
+}
+
+/* Row y (`w` pixels at `row`) into the sampled lines: all of it where y is a sampled row, and its pixel of each
+ * sampled column. */
+ALWAYS_INLINE void sample_row(const uint8_t *row, Py_ssize_t y, Py_ssize_t w, Py_ssize_t h, Lines *lines) {
+    while (lines->next < lines->nys && lines->ys[lines->next] == y) {
+        uint8_t *out = lines->rows + lines->next * w;
+        for (Py_ssize_t x = 0; x < w; x++) out[x] = grey_of(row + 4 * x);
+        lines->next++;
+    }
+    for (Py_ssize_t j = 0; j < lines->nxs; j++) lines->cols[j * h + y] = grey_of(row + 4 * lines->xs[j]);
+}
+
 /* The whole boxes of Pillow's RGB picture (h x w, 4 bytes a pixel) into o: grey levels ((h / f) x (w / f)) or, not
- * `grey`, R, G, B triples. */
+ * `grey`, R, G, B triples; and, where `lines` is given, the sampled lines of every row, each band's rows while they
+ * are still in the cache. */
 ALWAYS_INLINE void reduce_rgb_boxes(const uint8_t *p, Py_ssize_t w, Py_ssize_t h, Py_ssize_t f, const uint8_t *lut,
-                                    int grey, uint8_t *o) {
+                                    int grey, uint8_t *o, Lines *lines) {
     Py_ssize_t fw = w / f, fh = h / f;
     for (Py_ssize_t by = 0; by < fh; by++) {
         const uint8_t *band = p + by * f * 4 * w;
@@ -123,7 +147,11 @@ ALWAYS_INLINE void reduce_rgb_boxes(const uint8_t *p, Py_ssize_t w, Py_ssize_t h
                 line[3 * bx + 2] = (uint8_t)b;
             }
         }
+        if (lines)
+            for (Py_ssize_t y = by * f; y < by * f + f; y++) sample_row(p + y * 4 * w, y, w, h, lines);
     }
+    if (lines) /* the rows of a ragged last band */
+        for (Py_ssize_t y = fh * f; y < h; y++) sample_row(p + y * 4 * w, y, w, h, lines);
 }
 
 /* box_reduce(pixels, width, factor, table, out): Pillow's reduce(factor) of an "L" picture (uint8, rows of `width`)
@@ -174,50 +202,74 @@ done:
     return result;
 }
 
-/* box_reduce_rgb(pixels, width, factor, table, grey, out): Pillow's reduce(factor) of an "RGB" picture held as
- * Pillow holds it (uint8, rows of `width` pixels of 4 bytes: R, G, B and one unused), over its whole boxes: each
- * channel's box sum mapped through `table` (as box_reduce). Into out (uint8): `grey` 0, the R, G, B of each box
- * ((height // factor) x (width // factor) x 3, as numpy reads the reduced picture); `grey` 1, the grey level
+/* box_reduce_rgb(pixels, width, factor, table, grey, out[, ys, xs, rows, cols]): Pillow's reduce(factor) of an "RGB"
+ * picture held as Pillow holds it (uint8, rows of `width` pixels of 4 bytes: R, G, B and one unused), over its whole
+ * boxes: each channel's box sum mapped through `table` (as box_reduce). Into out (uint8): `grey` 0, the R, G, B of
+ * each box ((height // factor) x (width // factor) x 3, as numpy reads the reduced picture); `grey` 1, the grey level
  * Pillow's convert("L") gives of them ((height // factor) x (width // factor)):
- * (19595 R + 38470 G + 7471 B + 0x8000) >> 16, the rounded R, G, B, as Pillow converts the reduced picture. */
+ * (19595 R + 38470 G + 7471 B + 0x8000) >> 16, the rounded R, G, B, as Pillow converts the reduced picture.
+ * With ys and xs (int64 rows, ascending, and columns of the picture), in the same pass: the grey levels of the rows
+ * ys into rows (uint8, len(ys) x width) and of the columns xs into cols (uint8, len(xs) x height, a column a row):
+ * gather's kind 0 of the whole picture's rows ys and of its columns xs (the blur measure's lines). */
 PyObject *fp_box_reduce_rgb(PyObject *self, PyObject *args) {
-    PyObject *pix_obj, *table_obj, *out_obj;
+    PyObject *pix_obj, *table_obj, *out_obj, *ys_obj = NULL, *xs_obj = NULL, *rows_obj = NULL, *cols_obj = NULL;
     Py_ssize_t w, f;
     int grey;
-    if (!PyArg_ParseTuple(args, "OnnOiO", &pix_obj, &w, &f, &table_obj, &grey, &out_obj)) return NULL;
-    Py_buffer pix, table, out;
-    if (get_buffer(pix_obj, &pix, 0) < 0) return NULL;
-    if (get_buffer(table_obj, &table, 0) < 0) {
-        PyBuffer_Release(&pix);
+    if (!PyArg_ParseTuple(args, "OnnOiO|OOOO", &pix_obj, &w, &f, &table_obj, &grey, &out_obj, &ys_obj, &xs_obj,
+                          &rows_obj, &cols_obj))
+        return NULL;
+    int with_lines = ys_obj != NULL;
+    if (with_lines && cols_obj == NULL) {
+        PyErr_SetString(PyExc_TypeError, "box_reduce_rgb: ys, xs, rows and cols go together");
         return NULL;
     }
-    if (get_buffer(out_obj, &out, 1) < 0) {
-        PyBuffer_Release(&pix);
-        PyBuffer_Release(&table);
-        return NULL;
-    }
+    PyObject *objs[7] = {pix_obj, table_obj, out_obj, ys_obj, xs_obj, rows_obj, cols_obj};
+    Py_buffer b[7];
+    int got = 0;
     PyObject *result = NULL;
-    Py_ssize_t h = w > 0 ? pix.len / (4 * w) : 0, fw = f > 0 ? w / f : 0, fh = f > 0 ? h / f : 0;
-    if (w < 1 || f < 1 || f > 16 || (grey != 0 && grey != 1) || pix.itemsize != 1 || pix.len % (4 * w) != 0 ||
-        table.itemsize != 1 || table.len != 255 * f * f + 1 || out.itemsize != 1 ||
-        out.len != fw * fh * (grey ? 1 : 3)) {
+    for (; got < (with_lines ? 7 : 3); got++)
+        if (get_buffer(objs[got], &b[got], got == 2 || got >= 5) < 0) goto done;
+    Py_buffer *pix = &b[0], *table = &b[1], *out = &b[2];
+    Py_ssize_t h = w > 0 ? pix->len / (4 * w) : 0, fw = f > 0 ? w / f : 0, fh = f > 0 ? h / f : 0;
+    if (w < 1 || f < 1 || f > 16 || (grey != 0 && grey != 1) || pix->itemsize != 1 || pix->len % (4 * w) != 0 ||
+        table->itemsize != 1 || table->len != 255 * f * f + 1 || out->itemsize != 1 ||
+        out->len != fw * fh * (grey ? 1 : 3)) {
         PyErr_SetString(PyExc_ValueError, "box_reduce_rgb: pixels uint8 rows of 4 x `width`, 1 <= factor <= 16, "
                                           "table uint8[255 factor^2 + 1], grey 0 or 1, out uint8[height // factor, "
                                           "width // factor] (grey) or [..., 3]");
         goto done;
     }
-    const uint8_t *p = pix.buf, *lut = table.buf;
-    uint8_t *o = out.buf;
+    Lines lines = {0}, *sampled = NULL;
+    if (with_lines) {
+        Py_buffer *ys = &b[3], *xs = &b[4], *rows = &b[5], *cols = &b[6];
+        lines.ys = ys->buf;
+        lines.xs = xs->buf;
+        lines.nys = ys->len / 8;
+        lines.nxs = xs->len / 8;
+        lines.rows = rows->buf;
+        lines.cols = cols->buf;
+        int ok = ys->itemsize == 8 && xs->itemsize == 8 && rows->itemsize == 1 && cols->itemsize == 1 &&
+                 rows->len == lines.nys * w && cols->len == lines.nxs * h;
+        for (Py_ssize_t i = 0; ok && i < lines.nys; i++)
+            ok = lines.ys[i] >= 0 && lines.ys[i] < h && (i == 0 || lines.ys[i] >= lines.ys[i - 1]);
+        for (Py_ssize_t j = 0; ok && j < lines.nxs; j++) ok = lines.xs[j] >= 0 && lines.xs[j] < w;
+        if (!ok) {
+            PyErr_SetString(PyExc_ValueError, "box_reduce_rgb: ys (ascending) and xs int64 positions inside the "
+                                              "picture, rows uint8[len(ys), width], cols uint8[len(xs), height]");
+            goto done;
+        }
+        sampled = &lines;
+    }
+    const uint8_t *p = pix->buf, *lut = table->buf;
+    uint8_t *o = out->buf;
     Py_BEGIN_ALLOW_THREADS
-#define REDUCE_RGB(F) reduce_rgb_boxes(p, w, h, F, lut, grey, o)
+#define REDUCE_RGB(F) reduce_rgb_boxes(p, w, h, F, lut, grey, o, sampled)
     FOR_FACTORS(f, REDUCE_RGB)
 #undef REDUCE_RGB
     Py_END_ALLOW_THREADS
     result = Py_None;
     Py_INCREF(result);
 done:
-    PyBuffer_Release(&pix);
-    PyBuffer_Release(&table);
-    PyBuffer_Release(&out);
+    for (int k = 0; k < got; k++) PyBuffer_Release(&b[k]);
     return result;
 }

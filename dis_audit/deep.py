@@ -317,11 +317,12 @@ def decode_pair(
     """
     from .maskfit import fit_picture_pixels, mask_fit, reduced_to
     from .quality import SHARP_SIDE, grey_of, hash_informative, image_quality
+    from .sharpness import SHARP_STRIDE
 
     image = mask = None
     phash = fg_ratio = kind = top = None
     quality = fit = None
-    grey = reduced = reduced_pixels = blur_picture = None
+    grey = reduced = reduced_pixels = blur_picture = lines = None
     if _usable(image_info):
         image, im = decode_file(os.path.join(root, image_path), image_info, max_pixels, want_sha1=True)
         if im is not None:
@@ -329,9 +330,10 @@ def decode_pair(
                 # An RGB picture is never converted to grey in full: the measures convert what they read.
                 grey = im if im.mode == "RGB" else grey_of(im)
                 # One reduction chain: the blur measure's picture, and from it the grey picture that
-                # serves the hash thumbnail and the mask–image agreement.
+                # serves the hash thumbnail and the mask–image agreement (and, read in the same pass where the
+                # C kernels do it, the blur measure's lines).
                 blur_picture = reduced_to(grey, SHARP_SIDE)
-                reduced, reduced_pixels = fit_picture_pixels(blur_picture)
+                reduced, reduced_pixels, lines = fit_picture_pixels(blur_picture, SHARP_STRIDE)
                 thumb = hash_thumbnail(reduced)
                 phash = phash_array(thumb) if hash_informative(thumb) else None
             except Exception as exc:  # a mode Pillow cannot resize: report, do not crash
@@ -339,7 +341,7 @@ def decode_pair(
                 grey = None
             else:
                 try:
-                    quality = image_quality(im, None if grey is im else grey, blur_picture)
+                    quality = image_quality(im, None if grey is im else grey, blur_picture, lines)
                 except Exception:  # the picture decoded and hashed: no quality measure is no finding
                     quality = None
             im.close()

@@ -54,8 +54,9 @@ band_masks: Callable[[np.ndarray, int, int, np.ndarray, np.ndarray], None] | Non
 tile_means: Callable[..., int] | None
 #: ``box_reduce(pixels, width, factor, table, out)``: ``reduce_l``'s whole boxes.
 box_reduce: Callable[[np.ndarray, int, int, np.ndarray, np.ndarray], None] | None
-#: ``box_reduce_rgb(pixels, width, factor, table, grey, out)``: ``reduce_rgb``'s whole boxes, from ``raw_of``'s array.
-box_reduce_rgb: Callable[[np.ndarray, int, int, np.ndarray, int, np.ndarray], None] | None
+#: ``box_reduce_rgb(pixels, width, factor, table, grey, out[, ys, xs, rows, cols])``: ``reduce_rgb``'s whole boxes, from
+#: ``raw_of``'s array, and the grey rows ys and columns xs of the picture in the same pass.
+box_reduce_rgb: Callable[..., None] | None
 try:
     from ._fastpixels import (
         band_masks,
@@ -161,12 +162,24 @@ def reduce_l(im: PILImage.Image, factor: int, pixels_of_im: np.ndarray | None = 
     return out
 
 
-def reduce_rgb(im: PILImage.Image, factor: int, grey: bool = False) -> np.ndarray | None:
+def sample_positions(w: int, h: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, columns) of a ``w`` x ``h`` picture that every ``stride``-th row and column are read at: where Pillow's
+    nearest-neighbour resize to ceil(h / stride) rows (ceil(w / stride) columns) takes them (``nearest``)."""
+    return nearest(h, -(-h // stride)), nearest(w, -(-w // stride))
+
+
+def reduce_rgb(
+    im: PILImage.Image, factor: int, grey: bool = False, lines: tuple[np.ndarray, ...] | None = None
+) -> np.ndarray | None:
     """``np.asarray(im.reduce(factor))`` of an "RGB" picture, or with ``grey`` ``np.asarray(im.reduce(factor)
     .convert("L"))``: the same pixels, the whole boxes summed in C straight from Pillow's memory (``raw_of``) and
     mapped through Pillow's own rounding (``_reduce_table``), then converted to grey by Pillow's formula in the same
     pass; a ragged last column and row, if any, left to Pillow. None where the kernel is not built, Pillow's memory
-    cannot be read, or the factor is outside 2 .. 16: the caller takes Pillow's path."""
+    cannot be read, or the factor is outside 2 .. 16: the caller takes Pillow's path.
+
+    ``lines``: (ys, xs, rows, cols), filled in the same pass (the picture is read once) where the result is not None:
+    the grey levels of ``im``'s rows ys (ascending) into ``rows`` (uint8, len(ys) x width) and of its columns xs into
+    ``cols`` (len(xs) x height, a column a row), as ``gather`` reads them."""
     w, h = im.size
     fw, fh = w // factor, h // factor
     if box_reduce_rgb is None or im.mode != "RGB" or factor < 2 or factor > 16 or fw == 0 or fh == 0:
@@ -178,7 +191,7 @@ def reduce_rgb(im: PILImage.Image, factor: int, grey: bool = False) -> np.ndarra
     out = np.empty((-(-h // factor), -(-w // factor), *depth), np.uint8)
     ragged = fw * factor < w or fh * factor < h
     whole = np.empty((fh, fw, *depth), np.uint8) if ragged else out  # written in place when there is no ragged edge
-    box_reduce_rgb(raw[0], w, factor, _reduce_table(factor, "RGB"), int(grey), whole)
+    box_reduce_rgb(raw[0], w, factor, _reduce_table(factor, "RGB"), int(grey), whole, *(lines or ()))
     if not ragged:
         return out
     out[:fh, :fw] = whole

@@ -106,12 +106,15 @@ def grey_of(im: PILImage.Image) -> PILImage.Image:
 
 
 def image_quality(
-    im: PILImage.Image, grey: PILImage.Image | None = None, blur_picture: PILImage.Image | None = None
+    im: PILImage.Image, grey: PILImage.Image | None = None, blur_picture: PILImage.Image | None = None,
+    lines: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ImageQuality:
     """The quality measures of a decoded image ``im`` whose grey picture is ``grey``.
 
     ``grey`` may be left out for an RGB picture: the measures then convert only the pixels they read.
-    ``blur_picture``: ``maskfit.reduced_to(grey or im, SHARP_SIDE)`` when the caller has it already.
+    ``blur_picture``: ``maskfit.reduced_to(grey or im, SHARP_SIDE)`` when the caller has it already; ``lines``: its
+    blur lines (``sharpness.line_arrays(blur_picture)``; ``workpicture.fit_picture_pixels`` reads them with the fit
+    picture).
     """
     from PIL import Image
 
@@ -120,7 +123,8 @@ def image_quality(
     # Pillow's own bytes of an RGB picture, read once for the blur lines (where they come from it) and the colour.
     raw = pixels.raw_of(im) if pixels.gather is not None and im.mode == "RGB" else None
     pic = blur_picture if blur_picture is not None else grey
-    lines = line_arrays(pic, raw if pic is im else None)
+    if lines is None:
+        lines = line_arrays(pic, raw if pic is im else None)
     # The percentiles from the rows and columns the blur measure reads (an even sample, not averaged, so
     # the spread of the grey values is kept): 1/8 of the pixels gives the same levels at a fraction of the cost.
     sharp = None

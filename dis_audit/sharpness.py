@@ -104,7 +104,7 @@ def sampled_lines(
         lines = _pillow_lines(pic, stride)
         return None if lines is None else (pixels.array_of(lines[0]), pixels.array_of(lines[1]))
     data, channels = raw
-    ys, xs = pixels.nearest(h, -(-h // stride)), pixels.nearest(w, -(-w // stride))
+    ys, xs = pixels.sample_positions(w, h, stride)
     rows, cols = np.empty((len(ys), w), np.uint8), np.empty((len(xs), h), np.uint8)
     pixels.gather(data, w, channels, ys, pixels.nearest(w, w), 0, 0, rows)
     pixels.gather(data, w, channels, pixels.nearest(h, h), xs, 0, 1, cols)

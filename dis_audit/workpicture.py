@@ -105,42 +105,55 @@ def fit_picture(grey: PILImage.Image) -> PILImage.Image:
     converted to grey after. It may also be the chain's first picture (``reduced_to(grey, REDUCE_SIDE)``):
     the result is the same, without reading ``grey`` again.
     """
-    return _fit(grey)[0]
+    return _fit(grey, 0)[0]
 
 
-def fit_picture_pixels(grey: PILImage.Image) -> tuple[PILImage.Image, np.ndarray]:
-    """``fit_picture(grey)`` and its pixels (``array_of`` of it), which the C reduction gives without reading them
-    back from Pillow (the scan's hash thumbnail takes the picture, the agreement its pixels)."""
-    small, pixels_of_small = _fit(grey)
-    return small, pixels_of_small if pixels_of_small is not None else array_of(small)
+def fit_picture_pixels(
+    grey: PILImage.Image, line_stride: int = 0
+) -> tuple[PILImage.Image, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """``fit_picture(grey)``, its pixels (``array_of`` of it), which the C reduction gives without reading them back
+    from Pillow (the scan's hash thumbnail takes the picture, the agreement its pixels); and, with ``line_stride``,
+    every ``line_stride``-th row and column of the chain's first picture in grey (``sharpness.sampled_lines`` of
+    it: the blur measure's lines) where the C reduction read them in the same pass, else None."""
+    small, pixels_of_small, lines = _fit(grey, line_stride)
+    return small, pixels_of_small if pixels_of_small is not None else array_of(small), lines
 
 
-def _fit(grey: PILImage.Image) -> tuple[PILImage.Image, np.ndarray | None]:
+_Fit = tuple["PILImage.Image", "np.ndarray | None", "tuple[np.ndarray, np.ndarray] | None"]
+
+
+def _fit(grey: PILImage.Image, line_stride: int) -> _Fit:
     first = reduced_to(grey, REDUCE_SIDE)
     if first.mode == "RGB":
-        fast = _rgb_to_fit(first)
+        fast = _rgb_to_fit(first, line_stride)
         if fast is not None:
             return fast
     small = _to_fit(first)
-    return (small if small.mode == "L" else small.convert("L")), None
+    return (small if small.mode == "L" else small.convert("L")), None, None
 
 
-def _rgb_to_fit(first: PILImage.Image) -> tuple[PILImage.Image, np.ndarray | None] | None:
+def _rgb_to_fit(first: PILImage.Image, line_stride: int) -> _Fit | None:
     """``_to_fit(first).convert("L")`` of an RGB first picture, the same pixels, with the integer reduction in C
     (``pixels.reduce_rgb``): converted to grey in the same pass where it lands on the fit size (768 px; the grey
     pixels are returned with the picture, which is a view of them), reduced in colour and finished by Pillow where
-    it does not. None where the C kernel cannot run: Pillow's path then."""
+    it does not; and the lines ``fit_picture_pixels`` asks for, read in the same pass. None where the C kernel cannot
+    run: Pillow's path then."""
     from PIL import Image
 
     k, size = _steps(first.size)
     if k == 1:
         return None
     w, h = first.size
-    if (-(-w // k), -(-h // k)) == size:
-        small = pixels.reduce_rgb(first, k, grey=True)
-        if small is None:
-            return None
+    lines = None
+    if line_stride > 0 and w >= 3 and h >= 3:  # sharpness.sampled_lines reads no picture under 3 px
+        ys, xs = pixels.sample_positions(w, h, line_stride)
+        lines = ys, xs, np.empty((len(ys), w), np.uint8), np.empty((len(xs), h), np.uint8)
+    grey = (-(-w // k), -(-h // k)) == size
+    small = pixels.reduce_rgb(first, k, grey, lines)
+    if small is None:
+        return None
+    read = None if lines is None else (lines[2], lines[3])
+    if grey:
         small.setflags(write=False)  # Pillow's picture below reads this memory
-        return Image.fromarray(small), small
-    rgb = pixels.reduce_rgb(first, k)
-    return None if rgb is None else (_finish(Image.fromarray(rgb), size).convert("L"), None)
+        return Image.fromarray(small), small, read
+    return _finish(Image.fromarray(small), size).convert("L"), None, read

@@ -21,7 +21,7 @@ _fastpixels, pytestmark = optional_extension("_fastpixels")
 RNG = np.random.default_rng(20261202)
 KERNELS = (
     "line_stats", "edge_map", "placement_sums", "mask_counts", "gather", "kth_largest_u8", "even_points", "box_reduce",
-    "box_reduce_rgb", "band_masks",
+    "box_reduce_rgb", "band_masks", "tile_means",
 )
 
 
@@ -171,11 +171,17 @@ def test_the_fit_picture_from_the_c_reduction_equals_pillows_chain():
             im = _rgb(h, w, t)
             first = maskfit.reduced_to(im, maskfit.REDUCE_SIDE)
             want = np.asarray(workpicture._to_fit(first).convert("L"))
+            want_lines = sharpness.sampled_lines(first, sharpness.SHARP_STRIDE)
             for source in (im, first):
-                small, small_pixels = maskfit.fit_picture_pixels(source)
+                small, small_pixels, lines = maskfit.fit_picture_pixels(source, sharpness.SHARP_STRIDE)
                 assert small.mode == "L" and np.array_equal(np.asarray(small), want), (w, h, t)
                 assert np.array_equal(small_pixels, want) and np.array_equal(np.asarray(maskfit.fit_picture(source)), want)
+                if lines is not None:  # read in the reduction's pass: the blur measure's lines of the first picture
+                    assert want_lines is not None and all(map(np.array_equal, lines, want_lines)), (w, h, t)
+                else:  # no C reduction (an integer factor of 1): the measure reads them itself
+                    assert workpicture._steps(first.size)[0] == 1 or min(first.size) < 3
             grey = im.convert("L")  # an L picture takes Pillow's path: the same function of its pixels
+            assert maskfit.fit_picture_pixels(grey, sharpness.SHARP_STRIDE)[2] is None
             assert np.array_equal(maskfit.fit_picture_pixels(grey)[1], np.asarray(workpicture._to_fit(
                 maskfit.reduced_to(grey, maskfit.REDUCE_SIDE))))
 
@@ -199,6 +205,28 @@ def test_band_masks_equal_the_box_definition(kernel, numpy_only):
         assert np.array_equal(inner, want_in) and np.array_equal(outer, want_out), (h, w)
 
 
+def test_tile_means_equal_the_numpy_tiles(numpy_only):
+    cases = []
+    for t in range(40):
+        h, w = ((144, 192), (97, 130), (192, 100), (40, 41))[t % 4]
+        g = RNG.integers(0, 256, (h, w), dtype=np.uint8)
+        grid = maskfit._grid(h, w)
+        n_in, n_out = int(RNG.integers(1, 240)), int(RNG.integers(1, 240))
+        # points anywhere, the borders too (placements off the picture read its nearest border pixel)
+        points = [np.sort(RNG.integers(0, side, n)) if k % 2 == 0 else RNG.integers(0, side, n)
+                  for k, (side, n) in enumerate(((h, n_in), (w, n_in), (h, n_out), (w, n_out)))]
+        if t % 5 == 0:  # the two bands in tiles of their own: no tile in common
+            points[2], points[3] = np.minimum(points[2], 15), np.minimum(points[3], 15)
+            points[0], points[1] = np.maximum(points[0], 16), np.maximum(points[1], 16)
+        cases.append((g, *points, grid))
+    fast = [maskfit._common_tiles(*case) for case in cases]
+    numpy_only()
+    for case, got in zip(cases, fast):
+        want = maskfit._common_tiles(*case)
+        assert got[2].dtype == want[2].dtype == np.float32
+        assert all(a.shape == b.shape and np.array_equal(a, b) for a, b in zip(got, want))
+
+
 def test_the_reduction_kernels_refuse_bad_arguments():
     table = pixels._reduce_table(4, "RGB")
     with pytest.raises(ValueError):
@@ -207,6 +235,10 @@ def test_the_reduction_kernels_refuse_bad_arguments():
         pixels.box_reduce_rgb(np.zeros(4 * 8 * 8, np.uint8), 8, 4, table[:-1], 1, np.empty((2, 2), np.uint8))
     with pytest.raises(ValueError):
         pixels.box_reduce_rgb(np.zeros(4 * 8 * 8, np.uint8), 8, 17, table, 1, np.empty((0, 0), np.uint8))
+    rows, cols = np.empty((2, 8), np.uint8), np.empty((2, 8), np.uint8)
+    for ys, xs in ((np.array([5, 1]), np.array([0, 7])), (np.array([1, 8]), np.array([0, 7])), (np.array([1, 5]), np.array([0, 8]))):
+        with pytest.raises(ValueError):  # rows not ascending, a row or a column outside the picture
+            pixels.box_reduce_rgb(np.zeros(4 * 8 * 8, np.uint8), 8, 4, table, 1, np.empty((2, 2), np.uint8), ys, xs, rows, cols)
     with pytest.raises(ValueError):
         pixels.band_masks(np.zeros((4, 4), bool), 4, 3, np.empty((4, 3), bool), np.empty((4, 4), bool))
 
@@ -217,9 +249,10 @@ def _measures(image: np.ndarray, mask: np.ndarray):
     im, m = Image.fromarray(image), Image.fromarray(mask)
     grey = im if im.mode == "RGB" else quality.grey_of(im)
     blur = maskfit.reduced_to(grey, sharpness.SHARP_SIDE)
-    reduced, reduced_pixels = maskfit.fit_picture_pixels(blur)
+    reduced, reduced_pixels, lines = maskfit.fit_picture_pixels(blur, sharpness.SHARP_STRIDE)
     return (
         np.asarray(reduced).tobytes(), reduced_pixels.tobytes(), deep.phash_image(reduced),
+        quality.image_quality(im, None if grey is im else grey, blur, lines),
         quality.image_quality(im, None if grey is im else grey, blur),
         maskfit.mask_fit(grey, m, reduced, pixels.array_of(m), reduced_pixels),
         maskfit.mask_fit(grey, m),
