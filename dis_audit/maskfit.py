@@ -340,7 +340,6 @@ def _bands(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _contrast(g: np.ndarray, fg: np.ndarray, grid: _Grid) -> tuple[float, bool] | None:
     """The contrast signal (module docstring): robust deviations of the own placement above the shifts, and
     whether the own placement beats the other coarse placements within ``PEAK_REACH``."""
-    h, w = g.shape
     inner, outer = _bands(fg)
     _, ri, ci = _even_points(inner, 1, 1, MAX_BAND_POINTS)
     _, ro, co = _even_points(outer, 1, 1, MAX_BAND_POINTS)
