@@ -59,6 +59,27 @@ done:
     return result;
 }
 
+/* placement_sums' loop over the points, with ACC the accumulators' type (int32 where the sums cannot overflow it:
+ * the common case, whose additions the compiler vectorises) and a shift step `sx` the caller may fix at 2 (maskfit's
+ * FIT_STEP) so that the compiler knows it. */
+#define PLACEMENT_LOOP(ACC, acc_, SX)                                                                                  \
+    for (Py_ssize_t p = 0; p < n; p++) {                                                                               \
+        int inside = r[p] + y_lo >= 0 && r[p] + y_hi < h && c[p] + x_lo >= 0 && c[p] + x_hi < w;                     \
+        for (Py_ssize_t i = 0; i < ny; i++) {                                                                          \
+            Py_ssize_t y = r[p] + dy0 + i * sy;                                                                        \
+            ACC *a = (acc_) + i * nx;                                                                                  \
+            if (inside) {                                                                                              \
+                const int16_t *line = e + y * w + c[p] + dx0;                                                          \
+                for (Py_ssize_t j = 0; j < nx; j++) a[j] += line[j * (SX)];                                            \
+            } else if (y >= 0 && y < h) {                                                                              \
+                for (Py_ssize_t j = 0; j < nx; j++) {                                                                  \
+                    Py_ssize_t x = c[p] + dx0 + j * (SX);                                                              \
+                    if (x >= 0 && x < w) a[j] += e[y * w + x];                                                         \
+                }                                                                                                      \
+            }                                                                                                          \
+        }                                                                                                              \
+    }
+
 /* placement_sums(edges, width, rows, cols, dy0, ny, step_y, dx0, nx, step_x, out): for every placement
  * (dy0 + i * step_y, dx0 + j * step_x), the sum of `edges` (int16, rows of `width`) at the points (rows[p] + dy,
  * cols[p] + dx) (int64 arrays); a point off the picture counts 0. Written to out (float64, ny * nx, row-major
@@ -97,7 +118,9 @@ PyObject *fp_placement_sums(PyObject *self, PyObject *args) {
     const int16_t *e = edges.buf;
     const int64_t *r = rows.buf, *c = cols.buf;
     double *o = out.buf;
-    int64_t *acc = PyMem_RawCalloc((size_t)(ny * nx), sizeof(int64_t));
+    /* 32-bit sums hold n points of at most 32767 each up to 65535 points (maskfit compares 160) */
+    int narrow = n <= 65535;
+    void *acc = PyMem_RawCalloc((size_t)(ny * nx), narrow ? sizeof(int32_t) : sizeof(int64_t));
     if (!acc) {
         PyErr_NoMemory();
         goto done;
@@ -109,23 +132,15 @@ PyObject *fp_placement_sums(PyObject *self, PyObject *args) {
         Py_ssize_t y_lo = dy0, y_hi = dy0 + (ny - 1) * sy, x_lo = dx0, x_hi = dx0 + (nx - 1) * sx;
         if (y_lo > y_hi) { Py_ssize_t t = y_lo; y_lo = y_hi; y_hi = t; }
         if (x_lo > x_hi) { Py_ssize_t t = x_lo; x_lo = x_hi; x_hi = t; }
-        for (Py_ssize_t p = 0; p < n; p++) {
-            int inside = r[p] + y_lo >= 0 && r[p] + y_hi < h && c[p] + x_lo >= 0 && c[p] + x_hi < w;
-            for (Py_ssize_t i = 0; i < ny; i++) {
-                Py_ssize_t y = r[p] + dy0 + i * sy;
-                int64_t *a = acc + i * nx;
-                if (inside) {
-                    const int16_t *line = e + y * w + c[p] + dx0;
-                    for (Py_ssize_t j = 0; j < nx; j++) a[j] += line[j * sx];
-                } else if (y >= 0 && y < h) {
-                    for (Py_ssize_t j = 0; j < nx; j++) {
-                        Py_ssize_t x = c[p] + dx0 + j * sx;
-                        if (x >= 0 && x < w) a[j] += e[y * w + x];
-                    }
-                }
-            }
-        }
-        for (Py_ssize_t i = 0; i < ny * nx; i++) o[i] = (double)acc[i];
+        int32_t *acc32 = acc;
+        int64_t *acc64 = acc;
+        if (narrow && sx == 2)
+            PLACEMENT_LOOP(int32_t, acc32, 2)
+        else if (narrow)
+            PLACEMENT_LOOP(int32_t, acc32, sx)
+        else
+            PLACEMENT_LOOP(int64_t, acc64, sx)
+        for (Py_ssize_t i = 0; i < ny * nx; i++) o[i] = narrow ? (double)acc32[i] : (double)acc64[i];
     }
     Py_END_ALLOW_THREADS
     PyMem_RawFree(acc);

@@ -106,6 +106,20 @@ def test_edge_map_and_placement_sums_equal_the_padded_gather():
             assert np.array_equal(got, want.astype(np.float64))
 
 
+def test_placement_sums_of_many_points_equal_the_padded_gather():
+    # Over 65535 points the kernel sums in 64 bits, under in 32 (maskfit compares at most 160): both give the sums.
+    h, w = 144, 192
+    y, x = np.mgrid[0:h, 0:w]
+    pic = ((((y // 2) + (x // 2)) % 2) * 255).astype(np.uint8)  # 2 px squares: the largest edges everywhere
+    grid = maskfit._grid(h, w)
+    pad = maskfit._edges(pic.astype(np.int16), grid.sy, grid.sx)
+    rows, cols = RNG.integers(0, h, 70000), RNG.integers(0, w, 70000)
+    dys, dxs = grid.dys[grid.mirror_y], grid.dxs[grid.mirror_x]
+    want = maskfit._placed(pad, rows, cols, dys, dxs, grid.sy, grid.sx).reshape(len(rows), -1).sum(axis=0, dtype=np.int64)
+    assert want.max() > 2**27
+    assert np.array_equal(maskfit._placement_sums(pic, grid)(rows, cols, dys, dxs), want.astype(np.float64))
+
+
 def test_mask_counts_and_samples_equal_numpy():
     for t in range(300):
         h, w = int(RNG.integers(1, 70)), int(RNG.integers(1, 90))
