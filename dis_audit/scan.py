@@ -21,6 +21,7 @@ from ._evaluate import ChunkContext
 from ._incremental import ReuseIndex, fold_rereads, plan_reuse, reuse_index
 from ._pool import ProgressCallback, WorkerDied, cap_workers, run_tasks
 from ._prelist import ListingJob, import_table_modules
+from ._unchanged import ManifestOnDisk, identity_of
 from ._version import __version__
 from .arrowlists import to_arrow
 from .crossfile import run_manifest_checks, strip_cross_file
@@ -102,20 +103,24 @@ def _difficulty_of(dataset: DatasetDir, mapping: dict[str, str]) -> str:
     return dataset.name
 
 
-def _read_previous(path: Path | None) -> tuple[tuple[pa.Table, ManifestMeta, ReuseIndex] | None, str | None]:
+def _read_previous(
+    path: Path | None,
+) -> tuple[tuple[pa.Table, ManifestMeta, ReuseIndex, ManifestOnDisk | None] | None, str | None]:
     """The manifest ``--incremental`` reuses rows of (None if there is none), and a note when it cannot be read.
 
     The table comes conformed (by name, with nulls for columns an older manifest lacks), with its
-    ``_incremental.reuse_index``.
+    ``_incremental.reuse_index`` and what the file was (``_unchanged``: a rewrite of the same
+    content is left out).
     """
     if path is None:
         return None, None
+    identity = identity_of(path)  # before the read: a change made meanwhile shows at the write
     try:
         table, meta = read_manifest_table(path)
     except ManifestError as exc:
         return None, f"previous manifest not reused: {exc}"
     table = conform_table(table)
-    return (table, meta, reuse_index(table)), None
+    return (table, meta, reuse_index(table), ManifestOnDisk.note(path, identity, table)), None
 
 
 def _by_image_path(table: pa.Table) -> pa.Table:
@@ -286,9 +291,9 @@ def scan(
         difficulty=ctx.difficulty, deep=deep, max_pixels=max_pixels or 0, thresholds=thresholds.changed(),
     )
 
-    old_table = None
+    old_table = on_disk = None
     if previous is not None:
-        old_table, old_meta, old_index = previous
+        old_table, old_meta, old_index, on_disk = previous
         # Another loader profile labels the same files differently: re-run the checks.
         same = old_meta.options.fingerprint == fingerprint and old_meta.options.loader == profile.name
     try:
@@ -352,4 +357,5 @@ def scan(
     if notes:
         summary["note"] = "; ".join(notes)
     summary["elapsed_s"] = round(time.perf_counter() - started, 3)
-    return ScanResult(root=root, table=table, findings=findings, vocabulary=vocab, summary=summary, options=options)
+    return ScanResult(root=root, table=table, findings=findings, vocabulary=vocab, summary=summary, options=options,
+                      _on_disk=on_disk)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._unchanged import ManifestOnDisk
 from .arrowlists import ints_of, to_arrow
 from .findings import Finding, Severity
 from .layout import DatasetDir, DatasetListing
@@ -40,6 +41,8 @@ class ScanResult:
     vocabulary: Vocabulary
     summary: dict[str, Any]
     options: ScanOptions = field(default_factory=ScanOptions)
+    #: The manifest an incremental scan started from, as read (``_unchanged``); the scan sets it.
+    _on_disk: ManifestOnDisk | None = field(default=None, repr=False, compare=False)
 
     @property
     def rows(self) -> pd.DataFrame:
@@ -55,7 +58,10 @@ class ScanResult:
         from .manifest import with_findings, write_manifest
 
         table = with_findings(self.table, [f.to_dict() for f in self.findings])
-        return write_manifest(table, Path(path) if path else self.root / "manifest.parquet")
+        target = Path(path) if path else self.root / "manifest.parquet"
+        if self._on_disk is not None and self._on_disk.holds(table, target):
+            return target  # the file already holds this content (an unchanged tree's --incremental)
+        return write_manifest(table, target)
 
 
 def summarize(
