@@ -99,6 +99,40 @@ def test_a_failing_child_leaves_the_listing_to_the_parent(tmp_path, monkeypatch)
 
 
 @needs_fork
+def test_a_child_that_fails_after_sending_the_listings_leaves_them_to_the_parent(tmp_path, monkeypatch):
+    """The listings travel before the stats (the parent rebuilds them meanwhile); a stat step that
+    fails, or a child killed between the two, still gives the in-process listing and no stats."""
+    _tree(tmp_path, "flat")
+    datasets = discover_datasets(tmp_path)
+    expected = [list_and_pair(tmp_path, ds) for ds in datasets]
+    _forced(monkeypatch)
+
+    def broken(root, listings, threads):
+        raise MemoryError("in the child, after the listings went")
+
+    monkeypatch.setattr(_prelist, "stat_pairs", broken)
+    with ListingJob(tmp_path, datasets, stat_threads=2) as job:
+        assert job.result() == (expected, None)
+
+    def stuck(root, listings, threads):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(_prelist, "stat_pairs", stuck)
+    with ListingJob(tmp_path, datasets, stat_threads=2) as job:
+        assert job.result() == (expected, None)
+
+
+def test_a_short_frame_is_refused():
+    import io
+
+    frame = _prelist._frame(["x"] * 100)
+    assert _prelist._read_frame(io.BytesIO(frame)) == ["x"] * 100
+    for cut in (0, 5, 8, len(frame) - 1):
+        with pytest.raises(EOFError):
+            _prelist._read_frame(io.BytesIO(frame[:cut]))
+
+
+@needs_fork
 def test_an_exception_in_the_parent_ends_and_reaps_the_child(tmp_path, monkeypatch):
     _tree(tmp_path, "flat")
     datasets = discover_datasets(tmp_path)
