@@ -26,11 +26,9 @@ from .rules import CROSS_FILE_CODES
 
 if TYPE_CHECKING:
     import numpy as np
+    import pyarrow as pa
 else:  # imported on first use: see dis_audit._lazy
     np = lazy_module("numpy")
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 
 def clean_rows(old: pa.Table) -> list[bool]:

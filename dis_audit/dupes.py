@@ -22,12 +22,10 @@ from ._lazy import lazy_module
 
 if TYPE_CHECKING:
     import numpy as np
+    import pyarrow as pa
 else:  # imported on first use: see dis_audit._lazy
     np = lazy_module("numpy")
 
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 #: Default largest pHash Hamming distance (of 64 bits) that still counts as a near duplicate.
 #: Re-encoding at another JPEG quality or resizing moves a DCT hash by 0-4 bits; unrelated photos

@@ -37,6 +37,7 @@ from ._lazy import lazy_module
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image as PILImage
 else:  # imported on first use: see dis_audit._lazy
     np = lazy_module("numpy")
 
@@ -51,9 +52,6 @@ from .workpicture import fit_picture_pixels as fit_picture_pixels
 from .workpicture import fit_size as fit_size
 from .workpicture import reduced_to as reduced_to
 from .workpicture import reduced_to_size as reduced_to_size
-
-if TYPE_CHECKING:
-    from PIL import Image as PILImage
 
 #: Largest shift tried, as a share of the image's width and height.
 SHIFT_RANGE = 0.12

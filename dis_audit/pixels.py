@@ -22,11 +22,9 @@ from ._lazy import lazy_module
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image as PILImage
 else:  # imported on first use: see dis_audit._lazy
     np = lazy_module("numpy")
-
-if TYPE_CHECKING:
-    from PIL import Image as PILImage
 
 # The kernels of dis_audit._fastpixels, or None where the extension is not built (no compiler at install time):
 # the numpy definitions run instead (dis_audit.sharpness, dis_audit.maskfit), and tests hold both to one value.

@@ -42,11 +42,9 @@ from .sharpness import sharpness_of as sharpness_of
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image as PILImage
 else:  # imported on first use: see dis_audit._lazy
     np = lazy_module("numpy")
-
-if TYPE_CHECKING:
-    from PIL import Image as PILImage
 
 #: Long side of the thumbnail the colour measure uses.
 COLOUR_SIDE = 96

@@ -21,11 +21,9 @@ from .workpicture import REDUCE_SIDE, reduced_to
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image as PILImage
 else:  # imported on first use: see dis_audit._lazy
     np = lazy_module("numpy")
-
-if TYPE_CHECKING:
-    from PIL import Image as PILImage
 
 #: Long side (pixels) of the picture the blur measure uses: large enough to keep 1–2 px structures. The first
 #: picture of the reduction chain ``maskfit.fit_picture`` describes, so the scan reduces a large picture once.

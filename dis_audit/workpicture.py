@@ -17,11 +17,9 @@ from .pixels import array_of
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image as PILImage
 else:  # imported on first use: see dis_audit._lazy
     np = lazy_module("numpy")
-
-if TYPE_CHECKING:
-    from PIL import Image as PILImage
 
 #: Long side of the pictures the mask–image agreement compares.
 FIT_SIDE = 192

@@ -11,13 +11,11 @@ from .images import extension_format_mismatch
 
 if TYPE_CHECKING:
     import numpy as np
-else:  # imported on first use: see dis_audit._lazy
-    np = lazy_module("numpy")
-
-if TYPE_CHECKING:
     import pyarrow as pa
 
-    from ..manifest import ScanOptions
+    from ..options import ScanOptions
+else:  # imported on first use: see dis_audit._lazy
+    np = lazy_module("numpy")
 
 UNREADABLE_MASK = Rule(
     "DA401", "unreadable-mask", Severity.ERROR,
