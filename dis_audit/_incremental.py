@@ -45,14 +45,6 @@ def clean_rows(old: pa.Table) -> list[bool]:
     return (~dirty).tolist()
 
 
-def match_unchanged(
-    root: str, pairs: Sequence[PairTask], index: dict[str, int] | ReuseIndex, old: pa.Table, workers: int,
-    stats: tuple[array, array] | None = None,
-) -> list[int]:
-    """``match_rows`` as a list."""
-    return match_rows(root, pairs, index, old, workers, stats).tolist()
-
-
 def match_rows(
     root: str, pairs: Sequence[PairTask], index: dict[str, int] | ReuseIndex, old: pa.Table, workers: int,
     stats: tuple[array, array] | None = None,
@@ -150,11 +142,6 @@ class ReuseIndex:
         return np.fromiter((row if row >= -1 else -2 - row for row in found), dtype=np.int64, count=len(paths))
 
 
-def reuse_index(old: pa.Table) -> ReuseIndex:
-    """The ``ReuseIndex`` of ``old``."""
-    return ReuseIndex(old)
-
-
 def plan_reuse(
     root: Path, pairs: list[PairTask], old: pa.Table, same_fingerprint: bool, workers: int,
     stats: tuple[array, array] | None = None, index: ReuseIndex | None = None,
@@ -162,14 +149,14 @@ def plan_reuse(
     """Split pairs into old rows to keep as they are and tasks to evaluate (with prior header info).
 
     Only rows without findings are reused: the manifest keeps codes, not messages, so rows
-    with findings are re-read to report them in full. ``stats``: see ``match_unchanged``;
-    ``index``: ``reuse_index(old)``, made here when not given.
+    with findings are re-read to report them in full. ``stats``: see ``match_rows``;
+    ``index``: ``ReuseIndex(old)``, made here when not given.
     """
     def col(name: str) -> list:
         return to_list(old.column(name))
 
     if index is None:
-        index = reuse_index(old)
+        index = ReuseIndex(old)
     rows = match_rows(str(root), pairs, index, old, workers, stats)
     if same_fingerprint:
         return rows[rows >= 0].tolist(), [(pairs[k], None, None) for k in np.flatnonzero(rows < 0).tolist()]
@@ -198,7 +185,7 @@ def fold_rereads(
     usually comes back as it was. Keeping the old row instead gives the same table (the scan sorts
     rows by image path afterwards) without copying every kept row into a new one: when each old
     row is kept, the old table is the new one (``keep`` is then every row, in order). ``index`` is
-    ``reuse_index(old)``.
+    ``ReuseIndex(old)``.
     """
     import pyarrow as pa
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._evaluate import ChunkContext
-from ._incremental import ReuseIndex, fold_rereads, plan_reuse, reuse_index
+from ._incremental import ReuseIndex, fold_rereads, plan_reuse
 from ._pool import ProgressCallback, WorkerDied, cap_workers, run_tasks
 from ._prelist import ListingJob, import_table_modules
 from ._unchanged import ManifestOnDisk, identity_of
@@ -109,7 +109,7 @@ def _read_previous(
     """The manifest ``--incremental`` reuses rows of (None if there is none), and a note when it cannot be read.
 
     The table comes conformed (by name, with nulls for columns an older manifest lacks), with its
-    ``_incremental.reuse_index`` and what the file was (``_unchanged``: a rewrite of the same
+    ``_incremental.ReuseIndex`` and what the file was (``_unchanged``: a rewrite of the same
     content is left out).
     """
     if path is None:
@@ -120,7 +120,7 @@ def _read_previous(
     except ManifestError as exc:
         return None, f"previous manifest not reused: {exc}"
     table = conform_table(table)
-    return (table, meta, reuse_index(table), ManifestOnDisk.note(path, identity, table)), None
+    return (table, meta, ReuseIndex(table), ManifestOnDisk.note(path, identity, table)), None
 
 
 def _by_image_path(table: pa.Table) -> pa.Table:

@@ -1,4 +1,4 @@
-"""``--incremental``'s matching: ``probe.stat_many`` (C and Python agree) and ``_incremental.match_unchanged``
+"""``--incremental``'s matching: ``probe.stat_many`` (C and Python agree) and ``_incremental.match_rows``
 against a plain per-pair reference (the loop it replaced), on trees with every kind of change."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dis_audit import probe, scan
-from dis_audit._incremental import clean_rows, match_unchanged
+from dis_audit._incremental import clean_rows, match_rows
 from dis_audit.arrowlists import to_list
 from dis_audit.layout import PairTask
 from dis_audit.manifest import conform_table, read_manifest_table
@@ -19,7 +19,7 @@ has_c = probe._fast_stat_many is not None
 
 
 def _reference(root: str, pairs: list[PairTask], index: dict[str, int], old) -> list[int]:
-    """The per-pair loop ``match_unchanged`` replaced, kept here as its specification."""
+    """The per-pair loop ``match_rows`` replaced, kept here as its specification."""
     mask_paths = to_list(old.column("mask_path"))
     sizes, mtimes = to_list(old.column("file_size")), to_list(old.column("mtime_ns"))
     mask_sizes, mask_mtimes = to_list(old.column("mask_file_size")), to_list(old.column("mask_mtime_ns"))
@@ -51,7 +51,7 @@ def _tree(root: Path, n: int) -> None:
 
 
 @pytest.mark.parametrize("stat_in_c", [True, False] if has_c else [False])
-def test_match_unchanged_equals_the_per_pair_loop(tmp_path, monkeypatch, stat_in_c):
+def test_match_rows_equals_the_per_pair_loop(tmp_path, monkeypatch, stat_in_c):
     if not stat_in_c:
         monkeypatch.setattr(probe, "_fast_stat_many", None)
     root = tmp_path / "root"
@@ -81,10 +81,10 @@ def test_match_unchanged_equals_the_per_pair_loop(tmp_path, monkeypatch, stat_in
     index = {p: i if ok else -1 for i, (p, ok) in enumerate(zip(paths, clean))}
     index["DS/im/1#G#1#Bag#10.jpg"] = -1  # a row that may not be reused
     expected = _reference(str(root), pairs, index, old)
-    assert match_unchanged(str(root), pairs, index, old, workers=2) == expected
+    assert match_rows(str(root), pairs, index, old, workers=2).tolist() == expected
     assert sum(i >= 0 for i in expected) >= 25 and sum(i < 0 for i in expected) >= 9  # both kinds present
-    assert match_unchanged(str(root), [], index, old, 2) == []
-    assert match_unchanged(str(root), pairs, {}, old.slice(0, 0), 2) == [-1] * len(pairs)
+    assert match_rows(str(root), [], index, old, 2).tolist() == []
+    assert match_rows(str(root), pairs, {}, old.slice(0, 0), 2).tolist() == [-1] * len(pairs)
 
 
 def test_stat_many_sentinels_and_python_agreement(tmp_path, monkeypatch):
