@@ -14,7 +14,7 @@ from .findings import Emitter, Finding, RuleSelection
 from .layout import PairTask
 from .loaders import BIREFNET, LoaderProfile
 from .manifest import columns_to_table
-from .naming import SEPARATOR, parse_name, split_path
+from .naming import SEPARATOR, ParsedName, split_path
 from .probe import FileInfo, probe_files
 from .quality import QualityThresholds
 from .rules import FAMILIES, CheckFamily, Sample
@@ -130,7 +130,7 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
         image = cast(FileInfo, prior_image or probed_image)
         mask = None if mask_path is None else prior_mask or probed_mask
         stem, image_ext = split_path(image_path)
-        fields = stem.split(SEPARATOR)  # parse_name's fields; the ParsedName is made only for the checks
+        fields = stem.split(SEPARATOR)  # naming.parse_name's split; the ParsedName is made only for the checks
         key = None
         if clean is not None:
             key = clean_key(dataset, nested, image_path, image_ext, mask_path, fields, image, mask, loader)
@@ -151,7 +151,7 @@ def evaluate_chunk(tasks: Iterable[Task], ctx: ChunkContext) -> tuple[dict[str, 
                 *folders.get(dataset, ("", None)),
             )
         has_mask_dir, difficulty, image_dir, mask_dir = shared
-        name = parse_name(stem)
+        name = ParsedName(stem, tuple(fields))  # parse_name(stem), without splitting the stem again
         mask_ext = "" if mask_path is None else split_path(mask_path)[1]
         if deep_scan:
             deep = decode_pair(root, image_path, mask_path, image, mask, ctx.max_pixels)
