@@ -89,16 +89,7 @@ static PyObject *line_stats(PyObject *self, PyObject *args) {
     Py_ssize_t row_length, col_length, k;
     if (!PyArg_ParseTuple(args, "OnOnnO", &rows_obj, &row_length, &cols_obj, &col_length, &k, &grey_obj)) return NULL;
     Py_buffer rows, cols, grey;
-    if (get_buffer(rows_obj, &rows, 0) < 0) return NULL;
-    if (get_buffer(cols_obj, &cols, 0) < 0) {
-        PyBuffer_Release(&rows);
-        return NULL;
-    }
-    if (get_buffer(grey_obj, &grey, 1) < 0) {
-        PyBuffer_Release(&rows);
-        PyBuffer_Release(&cols);
-        return NULL;
-    }
+    if (get_buffers(3, rows_obj, &rows, 0, cols_obj, &cols, 0, grey_obj, &grey, 1) < 0) return NULL;
     PyObject *result = NULL;
     Py_ssize_t nr = row_length > 0 ? rows.len / row_length : 0, nc = col_length > 0 ? cols.len / col_length : 0;
     Py_ssize_t total = nr * (row_length - 2) + nc * (col_length - 2);
@@ -127,9 +118,7 @@ static PyObject *line_stats(PyObject *self, PyObject *args) {
     PyMem_RawFree(d1);
     result = Py_BuildValue("ii", (int)first, (int)second);
 done:
-    PyBuffer_Release(&rows);
-    PyBuffer_Release(&cols);
-    PyBuffer_Release(&grey);
+    release_buffers(3, &rows, &cols, &grey);
     return result;
 }
 
@@ -145,22 +134,7 @@ static PyObject *gather(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "OnnOOiiO", &pix_obj, &w, &ch, &ys_obj, &xs_obj, &kind, &transpose, &out_obj))
         return NULL;
     Py_buffer pix, ys, xs, out;
-    if (get_buffer(pix_obj, &pix, 0) < 0) return NULL;
-    if (get_buffer(ys_obj, &ys, 0) < 0) {
-        PyBuffer_Release(&pix);
-        return NULL;
-    }
-    if (get_buffer(xs_obj, &xs, 0) < 0) {
-        PyBuffer_Release(&pix);
-        PyBuffer_Release(&ys);
-        return NULL;
-    }
-    if (get_buffer(out_obj, &out, 1) < 0) {
-        PyBuffer_Release(&pix);
-        PyBuffer_Release(&ys);
-        PyBuffer_Release(&xs);
-        return NULL;
-    }
+    if (get_buffers(4, pix_obj, &pix, 0, ys_obj, &ys, 0, xs_obj, &xs, 0, out_obj, &out, 1) < 0) return NULL;
     PyObject *result = NULL;
     Py_ssize_t ny = ys.len / 8, nx = xs.len / 8;
     if (w < 1 || (ch != 1 && ch != 4) || (kind != 0 && kind != 1) || (kind == 1 && ch != 4) || pix.itemsize != 1 ||
@@ -215,10 +189,7 @@ static PyObject *gather(PyObject *self, PyObject *args) {
 outside:
     PyErr_SetString(PyExc_ValueError, "gather: a position lies outside the picture");
 done:
-    PyBuffer_Release(&pix);
-    PyBuffer_Release(&ys);
-    PyBuffer_Release(&xs);
-    PyBuffer_Release(&out);
+    release_buffers(4, &pix, &ys, &xs, &out);
     return result;
 }
 

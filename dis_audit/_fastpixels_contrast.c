@@ -13,16 +13,7 @@ PyObject *fp_band_masks(PyObject *self, PyObject *args) {
     Py_ssize_t w, band;
     if (!PyArg_ParseTuple(args, "OnnOO", &fg_obj, &w, &band, &inner_obj, &outer_obj)) return NULL;
     Py_buffer fg, inner, outer;
-    if (get_buffer(fg_obj, &fg, 0) < 0) return NULL;
-    if (get_buffer(inner_obj, &inner, 1) < 0) {
-        PyBuffer_Release(&fg);
-        return NULL;
-    }
-    if (get_buffer(outer_obj, &outer, 1) < 0) {
-        PyBuffer_Release(&fg);
-        PyBuffer_Release(&inner);
-        return NULL;
-    }
+    if (get_buffers(3, fg_obj, &fg, 0, inner_obj, &inner, 1, outer_obj, &outer, 1) < 0) return NULL;
     PyObject *result = NULL;
     if (w < 1 || band < 0 || fg.itemsize != 1 || fg.len % w != 0 || inner.itemsize != 1 || outer.itemsize != 1 ||
         inner.len != fg.len || outer.len != fg.len) {
@@ -76,9 +67,7 @@ PyObject *fp_band_masks(PyObject *self, PyObject *args) {
     result = Py_None;
     Py_INCREF(result);
 done:
-    PyBuffer_Release(&fg);
-    PyBuffer_Release(&inner);
-    PyBuffer_Release(&outer);
+    release_buffers(3, &fg, &inner, &outer);
     return result;
 }
 

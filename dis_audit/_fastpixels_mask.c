@@ -15,11 +15,7 @@ PyObject *fp_edge_map(PyObject *self, PyObject *args) {
     Py_ssize_t w;
     if (!PyArg_ParseTuple(args, "OnO", &pic_obj, &w, &out_obj)) return NULL;
     Py_buffer pic, out;
-    if (get_buffer(pic_obj, &pic, 0) < 0) return NULL;
-    if (get_buffer(out_obj, &out, 1) < 0) {
-        PyBuffer_Release(&pic);
-        return NULL;
-    }
+    if (get_buffers(2, pic_obj, &pic, 0, out_obj, &out, 1) < 0) return NULL;
     PyObject *result = NULL;
     if (w < 1 || pic.itemsize != 1 || pic.len % w != 0 || out.itemsize != 2 || out.len != 2 * pic.len) {
         PyErr_SetString(PyExc_ValueError, "edge_map: pic must be uint8 rows of `width`, out int16 of its shape");
@@ -54,8 +50,7 @@ PyObject *fp_edge_map(PyObject *self, PyObject *args) {
     result = Py_None;
     Py_INCREF(result);
 done:
-    PyBuffer_Release(&pic);
-    PyBuffer_Release(&out);
+    release_buffers(2, &pic, &out);
     return result;
 }
 
@@ -91,22 +86,8 @@ PyObject *fp_placement_sums(PyObject *self, PyObject *args) {
                           &out_obj))
         return NULL;
     Py_buffer edges, rows, cols, out;
-    if (get_buffer(edges_obj, &edges, 0) < 0) return NULL;
-    if (get_buffer(rows_obj, &rows, 0) < 0) {
-        PyBuffer_Release(&edges);
+    if (get_buffers(4, edges_obj, &edges, 0, rows_obj, &rows, 0, cols_obj, &cols, 0, out_obj, &out, 1) < 0)
         return NULL;
-    }
-    if (get_buffer(cols_obj, &cols, 0) < 0) {
-        PyBuffer_Release(&edges);
-        PyBuffer_Release(&rows);
-        return NULL;
-    }
-    if (get_buffer(out_obj, &out, 1) < 0) {
-        PyBuffer_Release(&edges);
-        PyBuffer_Release(&rows);
-        PyBuffer_Release(&cols);
-        return NULL;
-    }
     PyObject *result = NULL;
     if (w < 1 || edges.itemsize != 2 || edges.len % (2 * w) != 0 || rows.itemsize != 8 || cols.itemsize != 8 ||
         rows.len != cols.len || ny < 1 || nx < 1 || out.itemsize != 8 || out.len != 8 * ny * nx) {
@@ -147,10 +128,7 @@ PyObject *fp_placement_sums(PyObject *self, PyObject *args) {
     result = Py_None;
     Py_INCREF(result);
 done:
-    PyBuffer_Release(&edges);
-    PyBuffer_Release(&rows);
-    PyBuffer_Release(&cols);
-    PyBuffer_Release(&out);
+    release_buffers(4, &edges, &rows, &cols, &out);
     return result;
 }
 
@@ -243,16 +221,7 @@ PyObject *fp_even_points(PyObject *self, PyObject *args) {
     int lo, span;
     if (!PyArg_ParseTuple(args, "OniinOO", &v_obj, &w, &lo, &span, &n, &rows_obj, &cols_obj)) return NULL;
     Py_buffer v, rows, cols;
-    if (get_buffer(v_obj, &v, 0) < 0) return NULL;
-    if (get_buffer(rows_obj, &rows, 1) < 0) {
-        PyBuffer_Release(&v);
-        return NULL;
-    }
-    if (get_buffer(cols_obj, &cols, 1) < 0) {
-        PyBuffer_Release(&v);
-        PyBuffer_Release(&rows);
-        return NULL;
-    }
+    if (get_buffers(3, v_obj, &v, 0, rows_obj, &rows, 1, cols_obj, &cols, 1) < 0) return NULL;
     PyObject *result = NULL;
     if (w < 1 || v.itemsize != 1 || v.len % w != 0 || n < 2 || rows.itemsize != 8 || cols.itemsize != 8 ||
         rows.len != 8 * n || cols.len != 8 * n) {
@@ -291,8 +260,6 @@ PyObject *fp_even_points(PyObject *self, PyObject *args) {
     Py_END_ALLOW_THREADS
     result = PyLong_FromSsize_t(count);
 done:
-    PyBuffer_Release(&v);
-    PyBuffer_Release(&rows);
-    PyBuffer_Release(&cols);
+    release_buffers(3, &v, &rows, &cols);
     return result;
 }

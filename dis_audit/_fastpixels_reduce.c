@@ -162,16 +162,7 @@ PyObject *fp_box_reduce(PyObject *self, PyObject *args) {
     Py_ssize_t w, f;
     if (!PyArg_ParseTuple(args, "OnnOO", &pix_obj, &w, &f, &table_obj, &out_obj)) return NULL;
     Py_buffer pix, table, out;
-    if (get_buffer(pix_obj, &pix, 0) < 0) return NULL;
-    if (get_buffer(table_obj, &table, 0) < 0) {
-        PyBuffer_Release(&pix);
-        return NULL;
-    }
-    if (get_buffer(out_obj, &out, 1) < 0) {
-        PyBuffer_Release(&pix);
-        PyBuffer_Release(&table);
-        return NULL;
-    }
+    if (get_buffers(3, pix_obj, &pix, 0, table_obj, &table, 0, out_obj, &out, 1) < 0) return NULL;
     PyObject *result = NULL;
     Py_ssize_t h = w > 0 ? pix.len / w : 0, fw = f > 0 ? w / f : 0, fh = f > 0 ? h / f : 0;
     if (w < 1 || f < 1 || f > 16 || pix.itemsize != 1 || pix.len % w != 0 || table.itemsize != 1 ||
@@ -196,9 +187,7 @@ PyObject *fp_box_reduce(PyObject *self, PyObject *args) {
     result = Py_None;
     Py_INCREF(result);
 done:
-    PyBuffer_Release(&pix);
-    PyBuffer_Release(&table);
-    PyBuffer_Release(&out);
+    release_buffers(3, &pix, &table, &out);
     return result;
 }
 
